@@ -1,0 +1,145 @@
+"""Configuration: one base class and one class per deployment, chosen by name.
+
+Everything that differs between deployments comes from environment variables, read when a
+config object is built (not at import), so a test can change the environment and build another.
+"""
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIN_SECRET_KEY_BYTES = 32
+ONE_MEBIBYTE = 1024 * 1024
+
+
+class ConfigError(RuntimeError):
+    """The environment does not allow the application to start; the message says why."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Point postgres URLs at psycopg2, whatever spelling the provider uses.
+
+    Heroku hands out ``postgres://``; SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3,
+    which is not installed. Both become ``postgresql+psycopg2://``.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer from the environment, with a one-line error when it is not one."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+class Config:
+    """Settings shared by every deployment."""
+
+    name = "base"
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = os.environ.get("SECRET_KEY")
+        database_url = os.environ.get("DATABASE_URL")
+        self.SQLALCHEMY_DATABASE_URI = (
+            normalize_database_url(database_url) if database_url else None
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {
+            "pool_size": env_int("DATABASE_POOL_SIZE", 5),
+            # Fail fast rather than hang when the database cannot be reached.
+            "connect_args": {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5)},
+        }
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+        self.MAX_CONTENT_LENGTH = ONE_MEBIBYTE
+
+        # flask-praetorian
+        self.JWT_ACCESS_LIFESPAN = {"seconds": env_int("JWT_ACCESS_LIFESPAN", 15 * 60)}
+        self.JWT_REFRESH_LIFESPAN = {"seconds": env_int("JWT_REFRESH_LIFESPAN", 30 * 24 * 3600)}
+        self.JWT_PLACES = ["header"]
+        self.DISABLE_PRAETORIAN_ERROR_HANDLER = True
+        self.PRAETORIAN_HASH_SCHEME = "argon2"
+        self.PRAETORIAN_HASH_ALLOWED_SCHEMES = ["argon2", "pbkdf2_sha512"]
+        self.PRAETORIAN_HASH_DEPRECATED_SCHEMES = ["pbkdf2_sha512"]
+        # argon2id at OWASP's minimum or above: 19 MiB, 2 passes, 1 lane.
+        self.ARGON2_MEMORY_COST_KIB = env_int("ARGON2_MEMORY_COST_KIB", 19 * 1024)
+        self.ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 2)
+        self.ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 1)
+
+        # flask-smorest / OpenAPI
+        self.API_TITLE = "Gatehouse"
+        self.API_VERSION = "1.0.0"
+        self.OPENAPI_VERSION = "3.1.0"
+        self.OPENAPI_URL_PREFIX = "/"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+
+        self.SEED_ADMIN_PASSWORD = os.environ.get("SEED_ADMIN_PASSWORD")
+        self.SEED_USER_PASSWORD = os.environ.get("SEED_USER_PASSWORD")
+        self.SEED_DEFAULT_PASSWORDS_ALLOWED = False
+        self.EMBEDDED_DATABASE_DIR = None
+
+
+class DevelopmentConfig(Config):
+    """Local development: embedded PostgreSQL in .devdb/ unless DATABASE_URL is set."""
+
+    name = "development"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.DEBUG = True
+        # Development only: a fixed key so tokens survive a restart of the dev server.
+        self.SECRET_KEY = self.SECRET_KEY or "development-only-key-never-use-in-production-0123"
+        self.SEED_DEFAULT_PASSWORDS_ALLOWED = True
+        if self.SQLALCHEMY_DATABASE_URI is None:
+            self.EMBEDDED_DATABASE_DIR = str(PROJECT_ROOT / ".devdb")
+
+
+class TestingConfig(Config):
+    """The test suite: a throwaway database from TEST_DATABASE_URL."""
+
+    name = "testing"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "testing-key-" + "x" * 52
+        test_url = os.environ.get("TEST_DATABASE_URL")
+        if not test_url:
+            raise ConfigError("TEST_DATABASE_URL is not set: the testing config needs a database")
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(test_url)
+        self.SEED_DEFAULT_PASSWORDS_ALLOWED = True
+
+
+class ProductionConfig(Config):
+    """Heroku and any other real deployment: refuses to start on a missing or weak setting."""
+
+    name = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        if not self.SQLALCHEMY_DATABASE_URI:
+            raise ConfigError("DATABASE_URL is not set: production needs a PostgreSQL URL")
+        if not self.SECRET_KEY or len(self.SECRET_KEY.encode()) < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(
+                f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production"
+            )
+
+
+CONFIGS: dict[str, type[Config]] = {
+    cls.name: cls for cls in (DevelopmentConfig, TestingConfig, ProductionConfig)
+}
+
+
+def load_config(name: str | None = None) -> Config:
+    """Build the config named by ``name``, else by APP_CONFIG, else production."""
+    chosen = name or os.environ.get("APP_CONFIG") or "production"
+    try:
+        return CONFIGS[chosen]()
+    except KeyError:
+        known = ", ".join(sorted(CONFIGS))
+        raise ConfigError(f"APP_CONFIG must be one of {known}, got {chosen!r}") from None
