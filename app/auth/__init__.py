@@ -1,0 +1,1 @@
+"""Everything that glues flask-praetorian to Gatehouse's rules."""

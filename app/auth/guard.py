@@ -1,0 +1,63 @@
+"""The flask-praetorian guard, extended with the checks praetorian leaves to the application.
+
+praetorian's decorators trust a token until it expires. Every token Gatehouse issues carries the
+user's token version; each time praetorian validates a token (every protected request, refresh,
+reset and confirmation), the user is loaded and the token is refused if the user is gone, the
+version moved on (password, role or status changed) or the account is disabled. This is the one
+place those rules live: views only use praetorian's decorators.
+"""
+
+import secrets
+
+import flask
+from flask_praetorian import Praetorian
+from flask_praetorian.constants import AccessType
+from flask_praetorian.exceptions import BlacklistedError, InvalidUserError
+
+TOKEN_VERSION_CLAIM = "tv"  # noqa: S105 (a claim name, not a secret)
+
+
+class TokenRevokedError(BlacklistedError):
+    """The token was valid once, but its user changed or disappeared since it was issued."""
+
+    status_code = 401
+
+
+class GatehouseGuard(Praetorian):
+    """Praetorian with argon2id parameters, token versions and per-request account checks."""
+
+    def init_app(self, app=None, user_class=None, *args, **kwargs):
+        """Initialize praetorian, then pin argon2id's cost parameters from the config."""
+        result = super().init_app(app, user_class, *args, **kwargs)
+        self._dummy_hash = None
+        self.pwd_ctx.update(
+            argon2__type="ID",
+            argon2__memory_cost=app.config["ARGON2_MEMORY_COST_KIB"],
+            argon2__rounds=app.config["ARGON2_TIME_COST"],
+            argon2__parallelism=app.config["ARGON2_PARALLELISM"],
+        )
+        return result
+
+    def spend_verify_time(self, password: str) -> None:
+        """Verify ``password`` against a throwaway hash, so that a login for an unknown user
+        costs what a login with a wrong password costs and timing reveals no usernames."""
+        if self._dummy_hash is None:
+            self._dummy_hash = self.hash_password(secrets.token_urlsafe(32))
+        self.pwd_ctx.verify(password, self._dummy_hash)
+
+    def encode_jwt_token(self, user, *args, **custom_claims):
+        """Issue a token stamped with the user's current token version."""
+        custom_claims[TOKEN_VERSION_CLAIM] = user.token_version
+        return super().encode_jwt_token(user, *args, **custom_claims)
+
+    def _validate_jwt_data(self, data, access_type):
+        """praetorian's checks, then: the user still exists, is current and may sign in."""
+        super()._validate_jwt_data(data, access_type=access_type)
+        user = self.user_class.identify(data["id"])
+        TokenRevokedError.require_condition(
+            user is not None and data.get(TOKEN_VERSION_CLAIM) == user.token_version,
+            "The token was revoked",
+        )
+        if access_type != AccessType.register:
+            InvalidUserError.require_condition(user.is_active, "The account is disabled")
+        flask.g.token_user = user

@@ -1,0 +1,105 @@
+"""Database commands, shared by ``flask``, ``invoke`` and Heroku's release phase."""
+
+from dataclasses import dataclass
+
+import click
+import flask_migrate
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from app.config import PROJECT_ROOT
+from app.extensions import db, guard
+from app.models import User
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+@dataclass(frozen=True)
+class SeedAccount:
+    """An account ``seed-db`` creates, and where its password comes from."""
+
+    username: str
+    email: str
+    role: str
+    password_setting: str
+    development_password: str
+
+
+SEED_ACCOUNTS = (
+    SeedAccount(
+        "admin", "admin@example.com", "admin", "SEED_ADMIN_PASSWORD", "admin-change-me-now"
+    ),
+    SeedAccount("user", "user@example.com", "user", "SEED_USER_PASSWORD", "user-change-me-now"),
+)
+
+
+def init_db(drop: bool = False) -> None:
+    """Bring the schema to the latest migration; with ``drop``, start from nothing."""
+    if drop:
+        db.drop_all()
+        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
+    flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
+
+
+def seed_password(account: SeedAccount) -> tuple[str, bool]:
+    """The account's password and whether it is the development default."""
+    configured = current_app.config.get(account.password_setting)
+    if configured:
+        return configured, False
+    if not current_app.config["SEED_DEFAULT_PASSWORDS_ALLOWED"]:
+        raise click.ClickException(
+            f"{account.password_setting} is not set: production does not seed default passwords"
+        )
+    return account.development_password, True
+
+
+def seed_db() -> list[str]:
+    """Create the seed accounts that do not exist yet; return one line per account."""
+    report = []
+    for account in SEED_ACCOUNTS:
+        password, is_default = seed_password(account)
+        if User.lookup(account.username) is not None:
+            report.append(f"{account.username}: already present, left as it is")
+            continue
+        user = User(
+            username=account.username,
+            email=account.email,
+            password=guard.hash_password(password),
+            roles=account.role,
+        )
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            # Another seed-db run created it between our look-up and our insert.
+            db.session.rollback()
+            report.append(f"{account.username}: already present, left as it is")
+            continue
+        shown = f"password {password!r} (development default)" if is_default else "password set"
+        report.append(f"{account.username}: created (role {account.role}), {shown}")
+    return report
+
+
+@click.command("init-db")
+@click.option("--drop", is_flag=True, help="Drop every table first, then migrate from scratch.")
+@with_appcontext
+def init_db_command(drop: bool) -> None:
+    """Apply the migrations to the database (--drop resets it first)."""
+    init_db(drop=drop)
+    click.echo("Database dropped and migrated." if drop else "Database migrated.")
+
+
+@click.command("seed-db")
+@with_appcontext
+def seed_db_command() -> None:
+    """Create the admin and user accounts if they are missing."""
+    for line in seed_db():
+        click.echo(line)
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(init_db_command)
+    app.cli.add_command(seed_db_command)

@@ -1,0 +1,5 @@
+"""Database models."""
+
+from app.models.user import ROLES, User
+
+__all__ = ["ROLES", "User"]

@@ -1,0 +1,84 @@
+"""The user: credentials, roles and account state, as flask-praetorian expects them."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Index, String, Text, func, select, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+
+ROLES = ("admin", "operator", "user")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def timestamp_column(*, nullable: bool = False, onupdate: bool = False):
+    """A timezone-aware timestamp, set by Python and by the database alike."""
+    if nullable:
+        return mapped_column(DateTime(timezone=True), nullable=True)
+    return mapped_column(
+        DateTime(timezone=True),
+        default=utcnow,
+        server_default=func.now(),
+        onupdate=utcnow if onupdate else None,
+    )
+
+
+class User(db.Model):
+    """An account. ``password`` holds the hash; ``roles`` is a comma-separated list."""
+
+    __tablename__ = "users"
+
+    user_id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(254))
+    password: Mapped[str] = mapped_column(String(255))
+    roles: Mapped[str] = mapped_column(Text, default="user", server_default="user")
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    email_confirmed: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_datetime: Mapped[datetime] = timestamp_column()
+    updated_at: Mapped[datetime] = timestamp_column(onupdate=True)
+    password_changed_at: Mapped[datetime] = timestamp_column()
+    last_login_at: Mapped[datetime | None] = timestamp_column(nullable=True)
+    failed_login_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = timestamp_column(nullable=True)
+    # Bumped whenever every token of the user must stop working (see app.auth.guard).
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    @property
+    def identity(self) -> int:
+        """The id flask-praetorian puts in tokens."""
+        return self.user_id
+
+    @property
+    def rolenames(self) -> list[str]:
+        """The user's roles as a list, as flask-praetorian reads them."""
+        return [role for role in (self.roles or "").split(",") if role]
+
+    @rolenames.setter
+    def rolenames(self, names: list[str]) -> None:
+        self.roles = ",".join(sorted(set(names), key=ROLES.index))
+
+    def is_valid(self) -> bool:
+        """Whether praetorian may issue or refresh a token for this user."""
+        return self.is_active
+
+    @classmethod
+    def lookup(cls, username: str) -> "User | None":
+        """The user with this username, ignoring case."""
+        return db.session.scalar(select(cls).where(func.lower(cls.username) == username.lower()))
+
+    @classmethod
+    def identify(cls, user_id: int) -> "User | None":
+        """The user with this id (from the session's identity map when already loaded)."""
+        return db.session.get(cls, user_id)
+
+    def __repr__(self) -> str:
+        return f"<User {self.user_id} {self.username!r}>"
+
+
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
+Index("uq_users_email_lower", func.lower(User.email), unique=True)
