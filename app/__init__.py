@@ -1,0 +1,42 @@
+"""Gatehouse: a role-based REST API on Flask."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from app.api import register_blueprints
+from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME
+from app.cli import MIGRATIONS_DIR, register_commands
+from app.config import load_config
+from app.embedded_db import embedded_database_url
+from app.errors import register_error_handlers
+from app.extensions import api, db, guard, ma, migrate
+from app.models import User
+from app.request_hooks import register_request_hooks
+
+
+def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application for ``config_name`` (default: APP_CONFIG, else production)."""
+    app = Flask(__name__, static_folder=None)
+    config = load_config(config_name)
+    if config.EMBEDDED_DATABASE_DIR:
+        config.SQLALCHEMY_DATABASE_URI = embedded_database_url(config.EMBEDDED_DATABASE_DIR)
+    app.config.from_object(config)
+    app.config.update(overrides or {})
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_request_hooks(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    ma.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    guard.init_app(app, User)
+    api.init_app(app)
+    api.spec.components.security_scheme(BEARER_SCHEME, BEARER_SECURITY_SCHEME)

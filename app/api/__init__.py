@@ -1,0 +1,11 @@
+"""HTTP resources: one flask-smorest blueprint module per resource."""
+
+from flask import Flask
+
+from app.api import auth, root, users
+from app.extensions import api
+
+
+def register_blueprints(app: Flask) -> None:
+    for module in (root, auth, users):
+        api.register_blueprint(module.blp)

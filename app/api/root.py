@@ -1,0 +1,58 @@
+"""The API's entry point and its health check."""
+
+from flask import current_app, url_for
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import text
+
+from app.errors import ApiError
+from app.extensions import db
+
+blp = Blueprint("root", __name__, url_prefix="/", description="Discovery and health.")
+
+
+class RootSchema(Schema):
+    """Name, version and links to every top-level resource."""
+
+    name = fields.String()
+    version = fields.String()
+    links = fields.Dict(keys=fields.String(), values=fields.String(), data_key="_links")
+
+
+class HealthSchema(Schema):
+    """Whether the API and its database answer."""
+
+    status = fields.String(metadata={"example": "ok"})
+    database = fields.String(metadata={"example": "ok"})
+
+
+@blp.route("")
+@blp.response(200, RootSchema)
+def index():
+    """Discover the API: its version and a link to every top-level resource."""
+    return {
+        "name": current_app.config["API_TITLE"],
+        "version": current_app.config["API_VERSION"],
+        "links": {
+            "self": url_for("root.index"),
+            "health": url_for("root.health"),
+            "openapi": url_for("api-docs.openapi_json"),
+            "login": url_for("auth.login"),
+            "users": url_for("users.list_users"),
+            "me": url_for("users.me"),
+            "admin_users": url_for("users.admin_only"),
+        },
+    }
+
+
+@blp.route("health")
+@blp.response(200, HealthSchema)
+def health():
+    """Report whether the API can reach its database (503 when it cannot)."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as error:
+        db.session.rollback()
+        current_app.logger.warning("health check failed: %s", type(error).__name__)
+        raise ApiError(503, "service_unavailable", details={"database": "unavailable"}) from None
+    return {"status": "ok", "database": "ok"}

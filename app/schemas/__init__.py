@@ -1,0 +1,1 @@
+"""Marshmallow schemas: what goes in and out of the API, per audience and per action."""
