@@ -1,0 +1,59 @@
+"""Developer tasks. ``invoke --list`` shows them; the logic lives in the app's Flask commands."""
+
+import os
+import sys
+
+from invoke import task
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+DEVDB = os.path.join(ROOT, ".devdb")
+FLASK = f"{sys.executable} -m flask --app app"
+
+
+def development_env() -> dict[str, str]:
+    """Environment for local commands: DATABASE_URL if set, else the embedded database.
+
+    The embedded server is started by this process and stops when it exits (Ctrl-C included).
+    """
+    env = {"APP_CONFIG": os.environ.get("APP_CONFIG", "development")}
+    if not os.environ.get("DATABASE_URL"):
+        from app.embedded_db import start_embedded_postgres
+
+        server = start_embedded_postgres(DEVDB)
+        env["DATABASE_URL"] = server.get_uri("postgres", driver="psycopg2")
+    return env
+
+
+@task(help={"drop": "Drop every table first, then migrate from scratch."})
+def init_db(c, drop=False):
+    """Apply the migrations (DATABASE_URL, else the embedded development database)."""
+    c.run(f"{FLASK} init-db{' --drop' if drop else ''}", env=development_env())
+
+
+@task
+def seed_db(c):
+    """Create the admin and user accounts if they are missing."""
+    c.run(f"{FLASK} seed-db", env=development_env())
+
+
+@task(help={"port": "Port to serve on (default 5000)."})
+def dev(c, port=5000):
+    """Serve the API on http://127.0.0.1:5000: embedded PostgreSQL, migrated and seeded."""
+    env = development_env()
+    c.run(f"{FLASK} init-db", env=env)
+    c.run(f"{FLASK} seed-db", env=env)
+    print(f"Serving on http://127.0.0.1:{port} (Ctrl-C stops the server and the database)")
+    c.run(f"{FLASK} run --host 127.0.0.1 --port {port}", env=env, pty=sys.stdin.isatty())
+
+
+@task(help={"args": "Extra arguments for pytest, e.g. -k login."})
+def test(c, args=""):
+    """Run the test suite on a throwaway embedded PostgreSQL (or TEST_DATABASE_URL)."""
+    c.run(f"{sys.executable} -m pytest --cov --cov-report=term-missing {args}", pty=False)
+
+
+@task
+def lint(c):
+    """Check style and common bugs with ruff."""
+    c.run(f"{sys.executable} -m ruff check .")
+    c.run(f"{sys.executable} -m ruff format --check .")

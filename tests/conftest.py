@@ -1,0 +1,143 @@
+"""Fixtures: a real PostgreSQL for the whole session, a fresh app and empty tables per test."""
+
+import os
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from app.cli import init_db
+from app.embedded_db import start_embedded_postgres
+from app.extensions import db, guard
+from app.models import User
+
+DEFAULT_PASSWORD = "correct-horse-battery"
+_hash_cache: dict[str, str] = {}
+
+
+@dataclass
+class Account:
+    """A user created for a test, with the plain password the test may log in with."""
+
+    id: int
+    username: str
+    email: str
+    password: str
+    roles: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """TEST_DATABASE_URL when given (its tables are dropped!), else a throwaway embedded server."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    server = start_embedded_postgres(
+        tmp_path_factory.mktemp("postgres") / "data", delete_on_exit=True
+    )
+    url = server.get_uri("postgres", driver="psycopg2")
+    os.environ["TEST_DATABASE_URL"] = url
+    yield url
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(database_url):
+    """The schema built by the project's migrations, from nothing."""
+    app = create_app("testing")
+    with app.app_context():
+        init_db(drop=True)
+        db.engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+def app(migrated_database):
+    """A testing app over empty tables."""
+    app = create_app("testing")
+    with app.app_context():
+        tables = ", ".join(table.name for table in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def password_hash(password: str) -> str:
+    """argon2id hashes are slow by design: hash each test password once per session."""
+    if password not in _hash_cache:
+        _hash_cache[password] = guard.hash_password(password)
+    return _hash_cache[password]
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user in the database; returns an ``Account``."""
+    counter = iter(range(1, 10_000))
+
+    def make(username=None, roles=("user",), password=DEFAULT_PASSWORD, **columns) -> Account:
+        username = username or f"member{next(counter)}"
+        email = columns.pop("email", f"{username.lower()}@example.com")
+        with app.app_context():
+            user = User(
+                username=username,
+                email=email,
+                password=password_hash(password),
+                roles=",".join(roles),
+                **columns,
+            )
+            db.session.add(user)
+            db.session.commit()
+            return Account(user.user_id, username, email, password, list(roles))
+
+    return make
+
+
+@pytest.fixture
+def token_for(app):
+    """A real access token for an account, as /login would issue it."""
+
+    def issue(account: Account, **overrides) -> str:
+        with app.app_context():
+            return guard.encode_jwt_token(db.session.get(User, account.id), **overrides)
+
+    return issue
+
+
+@pytest.fixture
+def auth(token_for):
+    """``auth(account)`` -> the Authorization header of a fresh token for that account."""
+
+    def headers(account: Account) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_for(account)}"}
+
+    return headers
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("admin", roles=("admin",))
+
+
+@pytest.fixture
+def operator(make_user):
+    return make_user("operator", roles=("operator",))
+
+
+@pytest.fixture
+def member(make_user):
+    return make_user("member", roles=("user",))

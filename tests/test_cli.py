@@ -1,0 +1,93 @@
+"""init-db and seed-db, as Flask commands (the same ones invoke and Heroku run)."""
+
+import pytest
+from sqlalchemy import func, select, text
+
+from app import create_app
+from app.extensions import db
+from app.models import User
+
+
+def _users(app) -> list[tuple[str, str, str]]:
+    with app.app_context():
+        rows = db.session.scalars(select(User).order_by(User.user_id)).all()
+        return [(user.username, user.email, user.roles) for user in rows]
+
+
+def test_seed_db_twice_creates_each_account_once(app, runner, client) -> None:
+    first = runner.invoke(args=["seed-db"])
+    second = runner.invoke(args=["seed-db"])
+
+    assert first.exit_code == 0, first.output
+    assert "admin: created (role admin), password 'admin-change-me-now'" in first.output
+    assert "user: created (role user), password 'user-change-me-now'" in first.output
+    assert second.exit_code == 0, second.output
+    assert second.output.count("already present") == 2
+    assert _users(app) == [
+        ("admin", "admin@example.com", "admin"),
+        ("user", "user@example.com", "user"),
+    ]
+    login = client.post("/login", json={"username": "admin", "password": "admin-change-me-now"})
+    assert login.status_code == 200
+
+
+def test_seed_db_uses_passwords_from_the_environment(app, runner, client, monkeypatch) -> None:
+    app.config["SEED_ADMIN_PASSWORD"] = "from-the-environment-1"
+
+    result = runner.invoke(args=["seed-db"])
+
+    assert result.exit_code == 0, result.output
+    assert "from-the-environment-1" not in result.output
+    login = client.post("/login", json={"username": "admin", "password": "from-the-environment-1"})
+    assert login.status_code == 200
+
+
+@pytest.mark.parametrize("missing", ["SEED_ADMIN_PASSWORD", "SEED_USER_PASSWORD"])
+def test_production_refuses_to_seed_without_passwords(
+    app, monkeypatch, database_url, missing
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("SECRET_KEY", "p" * 40)
+    monkeypatch.setenv("SEED_ADMIN_PASSWORD", "admin-password-long")
+    monkeypatch.setenv("SEED_USER_PASSWORD", "user-password-long")
+    monkeypatch.delenv(missing)
+    production = create_app("production")
+
+    result = production.test_cli_runner().invoke(args=["seed-db"])
+
+    assert result.exit_code == 1
+    assert f"{missing} is not set: production does not seed default passwords" in result.output
+    assert "change-me" not in result.output
+    if missing == "SEED_USER_PASSWORD":
+        assert [row[0] for row in _users(app)] == ["admin"]
+    else:
+        assert _users(app) == []
+
+
+def test_init_db_is_idempotent_and_drop_resets(app, runner, make_user) -> None:
+    make_user("doomed")
+
+    again = runner.invoke(args=["init-db"])
+    assert again.exit_code == 0, again.output
+    assert again.output.strip().endswith("Database migrated.")
+    assert [row[0] for row in _users(app)] == ["doomed"]
+
+    reset = runner.invoke(args=["init-db", "--drop"])
+    assert reset.exit_code == 0, reset.output
+    assert "Database dropped and migrated." in reset.output
+    assert _users(app) == []
+    with app.app_context():
+        version = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+        assert version == "0001"
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_models_and_migrations_agree(app) -> None:
+    """Autogenerate finds nothing to do: no change to a model lacks its migration."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with app.app_context(), db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
+
+    assert differences == []

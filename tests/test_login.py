@@ -1,0 +1,155 @@
+"""POST /login: credentials in, token out; failures say nothing about which part was wrong."""
+
+import argon2.low_level
+import pytest
+from passlib.hash import pbkdf2_sha512
+
+from app.extensions import db
+from app.models import User
+
+
+def test_login_returns_a_bearer_token_that_opens_protected_routes(client, member) -> None:
+    response = client.post("/login", json={"username": "member", "password": member.password})
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 900
+    me = client.get("/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200
+    assert me.get_json()["username"] == "member"
+
+
+def test_login_ignores_the_case_of_the_username(client, make_user) -> None:
+    account = make_user("MixedCase")
+
+    response = client.post("/login", json={"username": "mixedcase", "password": account.password})
+
+    assert response.status_code == 200
+    assert response.get_json()["token_type"] == "Bearer"
+
+
+def test_login_records_the_time_of_the_last_login(app, client, member) -> None:
+    client.post("/login", json={"username": "member", "password": member.password})
+
+    with app.app_context():
+        assert db.session.get(User, member.id).last_login_at is not None
+    me = client.get("/users/me", headers={"Authorization": f"Bearer {_login(client, member)}"})
+    assert me.get_json()["last_login_at"].endswith("+00:00")
+
+
+def _login(client, account) -> str:
+    response = client.post(
+        "/login", json={"username": account.username, "password": account.password}
+    )
+    assert response.status_code == 200
+    return response.get_json()["access_token"]
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("member", "wrong-password-123"), ("nobody", "wrong-password-123"), ("nobody", "x")],
+)
+def test_unknown_user_and_wrong_password_get_the_same_answer(
+    client, member, username, password
+) -> None:
+    response = client.post("/login", json={"username": username, "password": password})
+
+    assert response.status_code == 401
+    body = response.get_json()
+    assert body["error"] == "invalid_credentials"
+    assert body["message"] == "The username or password is incorrect."
+    assert set(body) == {"error", "message", "status", "request_id"}
+
+
+@pytest.mark.parametrize("username", ["member", "nobody"])
+def test_every_failed_login_costs_exactly_one_argon2_verification(
+    client, member, monkeypatch, username
+) -> None:
+    """Unknown usernames are hashed too, so response time does not reveal which exist."""
+    calls = []
+    real_verify = argon2.low_level.verify_secret
+
+    def counting_verify(*args, **kwargs):
+        calls.append(1)
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(argon2.low_level, "verify_secret", counting_verify)
+
+    response = client.post("/login", json={"username": username, "password": "not-the-password"})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_credentials"
+    assert len(calls) == 1
+
+
+def test_disabled_account_cannot_log_in_even_with_the_right_password(client, make_user) -> None:
+    account = make_user("sleeper", is_active=False)
+
+    response = client.post("/login", json={"username": "sleeper", "password": account.password})
+
+    assert response.status_code == 403
+    assert response.get_json()["error"] == "account_disabled"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"password": "whatever-password"}, "username"),
+        ({"username": "member"}, "password"),
+        ({"username": "member", "password": "long-enough-pw", "roles": ["admin"]}, "roles"),
+        ({"username": 5, "password": "long-enough-pw"}, "username"),
+    ],
+)
+def test_login_body_is_validated_field_by_field(client, body, field) -> None:
+    response = client.post("/login", json=body)
+
+    assert response.status_code == 422
+    payload = response.get_json()
+    assert payload["error"] == "validation_error"
+    assert field in payload["details"]
+
+
+def test_new_passwords_are_hashed_with_argon2id_at_owasp_minimum_or_above(app, member) -> None:
+    with app.app_context():
+        stored = db.session.get(User, member.id).password
+
+    assert stored.startswith("$argon2id$")
+    params = dict(part.split("=") for part in stored.split("$")[3].split(","))
+    assert int(params["m"]) >= 19 * 1024
+    assert int(params["t"]) >= 2
+
+
+def test_legacy_pbkdf2_hash_logs_in_and_is_replaced_by_argon2id(app, client, make_user) -> None:
+    account = make_user("veteran")
+    legacy_hash = pbkdf2_sha512.hash(account.password)
+    with app.app_context():
+        db.session.get(User, account.id).password = legacy_hash
+        db.session.commit()
+
+    response = client.post("/login", json={"username": "veteran", "password": account.password})
+
+    assert response.status_code == 200
+    assert response.get_json()["token_type"] == "Bearer"
+    with app.app_context():
+        upgraded = db.session.get(User, account.id).password
+    assert upgraded.startswith("$argon2id$")
+    assert upgraded != legacy_hash
+    again = client.post("/login", json={"username": "veteran", "password": account.password})
+    assert again.status_code == 200
+
+
+def test_legacy_hash_with_a_wrong_password_is_refused_and_kept(app, client, make_user) -> None:
+    account = make_user("veteran")
+    legacy_hash = pbkdf2_sha512.hash(account.password)
+    with app.app_context():
+        db.session.get(User, account.id).password = legacy_hash
+        db.session.commit()
+
+    response = client.post("/login", json={"username": "veteran", "password": "wrong-password!"})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_credentials"
+    with app.app_context():
+        assert db.session.get(User, account.id).password == legacy_hash

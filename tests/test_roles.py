@@ -1,0 +1,55 @@
+"""Role checks: who may call what, from one table."""
+
+import pytest
+
+ROUTES_BY_ROLE = {
+    # path: {role: expected status}
+    "/users": {"user": 200, "operator": 200, "admin": 200},
+    "/users/me": {"user": 200, "operator": 200, "admin": 200},
+    "/users/admin-only": {"user": 403, "operator": 200, "admin": 200},
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "expected"),
+    [
+        (path, role, status)
+        for path, roles in ROUTES_BY_ROLE.items()
+        for role, status in roles.items()
+    ],
+)
+def test_role_matrix(client, make_user, auth, path, role, expected) -> None:
+    account = make_user(f"{role}1", roles=(role,))
+
+    response = client.get(path, headers=auth(account))
+
+    assert response.status_code == expected
+    body = response.get_json()
+    if expected == 403:
+        assert body["error"] == "forbidden"
+        assert body["message"] == "Your roles do not allow this operation."
+    else:
+        assert "error" not in body
+        assert body.get("username") == account.username or body["_meta"]["total_items"] == 1
+
+
+def test_roles_are_read_from_the_token_only_while_it_is_current(
+    app, client, make_user, auth
+) -> None:
+    """A promoted user's new role shows once a new token is issued; old tokens are not trusted
+    to carry roles the user no longer has (role changes bump the token version)."""
+    from app.extensions import db
+    from app.models import User
+
+    account = make_user("climber", roles=("user",))
+    old_headers = auth(account)
+    with app.app_context():
+        user = db.session.get(User, account.id)
+        user.rolenames = ["operator"]
+        user.token_version += 1
+        db.session.commit()
+
+    assert client.get("/users/admin-only", headers=old_headers).status_code == 401
+    response = client.get("/users/admin-only", headers=auth(account))
+    assert response.status_code == 200
+    assert response.get_json()["items"][0]["roles"] == ["operator"]

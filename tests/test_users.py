@@ -1,0 +1,195 @@
+"""User representations per audience, and the pagination envelope."""
+
+import json
+import re
+
+import pytest
+
+from app.extensions import db
+from app.models import User
+
+PUBLIC_FIELDS = {"id", "username", "created_at", "_links"}
+SELF_FIELDS = PUBLIC_FIELDS | {"email", "roles", "is_active", "email_confirmed", "last_login_at"}
+ADMIN_FIELDS = SELF_FIELDS | {
+    "failed_login_count",
+    "locked_until",
+    "password_changed_at",
+    "updated_at",
+}
+UTC_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
+
+
+def test_me_is_the_self_view(client, member, auth) -> None:
+    response = client.get("/users/me", headers=auth(member))
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == SELF_FIELDS
+    assert body["id"] == member.id
+    assert body["email"] == member.email
+    assert body["roles"] == ["user"]
+    assert body["is_active"] is True
+    assert body["_links"] == {"self": f"/users/{member.id}"}
+    assert UTC_SECONDS.fullmatch(body["created_at"])
+
+
+def test_users_list_shows_public_views_only(client, member, admin, auth) -> None:
+    response = client.get("/users", headers=auth(member))
+
+    assert response.status_code == 200
+    items = response.get_json()["items"]
+    assert [item["username"] for item in items] == ["member", "admin"]
+    assert all(set(item) == PUBLIC_FIELDS for item in items)
+
+
+def test_admin_only_list_shows_admin_views(client, member, operator, auth) -> None:
+    response = client.get("/users/admin-only", headers=auth(operator))
+
+    assert response.status_code == 200
+    items = response.get_json()["items"]
+    assert all(set(item) == ADMIN_FIELDS for item in items)
+    assert items[0]["failed_login_count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("viewer", "target", "fields"),
+    [
+        ("member", "admin", PUBLIC_FIELDS),
+        ("member", "member", SELF_FIELDS),
+        ("operator", "member", ADMIN_FIELDS),
+        ("admin", "member", ADMIN_FIELDS),
+        ("admin", "admin", ADMIN_FIELDS),
+    ],
+)
+def test_user_by_id_shows_what_the_viewer_may_see(
+    client, member, admin, operator, auth, viewer, target, fields
+) -> None:
+    accounts = {"member": member, "admin": admin, "operator": operator}
+
+    response = client.get(f"/users/{accounts[target].id}", headers=auth(accounts[viewer]))
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == fields
+    assert body["username"] == target
+
+
+def test_unknown_user_id_is_404(client, member, auth) -> None:
+    response = client.get("/users/987654", headers=auth(member))
+
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"
+
+
+def test_no_response_ever_contains_the_password_hash(app, client, admin, member, auth) -> None:
+    with app.app_context():
+        hashes = [user.password for user in db.session.scalars(db.select(User))]
+    login = client.post("/login", json={"username": "admin", "password": admin.password})
+    responses = [login] + [
+        client.get(path, headers=auth(admin))
+        for path in ["/", "/users", "/users/me", "/users/admin-only", f"/users/{member.id}"]
+    ]
+
+    for response in responses:
+        assert response.status_code == 200
+        text = response.get_data(as_text=True)
+        assert "argon2" not in text
+        assert 'password"' not in text
+        assert "token_version" not in text
+        assert not any(stored in text for stored in hashes)
+
+
+def test_pagination_envelope(client, make_user, admin, auth) -> None:
+    for number in range(4):
+        make_user(f"extra{number}")
+
+    response = client.get("/users?per_page=2&page=2", headers=auth(admin))
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert [item["username"] for item in body["items"]] == ["extra1", "extra2"]
+    assert body["_meta"] == {"page": 2, "per_page": 2, "total_pages": 3, "total_items": 5}
+    assert body["_links"] == {
+        "self": "/users?page=2&per_page=2",
+        "next": "/users?page=3&per_page=2",
+        "prev": "/users?page=1&per_page=2",
+        "first": "/users?page=1&per_page=2",
+        "last": "/users?page=3&per_page=2",
+    }
+
+
+def test_pagination_defaults_and_links_keep_other_parameters(client, admin, auth) -> None:
+    response = client.get("/users?q=adm&sort=username", headers=auth(admin))
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["_meta"] == {"page": 1, "per_page": 20, "total_pages": 1, "total_items": 1}
+    assert body["_links"]["self"] == "/users?page=1&per_page=20&q=adm&sort=username"
+    assert body["_links"]["next"] is None
+    assert body["_links"]["prev"] is None
+
+
+def test_page_past_the_end_is_200_with_no_items(client, admin, auth) -> None:
+    response = client.get("/users?page=9", headers=auth(admin))
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["items"] == []
+    assert body["_meta"]["total_items"] == 1
+    assert body["_links"]["prev"] == "/users?page=1&per_page=20"
+    assert body["_links"]["next"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("page=0", "page"),
+        ("page=x", "page"),
+        ("per_page=0", "per_page"),
+        ("per_page=101", "per_page"),
+    ],
+)
+def test_bad_pagination_parameters_are_400(client, admin, auth, query, field) -> None:
+    response = client.get(f"/users?{query}", headers=auth(admin))
+
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "bad_request"
+    assert field in body["details"]
+
+
+def test_root_links_to_every_top_level_resource(client) -> None:
+    response = client.get("/")
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["name"] == "Gatehouse"
+    assert body["version"] == "1.0.0"
+    links = body["_links"]
+    assert {"self", "health", "openapi", "login", "users", "me", "admin_users"} <= set(links)
+    for path in links.values():
+        assert client.get(path).status_code in {200, 401, 405}
+
+
+def test_health_reports_the_database(client) -> None:
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_health_is_503_in_the_envelope_when_the_database_is_unreachable(
+    migrated_database, monkeypatch
+) -> None:
+    from app import create_app
+
+    monkeypatch.setenv("TEST_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    unreachable = create_app("testing")
+
+    response = unreachable.test_client().get("/health")
+
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["error"] == "service_unavailable"
+    assert body["details"] == {"database": "unavailable"}
+    assert "127.0.0.1" not in json.dumps(body)
