@@ -57,3 +57,9 @@ def lint(c):
     """Check style and common bugs with ruff."""
     c.run(f"{sys.executable} -m ruff check .")
     c.run(f"{sys.executable} -m ruff format --check .")
+
+
+@task
+def postman(c):
+    """Run the Postman collection with newman against gunicorn on a fresh database."""
+    c.run(f"{sys.executable} postman/run.py")
