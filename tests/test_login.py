@@ -121,12 +121,18 @@ def test_new_passwords_are_hashed_with_argon2id_at_owasp_minimum_or_above(app, m
     assert int(params["t"]) >= 2
 
 
-def test_legacy_pbkdf2_hash_logs_in_and_is_replaced_by_argon2id(app, client, make_user) -> None:
+def _veteran_with_legacy_hash(app, make_user):
+    """An account whose hash was made by flask-praetorian's default scheme, pbkdf2_sha512."""
     account = make_user("veteran")
     legacy_hash = pbkdf2_sha512.hash(account.password)
     with app.app_context():
         db.session.get(User, account.id).password = legacy_hash
         db.session.commit()
+    return account, legacy_hash
+
+
+def test_legacy_pbkdf2_hash_logs_in_and_is_replaced_by_argon2id(app, client, make_user) -> None:
+    account, legacy_hash = _veteran_with_legacy_hash(app, make_user)
 
     response = client.post("/login", json={"username": "veteran", "password": account.password})
 
@@ -141,11 +147,7 @@ def test_legacy_pbkdf2_hash_logs_in_and_is_replaced_by_argon2id(app, client, mak
 
 
 def test_legacy_hash_with_a_wrong_password_is_refused_and_kept(app, client, make_user) -> None:
-    account = make_user("veteran")
-    legacy_hash = pbkdf2_sha512.hash(account.password)
-    with app.app_context():
-        db.session.get(User, account.id).password = legacy_hash
-        db.session.commit()
+    account, legacy_hash = _veteran_with_legacy_hash(app, make_user)
 
     response = client.post("/login", json={"username": "veteran", "password": "wrong-password!"})
 
