@@ -36,6 +36,12 @@ def seed_db(c):
     c.run(f"{FLASK} seed-db", env=development_env())
 
 
+@task
+def prune_tokens(c):
+    """Delete revocations of tokens that have expired for refresh too."""
+    c.run(f"{FLASK} prune-tokens", env=development_env())
+
+
 @task(help={"port": "Port to serve on (default 5000)."})
 def dev(c, port=5000):
     """Serve the API on http://127.0.0.1:5000: embedded PostgreSQL, migrated and seeded."""

@@ -7,6 +7,7 @@ from flask import Flask
 
 from app.api import register_blueprints
 from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME
+from app.auth.revocation import is_token_revoked
 from app.cli import MIGRATIONS_DIR, register_commands
 from app.config import load_config
 from app.embedded_db import embedded_database_url
@@ -37,6 +38,6 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     ma.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
-    guard.init_app(app, User)
+    guard.init_app(app, User, is_blacklisted=is_token_revoked)
     api.init_app(app)
     api.spec.components.security_scheme(BEARER_SCHEME, BEARER_SECURITY_SCHEME)

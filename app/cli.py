@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.auth.revocation import prune_expired_revocations
 from app.config import PROJECT_ROOT
 from app.extensions import db, guard
 from app.models import User
@@ -100,6 +101,13 @@ def seed_db_command() -> None:
         click.echo(line)
 
 
+@click.command("prune-tokens")
+@with_appcontext
+def prune_tokens_command() -> None:
+    """Delete revocations of tokens that can no longer be used anyway."""
+    click.echo(f"Pruned {prune_expired_revocations()} expired token revocation(s).")
+
+
 def register_commands(app: Flask) -> None:
-    app.cli.add_command(init_db_command)
-    app.cli.add_command(seed_db_command)
+    for command in (init_db_command, seed_db_command, prune_tokens_command):
+        app.cli.add_command(command)

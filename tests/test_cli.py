@@ -1,9 +1,11 @@
 """init-db and seed-db, as Flask commands (the same ones invoke and Heroku run)."""
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
 from app import create_app
+from app.cli import MIGRATIONS_DIR
 from app.extensions import db
 from app.models import User
 
@@ -78,7 +80,7 @@ def test_init_db_is_idempotent_and_drop_resets(app, runner, make_user) -> None:
     assert _users(app) == []
     with app.app_context():
         version = db.session.scalar(text("SELECT version_num FROM alembic_version"))
-        assert version == "0001"
+        assert version == ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
         assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
 

@@ -1,8 +1,13 @@
-"""Signing in."""
+"""Tokens: signing in, refreshing, signing out."""
 
+from flask_praetorian import auth_required
+from flask_praetorian.utilities import get_jwt_data_from_app_context
 from flask_smorest import Blueprint
 
+from app.api.docs import requires
 from app.auth.login import authenticate, token_response
+from app.auth.revocation import revoke_token
+from app.extensions import db, guard
 from app.schemas.common import ErrorSchema
 from app.schemas.user import LoginSchema, TokenSchema
 
@@ -12,10 +17,31 @@ blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens.")
 @blp.route("login", methods=["POST"])
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
-@blp.alt_response(
-    401, schema=ErrorSchema, description="Unknown user or wrong password (one answer for both)."
-)
+@blp.alt_response(401, schema=ErrorSchema, description="Unknown user or wrong password.")
 def login(credentials):
     """Exchange a username and password for an access token."""
     user = authenticate(credentials["username"], credentials["password"])
-    return token_response(user)
+    return token_response(guard.encode_jwt_token(user))
+
+
+@blp.route("refresh", methods=["POST"])
+@blp.doc(
+    security=[{"bearerAuth": []}],
+    description="Send the expired token as the bearer token. Refused with 425 while its access "
+    "has not expired yet, and with 401 once its refresh window has passed.",
+)
+@blp.response(200, TokenSchema)
+@blp.alt_response(425, schema=ErrorSchema, description="The token's access has not expired.")
+def refresh():
+    """Exchange a token whose access expired, within its refresh window, for a new one."""
+    return token_response(guard.refresh_jwt_token(guard.read_token()))
+
+
+@blp.route("logout", methods=["POST"])
+@auth_required
+@blp.doc(**requires())
+@blp.response(204)
+def logout():
+    """Revoke the token this request carries; the user's other tokens stay valid."""
+    revoke_token(get_jwt_data_from_app_context())
+    db.session.commit()

@@ -2,12 +2,14 @@
 
 praetorian's decorators trust a token until it expires. Every token Gatehouse issues carries the
 user's token version; each time praetorian validates a token (every protected request, refresh,
-reset and confirmation), the user is loaded and the token is refused if the user is gone, the
-version moved on (password, role or status changed) or the account is disabled. This is the one
-place those rules live: views only use praetorian's decorators.
+reset and confirmation), the token's subject is loaded, in one statement with the token's
+revocation status, and the token is refused if it was revoked (logout), if the user is gone, if
+the version moved on (password, role or status changed), or if the account is disabled. This is
+the one place those rules live: views only use praetorian's decorators.
 """
 
 import secrets
+from typing import Any, NamedTuple
 
 import flask
 from flask_praetorian import Praetorian
@@ -17,8 +19,16 @@ from flask_praetorian.exceptions import BlacklistedError, InvalidUserError
 TOKEN_VERSION_CLAIM = "tv"  # noqa: S105 (a claim name, not a secret)
 
 
+class TokenSubject(NamedTuple):
+    """A validated token's user (None when deleted) and whether its ``jti`` was revoked."""
+
+    jti: str
+    user: Any
+    revoked: bool
+
+
 class TokenRevokedError(BlacklistedError):
-    """The token was valid once, but its user changed or disappeared since it was issued."""
+    """The token was valid once, but it was revoked or its user changed since it was issued."""
 
     status_code = 401
 
@@ -51,13 +61,16 @@ class GatehouseGuard(Praetorian):
         return super().encode_jwt_token(user, *args, **custom_claims)
 
     def _validate_jwt_data(self, data, access_type):
-        """praetorian's checks, then: the user still exists, is current and may sign in."""
+        """Load the subject, run praetorian's checks (its ``is_blacklisted`` hook reads the
+        subject loaded here), then: the user still exists, is current and may sign in."""
+        if "jti" in data and "id" in data:
+            user, revoked = self.user_class.token_subject(data["id"], data["jti"])
+            flask.g.token_subject = TokenSubject(data["jti"], user, revoked)
         super()._validate_jwt_data(data, access_type=access_type)
-        user = self.user_class.identify(data["id"])
+        user = flask.g.token_subject.user
         TokenRevokedError.require_condition(
             user is not None and data.get(TOKEN_VERSION_CLAIM) == user.token_version,
             "The token was revoked",
         )
         if access_type != AccessType.register:
             InvalidUserError.require_condition(user.is_active, "The account is disabled")
-        flask.g.token_user = user

@@ -1,5 +1,6 @@
 """Database models."""
 
+from app.models.revoked_token import RevokedToken
 from app.models.user import ROLES, User
 
-__all__ = ["ROLES", "User"]
+__all__ = ["ROLES", "RevokedToken", "User"]

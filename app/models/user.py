@@ -1,30 +1,15 @@
 """The user: credentials, roles and account state, as flask-praetorian expects them."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import DateTime, Index, String, Text, func, select, true
+from sqlalchemy import Index, String, Text, exists, func, select, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models.columns import timestamp_column
+from app.models.revoked_token import RevokedToken
 
 ROLES = ("admin", "operator", "user")
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
-
-
-def timestamp_column(*, nullable: bool = False, onupdate: bool = False):
-    """A timezone-aware timestamp, set by Python and by the database alike."""
-    if nullable:
-        return mapped_column(DateTime(timezone=True), nullable=True)
-    return mapped_column(
-        DateTime(timezone=True),
-        default=utcnow,
-        server_default=func.now(),
-        onupdate=utcnow if onupdate else None,
-    )
 
 
 class User(db.Model):
@@ -70,6 +55,14 @@ class User(db.Model):
     def lookup(cls, username: str) -> "User | None":
         """The user with this username, ignoring case."""
         return db.session.scalar(select(cls).where(func.lower(cls.username) == username.lower()))
+
+    @classmethod
+    def token_subject(cls, user_id: int, jti: str) -> "tuple[User | None, bool]":
+        """The user a token names, and whether that token was revoked: one round trip, since
+        it runs on every authenticated request."""
+        revoked = exists().where(RevokedToken.jti == jti)
+        row = db.session.execute(select(cls, revoked).where(cls.user_id == user_id)).first()
+        return (row[0], row[1]) if row else (None, False)
 
     @classmethod
     def identify(cls, user_id: int) -> "User | None":
