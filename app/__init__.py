@@ -12,7 +12,7 @@ from app.cli import MIGRATIONS_DIR, register_commands
 from app.config import load_config
 from app.embedded_db import embedded_database_url
 from app.errors import register_error_handlers
-from app.extensions import api, db, guard, ma, migrate
+from app.extensions import api, db, guard, ma, mail, migrate
 from app.models import User
 from app.request_hooks import register_request_hooks
 
@@ -37,6 +37,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     ma.init_app(app)
+    mail.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     guard.init_app(app, User, is_blacklisted=is_token_revoked)
     api.init_app(app)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EMAIL_TEMPLATES = Path(__file__).resolve().parent / "templates" / "email"
 MIN_SECRET_KEY_BYTES = 32
 ONE_MEBIBYTE = 1024 * 1024
 
@@ -37,6 +38,53 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A boolean from the environment: true/false, 1/0, yes/no, on/off."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+# Every flask-mailman setting, and how to read it from the environment.
+MAIL_SETTINGS = {
+    "MAIL_BACKEND": str,
+    "MAIL_FILE_PATH": str,
+    "MAIL_SERVER": str,
+    "MAIL_PORT": int,
+    "MAIL_USERNAME": str,
+    "MAIL_PASSWORD": str,
+    "MAIL_USE_TLS": bool,
+    "MAIL_USE_SSL": bool,
+    "MAIL_DEFAULT_SENDER": str,
+    "MAIL_TIMEOUT": int,
+    "MAIL_SSL_KEYFILE": str,
+    "MAIL_SSL_CERTFILE": str,
+    "MAIL_USE_LOCALTIME": bool,
+    "MAIL_DEFAULT_CHARSET": str,
+}
+
+
+def mail_settings_from_env() -> dict:
+    """The MAIL_* variables that are set, converted to the types flask-mailman expects."""
+    settings = {}
+    for name, kind in MAIL_SETTINGS.items():
+        if os.environ.get(name, "").strip() == "":
+            continue
+        if kind is int:
+            settings[name] = env_int(name, 0)
+        elif kind is bool:
+            settings[name] = env_bool(name, False)
+        else:
+            settings[name] = os.environ[name]
+    return settings
 
 
 class Config:
@@ -78,6 +126,28 @@ class Config:
         self.OPENAPI_URL_PREFIX = "/"
         self.OPENAPI_JSON_PATH = "openapi.json"
 
+        # Accounts and e-mail
+        self.REGISTRATION_ENABLED = env_bool("REGISTRATION_ENABLED", True)
+        self.EMAIL_CONFIRMATION = env_bool("EMAIL_CONFIRMATION", False)
+        self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip(
+            "/"
+        )
+        self.MAIL_BACKEND = "smtp"
+        self.MAIL_DEFAULT_SENDER = "Gatehouse <no-reply@example.com>"
+        self.__dict__.update(mail_settings_from_env())
+        self.PRAETORIAN_CONFIRMATION_SENDER = self.MAIL_DEFAULT_SENDER
+        self.PRAETORIAN_RESET_SENDER = self.MAIL_DEFAULT_SENDER
+        self.PRAETORIAN_CONFIRMATION_URI = self.PUBLIC_BASE_URL + "/register/confirm"
+        self.PRAETORIAN_RESET_URI = self.PUBLIC_BASE_URL + "/password/reset"
+        self.PRAETORIAN_CONFIRMATION_SUBJECT = "Confirm your Gatehouse account"
+        self.PRAETORIAN_RESET_SUBJECT = "Reset your Gatehouse password"
+        self.PRAETORIAN_CONFIRMATION_TEMPLATE = str(EMAIL_TEMPLATES / "confirm_registration.html")
+        self.PRAETORIAN_RESET_TEMPLATE = str(EMAIL_TEMPLATES / "reset_password.html")
+        self.PRAETORIAN_CONFIRMATION_LIFESPAN = {
+            "seconds": env_int("CONFIRMATION_LIFESPAN", 24 * 3600)
+        }
+        self.PRAETORIAN_RESET_LIFESPAN = {"seconds": env_int("RESET_LIFESPAN", 30 * 60)}
+
         self.SEED_ADMIN_PASSWORD = os.environ.get("SEED_ADMIN_PASSWORD")
         self.SEED_USER_PASSWORD = os.environ.get("SEED_USER_PASSWORD")
         self.SEED_DEFAULT_PASSWORDS_ALLOWED = False
@@ -95,6 +165,12 @@ class DevelopmentConfig(Config):
         # Development only: a fixed key so tokens survive a restart of the dev server.
         self.SECRET_KEY = self.SECRET_KEY or "development-only-key-never-use-in-production-0123"
         self.SEED_DEFAULT_PASSWORDS_ALLOWED = True
+        # Development writes e-mails to files instead of sending them.
+        if "MAIL_BACKEND" not in os.environ:
+            self.MAIL_BACKEND = "file"
+            self.MAIL_FILE_PATH = os.environ.get("MAIL_FILE_PATH") or str(
+                PROJECT_ROOT / "instance" / "mail"
+            )
         if self.SQLALCHEMY_DATABASE_URI is None:
             self.EMBEDDED_DATABASE_DIR = str(PROJECT_ROOT / ".devdb")
 
@@ -113,6 +189,7 @@ class TestingConfig(Config):
             raise ConfigError("TEST_DATABASE_URL is not set: the testing config needs a database")
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(test_url)
         self.SEED_DEFAULT_PASSWORDS_ALLOWED = True
+        self.MAIL_BACKEND = "locmem"
 
 
 class ProductionConfig(Config):

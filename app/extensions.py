@@ -1,6 +1,7 @@
 """Bare extension instances, bound to an application by the factory."""
 
 import flask_smorest
+from flask_mailman import Mail
 from flask_marshmallow import Marshmallow
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -29,6 +30,7 @@ class Api(flask_smorest.Api):
 
 db = SQLAlchemy(model_class=Base)
 ma = Marshmallow()
+mail = Mail()
 migrate = Migrate()
 api = Api()
 guard = GatehouseGuard()

@@ -8,8 +8,8 @@ from app.api.docs import requires
 from app.auth.login import authenticate, token_response
 from app.auth.revocation import revoke_token
 from app.extensions import db, guard
+from app.schemas.auth import LoginSchema, TokenSchema
 from app.schemas.common import ErrorSchema
-from app.schemas.user import LoginSchema, TokenSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens.")
 

@@ -6,10 +6,13 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from app.api.docs import requires
+from app.auth.login import token_response
+from app.auth.passwords import password_is_correct, set_password
 from app.errors import ApiError
-from app.extensions import db
+from app.extensions import db, guard
 from app.models import User
 from app.pagination import paginate
+from app.schemas.auth import ChangePasswordSchema, TokenSchema
 from app.schemas.common import PaginationArgsSchema
 from app.schemas.user import (
     AdminUserPageSchema,
@@ -41,6 +44,25 @@ def list_users(pagination):
 def me():
     """Show the signed-in user's own profile."""
     return current_user()
+
+
+@blp.route("/me/password", methods=["PUT"])
+@auth_required
+@blp.doc(**requires())
+@blp.arguments(ChangePasswordSchema)
+@blp.response(200, TokenSchema)
+def change_password(payload):
+    """Change your password; every older token is revoked and a fresh one is returned."""
+    user = current_user()
+    if not password_is_correct(user, payload["current_password"]):
+        raise ApiError(
+            422,
+            "validation_error",
+            details={"current_password": ["The current password is incorrect."]},
+        )
+    set_password(user, payload["new_password"], field_name="new_password")
+    db.session.commit()
+    return token_response(guard.encode_jwt_token(user))
 
 
 @blp.route("/admin-only")

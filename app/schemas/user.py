@@ -5,7 +5,7 @@ at anyone. Each adds fields to the one before; none of them knows the password h
 """
 
 from flask import url_for
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from app.schemas.common import UtcDateTime, page_schema
 
@@ -49,20 +49,3 @@ class AdminUserSchema(SelfUserSchema):
 
 PublicUserPageSchema = page_schema(PublicUserSchema)
 AdminUserPageSchema = page_schema(AdminUserSchema)
-
-
-class LoginSchema(Schema):
-    """Credentials exchanged for a token."""
-
-    username = fields.String(required=True, validate=validate.Length(min=1, max=254))
-    password = fields.String(
-        required=True, load_only=True, validate=validate.Length(min=1, max=1024)
-    )
-
-
-class TokenSchema(Schema):
-    """An access token and how long it grants access."""
-
-    access_token = fields.String(required=True)
-    token_type = fields.String(required=True, metadata={"example": "Bearer"})
-    expires_in = fields.Integer(required=True, metadata={"description": "Seconds of access."})

@@ -1,0 +1,103 @@
+"""Accounts: registration with optional e-mail confirmation, and password reset."""
+
+from flask import current_app, url_for
+from flask_smorest import Blueprint
+from sqlalchemy import func, or_, select
+
+from app.auth.passwords import set_password
+from app.auth.revocation import revoke_all_tokens
+from app.errors import ApiError
+from app.extensions import db, guard
+from app.models import User
+from app.schemas.auth import (
+    AcceptedSchema,
+    ConfirmRegistrationSchema,
+    ForgotPasswordSchema,
+    RegisterSchema,
+    ResetPasswordSchema,
+)
+from app.schemas.common import ErrorSchema
+from app.schemas.user import SelfUserSchema
+
+blp = Blueprint("account", __name__, url_prefix="/", description="Registration and passwords.")
+
+RESET_ACCEPTED = "If an active account has that e-mail address, a reset token was sent to it."
+
+
+def taken_fields(username: str, email: str) -> dict[str, list[str]]:
+    """Which of ``username`` and ``email`` another account already has (ignoring case)."""
+    rows = db.session.execute(
+        select(User.username, User.email).where(
+            or_(
+                func.lower(User.username) == username.lower(),
+                func.lower(User.email) == email.lower(),
+            )
+        )
+    ).all()
+    taken: dict[str, list[str]] = {}
+    if any(row.username.lower() == username.lower() for row in rows):
+        taken["username"] = ["That username is taken."]
+    if any(row.email.lower() == email.lower() for row in rows):
+        taken["email"] = ["That e-mail address is already registered."]
+    return taken
+
+
+@blp.route("register", methods=["POST"])
+@blp.arguments(RegisterSchema)
+@blp.response(201, SelfUserSchema)
+@blp.alt_response(409, schema=ErrorSchema, description="The username or e-mail is taken.")
+def register(account):
+    """Create an account with the role user (inactive until confirmed, when confirmation is on)."""
+    if not current_app.config["REGISTRATION_ENABLED"]:
+        raise ApiError(403, "forbidden", "Registration is disabled on this server.")
+    taken = taken_fields(account["username"], account["email"])
+    if taken:
+        raise ApiError(409, "conflict", "The username or e-mail is already in use.", taken)
+    confirm = current_app.config["EMAIL_CONFIRMATION"]
+    user = User(
+        username=account["username"],
+        email=account["email"],
+        password=guard.hash_password(account["password"]),
+        roles="user",
+        is_active=not confirm,
+        email_confirmed=not confirm,
+    )
+    db.session.add(user)
+    db.session.commit()
+    if confirm:
+        guard.send_registration_email(user.email, user)
+    return user, 201, {"Location": url_for("users.user_by_id", user_id=user.user_id)}
+
+
+@blp.route("register/confirm", methods=["POST"])
+@blp.arguments(ConfirmRegistrationSchema)
+@blp.response(200, SelfUserSchema)
+def confirm_registration(payload):
+    """Activate an account with the token from its confirmation e-mail (works once)."""
+    user = guard.get_user_from_registration_token(payload["token"])
+    user.is_active = True
+    user.email_confirmed = True
+    revoke_all_tokens(user)
+    db.session.commit()
+    return user
+
+
+@blp.route("password/forgot", methods=["POST"])
+@blp.arguments(ForgotPasswordSchema)
+@blp.response(202, AcceptedSchema)
+def forgot_password(payload):
+    """Send a password reset token to that address; the answer is the same for any address."""
+    user = db.session.scalar(select(User).where(func.lower(User.email) == payload["email"].lower()))
+    if user is not None and user.is_active:
+        guard.send_reset_email(user.email, user)
+    return {"message": RESET_ACCEPTED}
+
+
+@blp.route("password/reset", methods=["POST"])
+@blp.arguments(ResetPasswordSchema)
+@blp.response(204)
+def reset_password(payload):
+    """Choose a new password with a reset token (works once); every older token is revoked."""
+    user = guard.validate_reset_token(payload["token"])
+    set_password(user, payload["password"])
+    db.session.commit()

@@ -1,0 +1,73 @@
+"""Requests and answers of the token and account lifecycle endpoints."""
+
+from marshmallow import Schema, fields, validate
+
+from app.schemas.fields import (
+    PasswordNotUsernameMixin,
+    email_field,
+    password_field,
+    username_field,
+)
+
+
+def token_field() -> fields.String:
+    return fields.String(required=True, validate=validate.Length(min=1, max=4096))
+
+
+class LoginSchema(Schema):
+    """Credentials exchanged for a token."""
+
+    username = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=1024)
+    )
+
+
+class TokenSchema(Schema):
+    """An access token and how long it grants access."""
+
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"example": "Bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds of access."})
+
+
+class RegisterSchema(PasswordNotUsernameMixin, Schema):
+    """A new account."""
+
+    username = username_field(required=True)
+    email = email_field(required=True)
+    password = password_field(required=True)
+
+
+class ConfirmRegistrationSchema(Schema):
+    """The token from the confirmation e-mail."""
+
+    token = token_field()
+
+
+class ForgotPasswordSchema(Schema):
+    """Where to send a reset token, if an account has that address."""
+
+    email = email_field(required=True)
+
+
+class ResetPasswordSchema(Schema):
+    """The token from the reset e-mail and the new password."""
+
+    token = token_field()
+    password = password_field(required=True)
+
+
+class ChangePasswordSchema(Schema):
+    """The current password, proving it is really you, and the new one."""
+
+    current_password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=1024)
+    )
+    new_password = password_field(required=True)
+
+
+class AcceptedSchema(Schema):
+    """A request was accepted; what happens next is said in ``message``."""
+
+    message = fields.String(required=True)
