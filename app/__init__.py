@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.api import register_blueprints
 from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME
@@ -12,7 +13,7 @@ from app.cli import MIGRATIONS_DIR, register_commands
 from app.config import load_config
 from app.embedded_db import embedded_database_url
 from app.errors import register_error_handlers
-from app.extensions import api, db, guard, ma, mail, migrate
+from app.extensions import api, db, guard, limiter, ma, mail, migrate
 from app.models import User
 from app.request_hooks import register_request_hooks
 
@@ -25,6 +26,9 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
         config.SQLALCHEMY_DATABASE_URI = embedded_database_url(config.EMBEDDED_DATABASE_DIR)
     app.config.from_object(config)
     app.config.update(overrides or {})
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     register_extensions(app)
     register_blueprints(app)
@@ -38,6 +42,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     ma.init_app(app)
     mail.init_app(app)
+    limiter.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     guard.init_app(app, User, is_blacklisted=is_token_revoked)
     api.init_app(app)

@@ -126,6 +126,18 @@ class Config:
         self.OPENAPI_URL_PREFIX = "/"
         self.OPENAPI_JSON_PATH = "openapi.json"
 
+        # Login hardening
+        self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+        self.LOGIN_LOCKOUT = env_int("LOGIN_LOCKOUT", 15 * 60)
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
+        self.RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "5 per minute")
+        self.RATELIMIT_PASSWORD_FORGOT = os.environ.get("RATELIMIT_PASSWORD_FORGOT", "5 per minute")
+        # How many proxies (Heroku's router: 1) stand in front and set X-Forwarded-For.
+        self.TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+
         # Accounts and e-mail
         self.REGISTRATION_ENABLED = env_bool("REGISTRATION_ENABLED", True)
         self.EMAIL_CONFIRMATION = env_bool("EMAIL_CONFIRMATION", False)
@@ -190,6 +202,8 @@ class TestingConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(test_url)
         self.SEED_DEFAULT_PASSWORDS_ALLOWED = True
         self.MAIL_BACKEND = "locmem"
+        # Tests switch it on where they test it; the rest log in many times from one address.
+        self.RATELIMIT_ENABLED = False
 
 
 class ProductionConfig(Config):

@@ -50,6 +50,7 @@ MESSAGES = {
     "token_not_expired": "The token's access has not expired yet, so it cannot be refreshed.",
     "forbidden": "Your roles do not allow this operation.",
     "account_disabled": "The account is disabled.",
+    "rate_limited": "Too many requests: try again after the seconds given in Retry-After.",
 }
 
 # Most specific first: the first class an exception is an instance of decides.

@@ -1,6 +1,8 @@
 """Bare extension instances, bound to an application by the factory."""
 
 import flask_smorest
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_mailman import Mail
 from flask_marshmallow import Marshmallow
 from flask_migrate import Migrate
@@ -31,6 +33,7 @@ class Api(flask_smorest.Api):
 db = SQLAlchemy(model_class=Base)
 ma = Marshmallow()
 mail = Mail()
+limiter = Limiter(key_func=get_remote_address)
 migrate = Migrate()
 api = Api()
 guard = GatehouseGuard()

@@ -68,6 +68,22 @@ def app(migrated_database):
 
 
 @pytest.fixture
+def make_app(app):
+    """Another testing app on the same (emptied) database, with settings that only take effect
+    when the extensions are initialized (rate limits, say)."""
+    made = []
+
+    def build(**overrides):
+        made.append(create_app("testing", overrides))
+        return made[-1]
+
+    yield build
+    for other in made:
+        with other.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

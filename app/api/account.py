@@ -7,7 +7,7 @@ from sqlalchemy import func, or_, select
 from app.auth.passwords import set_password
 from app.auth.revocation import revoke_all_tokens
 from app.errors import ApiError
-from app.extensions import db, guard
+from app.extensions import db, guard, limiter
 from app.models import User
 from app.schemas.auth import (
     AcceptedSchema,
@@ -43,6 +43,7 @@ def taken_fields(username: str, email: str) -> dict[str, list[str]]:
 
 
 @blp.route("register", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"])
 @blp.arguments(RegisterSchema)
 @blp.response(201, SelfUserSchema)
 @blp.alt_response(409, schema=ErrorSchema, description="The username or e-mail is taken.")
@@ -83,6 +84,7 @@ def confirm_registration(payload):
 
 
 @blp.route("password/forgot", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_PASSWORD_FORGOT"])
 @blp.arguments(ForgotPasswordSchema)
 @blp.response(202, AcceptedSchema)
 def forgot_password(payload):

@@ -1,5 +1,6 @@
 """Tokens: signing in, refreshing, signing out."""
 
+from flask import current_app
 from flask_praetorian import auth_required
 from flask_praetorian.utilities import get_jwt_data_from_app_context
 from flask_smorest import Blueprint
@@ -7,7 +8,7 @@ from flask_smorest import Blueprint
 from app.api.docs import requires
 from app.auth.login import authenticate, token_response
 from app.auth.revocation import revoke_token
-from app.extensions import db, guard
+from app.extensions import db, guard, limiter
 from app.schemas.auth import LoginSchema, TokenSchema
 from app.schemas.common import ErrorSchema
 
@@ -15,9 +16,11 @@ blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens.")
 
 
 @blp.route("login", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
 @blp.alt_response(401, schema=ErrorSchema, description="Unknown user or wrong password.")
+@blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def login(credentials):
     """Exchange a username and password for an access token."""
     user = authenticate(credentials["username"], credentials["password"])

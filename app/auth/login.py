@@ -1,10 +1,15 @@
 """Signing in: checking a password, upgrading its hash, and issuing the token."""
 
+import math
 import time
+from datetime import timedelta
 
 import jwt
+from flask import current_app
 from flask_praetorian.exceptions import AuthenticationError, InvalidUserError
+from sqlalchemy import update
 
+from app.errors import ApiError
 from app.extensions import db, guard
 from app.models import User
 from app.models.columns import utcnow
@@ -21,15 +26,54 @@ def authenticate(username: str, password: str) -> User:
     if user is None:
         guard.spend_verify_time(password)
         raise AuthenticationError("The username or password is incorrect")
+    refuse_if_locked(user)
     valid, upgraded_hash = guard.pwd_ctx.verify_and_update(password, user.password)
     if not valid:
+        record_failed_login(user)
         raise AuthenticationError("The username or password is incorrect")
     InvalidUserError.require_condition(user.is_active, "The account is disabled")
     if upgraded_hash:
         user.password = upgraded_hash
     user.last_login_at = utcnow()
+    user.failed_login_count = 0
+    user.locked_until = None
     db.session.commit()
     return user
+
+
+def refuse_if_locked(user: User) -> None:
+    """429 while the account is locked, whatever the password; a lapsed lock starts afresh."""
+    now = utcnow()
+    if user.locked_until is None:
+        return
+    if user.locked_until <= now:
+        user.failed_login_count = 0
+        user.locked_until = None
+        return
+    retry_after = math.ceil((user.locked_until - now).total_seconds())
+    raise ApiError(
+        429,
+        "rate_limited",
+        "Too many failed logins: the account is locked for a while.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def record_failed_login(user: User) -> None:
+    """Count the failure (atomically: parallel attempts all count) and lock at the limit.
+
+    A lapsed lock cleared by ``refuse_if_locked`` is flushed before the increment.
+    """
+    config = current_app.config
+    failures = db.session.execute(
+        update(User)
+        .where(User.user_id == user.user_id)
+        .values(failed_login_count=User.failed_login_count + 1)
+        .returning(User.failed_login_count)
+    ).scalar_one()
+    if failures >= config["LOGIN_MAX_FAILURES"]:
+        user.locked_until = utcnow() + timedelta(seconds=config["LOGIN_LOCKOUT"])
+    db.session.commit()
 
 
 def token_response(token: str) -> dict:
