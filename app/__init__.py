@@ -8,6 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.api import register_blueprints
 from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME
+from app.audit import install_audit_trail
 from app.auth.revocation import is_token_revoked
 from app.cli import MIGRATIONS_DIR, register_commands
 from app.config import load_config
@@ -31,6 +32,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     register_extensions(app)
+    install_audit_trail()
     register_blueprints(app)
     register_error_handlers(app)
     register_request_hooks(app)

@@ -2,7 +2,7 @@
 
 from flask import current_app, url_for
 from flask_smorest import Blueprint
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from app.auth.passwords import set_password
 from app.auth.revocation import revoke_all_tokens
@@ -24,24 +24,6 @@ blp = Blueprint("account", __name__, url_prefix="/", description="Registration a
 RESET_ACCEPTED = "If an active account has that e-mail address, a reset token was sent to it."
 
 
-def taken_fields(username: str, email: str) -> dict[str, list[str]]:
-    """Which of ``username`` and ``email`` another account already has (ignoring case)."""
-    rows = db.session.execute(
-        select(User.username, User.email).where(
-            or_(
-                func.lower(User.username) == username.lower(),
-                func.lower(User.email) == email.lower(),
-            )
-        )
-    ).all()
-    taken: dict[str, list[str]] = {}
-    if any(row.username.lower() == username.lower() for row in rows):
-        taken["username"] = ["That username is taken."]
-    if any(row.email.lower() == email.lower() for row in rows):
-        taken["email"] = ["That e-mail address is already registered."]
-    return taken
-
-
 @blp.route("register", methods=["POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"])
 @blp.arguments(RegisterSchema)
@@ -51,7 +33,7 @@ def register(account):
     """Create an account with the role user (inactive until confirmed, when confirmation is on)."""
     if not current_app.config["REGISTRATION_ENABLED"]:
         raise ApiError(403, "forbidden", "Registration is disabled on this server.")
-    taken = taken_fields(account["username"], account["email"])
+    taken = User.taken_fields(account["username"], account["email"])
     if taken:
         raise ApiError(409, "conflict", "The username or e-mail is already in use.", taken)
     confirm = current_app.config["EMAIL_CONFIRMATION"]
@@ -67,7 +49,7 @@ def register(account):
     db.session.commit()
     if confirm:
         guard.send_registration_email(user.email, user)
-    return user, 201, {"Location": url_for("users.user_by_id", user_id=user.user_id)}
+    return user, 201, {"Location": url_for("users.UserById", user_id=user.user_id)}
 
 
 @blp.route("register/confirm", methods=["POST"])
@@ -101,5 +83,5 @@ def forgot_password(payload):
 def reset_password(payload):
     """Choose a new password with a reset token (works once); every older token is revoked."""
     user = guard.validate_reset_token(payload["token"])
-    set_password(user, payload["password"])
+    set_password(user, payload["password"], reset=True)
     db.session.commit()

@@ -38,9 +38,11 @@ def index():
             "health": url_for("root.health"),
             "openapi": url_for("api-docs.openapi_json"),
             "login": url_for("auth.login"),
-            "users": url_for("users.list_users"),
-            "me": url_for("users.me"),
+            "register": url_for("account.register"),
+            "users": url_for("users.Users"),
+            "me": url_for("users.Me"),
             "admin_users": url_for("users.admin_only"),
+            "audit_events": url_for("audit.list_audit_events"),
         },
     }
 

@@ -1,49 +1,155 @@
-"""Users: listings, one's own profile, and any profile at the viewer's level of detail."""
+"""Users: listings, one's own profile, and administration of any account."""
 
-from flask import jsonify
-from flask_praetorian import auth_required, current_rolenames, current_user, roles_accepted
+from flask import jsonify, url_for
+from flask.views import MethodView
+from flask_praetorian import (
+    auth_required,
+    current_rolenames,
+    current_user,
+    roles_accepted,
+    roles_required,
+)
 from flask_smorest import Blueprint
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from app.api.docs import requires
 from app.auth.login import token_response
 from app.auth.passwords import password_is_correct, set_password
+from app.auth.revocation import revoke_all_tokens
+from app.auth.safeguards import protect_admins
 from app.errors import ApiError
 from app.extensions import db, guard
-from app.models import User
+from app.models import STAFF_ROLES, User
 from app.pagination import paginate
 from app.schemas.auth import ChangePasswordSchema, TokenSchema
-from app.schemas.common import PaginationArgsSchema
 from app.schemas.user import (
     AdminUserPageSchema,
     AdminUserSchema,
     PublicUserPageSchema,
     PublicUserSchema,
+    SelfUpdateSchema,
     SelfUserSchema,
+    UserCreateSchema,
+    UserListArgsSchema,
+    UserUpdateSchema,
 )
 
 blp = Blueprint("users", __name__, url_prefix="/users", description="User accounts.")
 
-STAFF_ROLES = ("admin", "operator")
+SORTS = {
+    "username": (func.lower(User.username),),
+    "-username": (func.lower(User.username).desc(),),
+    "created_at": (User.created_datetime, User.user_id),
+    "-created_at": (User.created_datetime.desc(), User.user_id.desc()),
+}
+ONE_OF_THE_VIEWS = {
+    "200": {
+        "description": "The public view; the self view for oneself; the admin view for admins "
+        "and operators.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/PublicUser"},
+                        {"$ref": "#/components/schemas/SelfUser"},
+                        {"$ref": "#/components/schemas/AdminUser"},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+def is_staff() -> bool:
+    return not current_rolenames().isdisjoint(STAFF_ROLES)
+
+
+def user_list(filters: dict) -> Select:
+    """The users matching the list filters, in the requested order."""
+    statement = select(User)
+    if "q" in filters:
+        needle = filters["q"].lower()
+        statement = statement.where(func.lower(User.username).contains(needle, autoescape=True))
+    if "role" in filters:
+        statement = statement.where(User.has_role(filters["role"]))
+    if "is_active" in filters:
+        if not is_staff():
+            raise ApiError(403, "forbidden", "Only admins and operators may filter on is_active.")
+        statement = statement.where(User.is_active == filters["is_active"])
+    return statement.order_by(*SORTS[filters["sort"]])
+
+
+def page_of_users(filters: dict) -> dict:
+    return paginate(user_list(filters), filters["page"], filters["per_page"])
+
+
+def get_user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise ApiError(404, "not_found", "No user has that id.")
+    return user
+
+
+def refuse_taken(username: str | None, email: str | None, exclude_id: int | None = None) -> None:
+    taken = User.taken_fields(username, email, exclude_id)
+    if taken:
+        raise ApiError(409, "conflict", "The username or e-mail is already in use.", taken)
+
+
+def user_location(user: User) -> dict[str, str]:
+    return {"Location": url_for("users.UserById", user_id=user.user_id)}
 
 
 @blp.route("")
-@auth_required
-@blp.doc(**requires())
-@blp.arguments(PaginationArgsSchema, location="query")
-@blp.response(200, PublicUserPageSchema)
-def list_users(pagination):
-    """List users (public view), a page at a time."""
-    return paginate(select(User).order_by(User.user_id), **pagination)
+class Users(MethodView):
+    @auth_required
+    @blp.doc(**requires())
+    @blp.arguments(UserListArgsSchema, location="query")
+    @blp.response(200, PublicUserPageSchema)
+    def get(self, filters):
+        """List users (public view), filtered, sorted and a page at a time."""
+        return page_of_users(filters)
+
+    @roles_required("admin")
+    @blp.doc(**requires("admin"))
+    @blp.arguments(UserCreateSchema)
+    @blp.response(201, AdminUserSchema)
+    def post(self, account):
+        """Create an account with any roles, active or not."""
+        refuse_taken(account["username"], account["email"])
+        user = User(
+            username=account["username"],
+            email=account["email"],
+            password=guard.hash_password(account["password"]),
+            is_active=account["is_active"],
+        )
+        user.rolenames = account["roles"]
+        db.session.add(user)
+        db.session.commit()
+        return user, 201, user_location(user)
 
 
 @blp.route("/me")
-@auth_required
-@blp.doc(**requires())
-@blp.response(200, SelfUserSchema)
-def me():
-    """Show the signed-in user's own profile."""
-    return current_user()
+class Me(MethodView):
+    @auth_required
+    @blp.doc(**requires())
+    @blp.response(200, SelfUserSchema)
+    def get(self):
+        """Show the signed-in user's own profile."""
+        return current_user()
+
+    @auth_required
+    @blp.doc(**requires())
+    @blp.arguments(SelfUpdateSchema)
+    @blp.response(200, SelfUserSchema)
+    def patch(self, changes):
+        """Change your own e-mail address (the only field you may change yourself)."""
+        user = current_user()
+        refuse_taken(None, changes["email"], exclude_id=user.user_id)
+        user.email = changes["email"]
+        db.session.commit()
+        return user
 
 
 @blp.route("/me/password", methods=["PUT"])
@@ -68,47 +174,57 @@ def change_password(payload):
 @blp.route("/admin-only")
 @roles_accepted(*STAFF_ROLES)
 @blp.doc(**requires(*STAFF_ROLES))
-@blp.arguments(PaginationArgsSchema, location="query")
+@blp.arguments(UserListArgsSchema, location="query")
 @blp.response(200, AdminUserPageSchema)
-def admin_only(pagination):
-    """List users with every administrative field, a page at a time."""
-    return paginate(select(User).order_by(User.user_id), **pagination)
+def admin_only(filters):
+    """List users with every administrative field, filtered, sorted and a page at a time."""
+    return page_of_users(filters)
 
 
 @blp.route("/<int:user_id>")
-@auth_required
-@blp.doc(
-    **requires(),
-    responses={
-        "200": {
-            "description": "The public view; the self view for oneself; the admin view for "
-            "admins and operators.",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "oneOf": [
-                            {"$ref": "#/components/schemas/PublicUser"},
-                            {"$ref": "#/components/schemas/SelfUser"},
-                            {"$ref": "#/components/schemas/AdminUser"},
-                        ]
-                    }
-                }
-            },
-        }
-    },
-)
-def user_by_id(user_id: int):
-    """Show one user, with as much detail as the viewer may see."""
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise ApiError(404, "not_found", "No user has that id.")
-    return jsonify(view_schema(user)().dump(user))
+class UserById(MethodView):
+    @auth_required
+    @blp.doc(**requires(), responses=ONE_OF_THE_VIEWS)
+    def get(self, user_id: int):
+        """Show one user, with as much detail as the viewer may see."""
+        user = get_user_or_404(user_id)
+        if is_staff():
+            schema = AdminUserSchema
+        elif current_user().user_id == user.user_id:
+            schema = SelfUserSchema
+        else:
+            schema = PublicUserSchema
+        return jsonify(schema().dump(user))
 
+    @roles_required("admin")
+    @blp.doc(**requires("admin"))
+    @blp.arguments(UserUpdateSchema)
+    @blp.response(200, AdminUserSchema)
+    def patch(self, changes, user_id: int):
+        """Change an account's e-mail, roles or status; role and status changes revoke its
+        tokens."""
+        user = get_user_or_404(user_id)
+        protect_admins(
+            current_user(), user, roles=changes.get("roles"), is_active=changes.get("is_active")
+        )
+        if "email" in changes:
+            refuse_taken(None, changes["email"], exclude_id=user.user_id)
+            user.email = changes["email"]
+        if "roles" in changes and set(changes["roles"]) != set(user.rolenames):
+            user.rolenames = changes["roles"]
+            revoke_all_tokens(user)
+        if "is_active" in changes and changes["is_active"] != user.is_active:
+            user.is_active = changes["is_active"]
+            revoke_all_tokens(user)
+        db.session.commit()
+        return user
 
-def view_schema(user: User) -> type[PublicUserSchema]:
-    """The representation of ``user`` the signed-in viewer is entitled to."""
-    if not current_rolenames().isdisjoint(STAFF_ROLES):
-        return AdminUserSchema
-    if current_user().user_id == user.user_id:
-        return SelfUserSchema
-    return PublicUserSchema
+    @roles_required("admin")
+    @blp.doc(**requires("admin"))
+    @blp.response(204)
+    def delete(self, user_id: int):
+        """Delete an account and everything it owns; its tokens stop working at once."""
+        user = get_user_or_404(user_id)
+        protect_admins(current_user(), user, deleting=True)
+        db.session.delete(user)
+        db.session.commit()

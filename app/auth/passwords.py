@@ -1,5 +1,6 @@
 """Setting a password: the policy, the hash, and the revocation that goes with it."""
 
+from app.audit import PASSWORD_ACTION_ATTRIBUTE
 from app.auth.revocation import revoke_all_tokens
 from app.errors import ApiError
 from app.extensions import guard
@@ -8,7 +9,9 @@ from app.models.columns import utcnow
 from app.schemas.fields import PASSWORD_IS_USERNAME, password_matches_username
 
 
-def set_password(user: User, password: str, field_name: str = "password") -> None:
+def set_password(
+    user: User, password: str, field_name: str = "password", reset: bool = False
+) -> None:
     """Give ``user`` a new password; every token issued before stops working.
 
     Length is checked by the schemas; the rule that needs the user (not the username) is
@@ -18,6 +21,9 @@ def set_password(user: User, password: str, field_name: str = "password") -> Non
         raise ApiError(422, "validation_error", details={field_name: [PASSWORD_IS_USERNAME]})
     user.password = guard.hash_password(password)
     user.password_changed_at = utcnow()
+    setattr(
+        user, PASSWORD_ACTION_ATTRIBUTE, "user.password_reset" if reset else "user.password_changed"
+    )
     revoke_all_tokens(user)
 
 

@@ -1,6 +1,7 @@
 """Database models."""
 
+from app.models.audit_event import AuditEvent
 from app.models.revoked_token import RevokedToken
-from app.models.user import ROLES, User
+from app.models.user import ROLES, STAFF_ROLES, User
 
-__all__ = ["ROLES", "RevokedToken", "User"]
+__all__ = ["ROLES", "STAFF_ROLES", "AuditEvent", "RevokedToken", "User"]

@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, exists, func, select, true
+from sqlalchemy import ColumnElement, Index, String, Text, exists, func, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -10,6 +11,8 @@ from app.models.columns import timestamp_column
 from app.models.revoked_token import RevokedToken
 
 ROLES = ("admin", "operator", "user")
+# Read-only staff and admins: they see the admin view of users and the audit trail.
+STAFF_ROLES = ("admin", "operator")
 
 
 class User(db.Model):
@@ -57,6 +60,34 @@ class User(db.Model):
         return db.session.scalar(select(cls).where(func.lower(cls.username) == username.lower()))
 
     @classmethod
+    def has_role(cls, role: str) -> ColumnElement[bool]:
+        """SQL: the user has ``role`` (served by a GIN index on the split roles)."""
+        return _role_array(cls.roles).contains(array([role]))
+
+    @classmethod
+    def taken_fields(
+        cls, username: str | None, email: str | None, exclude_id: int | None = None
+    ) -> dict[str, list[str]]:
+        """Which of ``username`` and ``email`` another account already has (ignoring case)."""
+        conditions = []
+        if username is not None:
+            conditions.append(func.lower(cls.username) == username.lower())
+        if email is not None:
+            conditions.append(func.lower(cls.email) == email.lower())
+        if not conditions:
+            return {}
+        statement = select(cls.username, cls.email).where(or_(*conditions))
+        if exclude_id is not None:
+            statement = statement.where(cls.user_id != exclude_id)
+        rows = db.session.execute(statement).all()
+        taken: dict[str, list[str]] = {}
+        if username and any(row.username.lower() == username.lower() for row in rows):
+            taken["username"] = ["That username is taken."]
+        if email and any(row.email.lower() == email.lower() for row in rows):
+            taken["email"] = ["That e-mail address is already registered."]
+        return taken
+
+    @classmethod
     def token_subject(cls, user_id: int, jti: str) -> "tuple[User | None, bool]":
         """The user a token names, and whether that token was revoked: one round trip, since
         it runs on every authenticated request."""
@@ -73,5 +104,11 @@ class User(db.Model):
         return f"<User {self.user_id} {self.username!r}>"
 
 
+def _role_array(roles) -> ColumnElement:
+    return func.string_to_array(roles, ",", type_=ARRAY(Text))
+
+
 Index("uq_users_username_lower", func.lower(User.username), unique=True)
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+Index("ix_users_roles", _role_array(User.roles), postgresql_using="gin")
+Index("ix_users_created", User.created_datetime, User.user_id)

@@ -5,9 +5,11 @@ at anyone. Each adds fields to the one before; none of them knows the password h
 """
 
 from flask import url_for
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-from app.schemas.common import UtcDateTime, page_schema
+from app.models.user import ROLES
+from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
+from app.schemas.fields import PasswordNotUsernameMixin, email_field, password_field, username_field
 
 LINKS_METADATA = {
     "type": "object",
@@ -25,7 +27,7 @@ class PublicUserSchema(Schema):
 
     def user_links(self, user) -> dict[str, str]:
         """Hypermedia links of a user."""
-        return {"self": url_for("users.user_by_id", user_id=user.user_id)}
+        return {"self": url_for("users.UserById", user_id=user.user_id)}
 
 
 class SelfUserSchema(PublicUserSchema):
@@ -49,3 +51,51 @@ class AdminUserSchema(SelfUserSchema):
 
 PublicUserPageSchema = page_schema(PublicUserSchema)
 AdminUserPageSchema = page_schema(AdminUserSchema)
+
+
+def roles_field(**kwargs) -> fields.List:
+    """One or more of admin, operator, user."""
+    return fields.List(
+        fields.String(validate=validate.OneOf(ROLES)),
+        validate=validate.Length(min=1, max=len(ROLES)),
+        **kwargs,
+    )
+
+
+class UserCreateSchema(PasswordNotUsernameMixin, Schema):
+    """An account created by an admin."""
+
+    username = username_field(required=True)
+    email = email_field(required=True)
+    password = password_field(required=True)
+    roles = roles_field(load_default=lambda: ["user"])
+    is_active = fields.Boolean(load_default=True)
+
+
+class UserUpdateSchema(Schema):
+    """What an admin may change on any account."""
+
+    email = email_field()
+    roles = roles_field()
+    is_active = fields.Boolean()
+
+
+class SelfUpdateSchema(Schema):
+    """What a user may change on their own account."""
+
+    email = email_field(required=True)
+
+
+class UserListArgsSchema(PaginationArgsSchema):
+    """Filters and order of the user lists."""
+
+    q = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Part of the username, ignoring case."},
+    )
+    role = fields.String(validate=validate.OneOf(ROLES))
+    sort = fields.String(
+        load_default="created_at",
+        validate=validate.OneOf(["username", "-username", "created_at", "-created_at"]),
+    )
+    is_active = fields.Boolean(metadata={"description": "Admins and operators only."})

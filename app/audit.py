@@ -1,0 +1,117 @@
+"""The audit trail: every change to an account is recorded in the transaction that makes it.
+
+One SQLAlchemy ``after_flush`` listener looks at the users the flush wrote and inserts the events,
+on the same connection, before the transaction commits. So a rolled-back change leaves no event,
+a committed change always has one, and no view can forget to write it.
+"""
+
+from flask import g, has_request_context
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Session
+
+from app.models import AuditEvent, User
+
+# How ``set_password`` tells the trail why a password changed (a change or a reset).
+PASSWORD_ACTION_ATTRIBUTE = "_audit_password_action"  # noqa: S105 (an attribute name)
+
+
+def _roles(value: str | None) -> list[str] | None:
+    return None if value is None else [role for role in value.split(",") if role]
+
+
+def _iso(value):
+    return None if value is None else value.isoformat()
+
+
+def _old_and_new(user: User, field: str):
+    """The field's value before the flush and after it (the same when untouched)."""
+    history = inspect(user).attrs[field].history
+    new = history.added[0] if history.added else getattr(user, field)
+    old = history.deleted[0] if history.deleted else new
+    return old, new
+
+
+def events_for_user(user: User, created: bool, deleted: bool) -> list[tuple[str, dict]]:
+    """The (action, changes) pairs that describe what this flush did to ``user``."""
+    if created:
+        return [
+            (
+                "user.created",
+                {
+                    "username": [None, user.username],
+                    "email": [None, user.email],
+                    "roles": [None, _roles(user.roles)],
+                    "is_active": [None, user.is_active],
+                },
+            )
+        ]
+    if deleted:
+        return [("user.deleted", {"username": [user.username, None]})]
+    found = []
+    old_roles, new_roles = _old_and_new(user, "roles")
+    if old_roles != new_roles:
+        found.append(("user.roles_changed", {"roles": [_roles(old_roles), _roles(new_roles)]}))
+    old_active, new_active = _old_and_new(user, "is_active")
+    if old_active != new_active:
+        action = "user.activated" if new_active else "user.deactivated"
+        found.append((action, {"is_active": [old_active, new_active]}))
+    old_email, new_email = _old_and_new(user, "email")
+    if old_email != new_email:
+        found.append(("user.email_changed", {"email": [old_email, new_email]}))
+    old_changed_at, new_changed_at = _old_and_new(user, "password_changed_at")
+    if old_changed_at != new_changed_at:
+        action = getattr(user, PASSWORD_ACTION_ATTRIBUTE, "user.password_changed")
+        found.append(
+            (action, {"password_changed_at": [_iso(old_changed_at), _iso(new_changed_at)]})
+        )
+    old_lock, new_lock = _old_and_new(user, "locked_until")
+    if new_lock is not None and old_lock != new_lock:
+        found.append(("user.locked", {"locked_until": [_iso(old_lock), _iso(new_lock)]}))
+    return found
+
+
+def _actor_and_request() -> tuple[int | None, str | None]:
+    if not has_request_context():
+        return None, None
+    subject = g.get("token_subject")
+    actor = subject.user.user_id if subject is not None and subject.user is not None else None
+    return actor, g.get("request_id")
+
+
+def record_user_changes(session: Session, flush_context) -> None:
+    """after_flush: insert one audit event per change the flush made to a user."""
+    rows = []
+    actor_id, request_id = None, None
+    for user, created, deleted in _touched_users(session):
+        for action, changes in events_for_user(user, created, deleted):
+            if not rows:
+                actor_id, request_id = _actor_and_request()
+            rows.append(
+                {
+                    "actor_id": actor_id,
+                    "action": action,
+                    "target_id": user.user_id,
+                    "changes": changes,
+                    "request_id": request_id,
+                }
+            )
+    if rows:
+        session.connection().execute(insert(AuditEvent), rows)
+
+
+def _touched_users(session: Session):
+    for user in session.new:
+        if isinstance(user, User):
+            yield user, True, False
+    for user in session.dirty:
+        if isinstance(user, User) and session.is_modified(user):
+            yield user, False, False
+    for user in session.deleted:
+        if isinstance(user, User):
+            yield user, False, True
+
+
+def install_audit_trail() -> None:
+    """Listen to every session's flushes (once, however many apps are created)."""
+    if not event.contains(Session, "after_flush", record_user_changes):
+        event.listen(Session, "after_flush", record_user_changes)

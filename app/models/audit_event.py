@@ -1,0 +1,31 @@
+"""What happened to which account, who did it, and within which request."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.columns import timestamp_column
+
+
+class AuditEvent(db.Model):
+    """One change to an account. Ids are kept as plain numbers, not foreign keys, so the trail
+    outlives the accounts it speaks of."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = timestamp_column()
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # {field: [old, new]}; never a password or a hash.
+    changes: Mapped[dict] = mapped_column(JSONB, default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+Index("ix_audit_events_actor_id", AuditEvent.actor_id, AuditEvent.id)
+Index("ix_audit_events_target_id", AuditEvent.target_id, AuditEvent.id)
+Index("ix_audit_events_action", AuditEvent.action, AuditEvent.id)

@@ -1,0 +1,42 @@
+"""Audit events as the API shows them, and the filters of their list."""
+
+from marshmallow import Schema, fields, validate
+
+from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
+
+AUDIT_ACTIONS = (
+    "user.created",
+    "user.deleted",
+    "user.roles_changed",
+    "user.activated",
+    "user.deactivated",
+    "user.email_changed",
+    "user.password_changed",
+    "user.password_reset",
+    "user.locked",
+)
+
+
+class AuditEventSchema(Schema):
+    """One change to an account: ``changes`` maps each field to ``[old, new]``."""
+
+    id = fields.Integer(dump_only=True)
+    at = UtcDateTime(dump_only=True)
+    actor_id = fields.Integer(dump_only=True, allow_none=True)
+    action = fields.String(dump_only=True, metadata={"enum": list(AUDIT_ACTIONS)})
+    target_id = fields.Integer(dump_only=True, allow_none=True)
+    changes = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.Raw(allow_none=True)), dump_only=True
+    )
+    request_id = fields.String(dump_only=True, allow_none=True)
+
+
+AuditEventPageSchema = page_schema(AuditEventSchema)
+
+
+class AuditListArgsSchema(PaginationArgsSchema):
+    """Filters of the audit trail (newest first)."""
+
+    actor_id = fields.Integer()
+    target_id = fields.Integer()
+    action = fields.String(validate=validate.OneOf(AUDIT_ACTIONS))

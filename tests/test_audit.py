@@ -1,0 +1,206 @@
+"""The audit trail: one event per account change, written in the change's own transaction."""
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEvent, User
+
+EVENT_FIELDS = {"id", "at", "actor_id", "action", "target_id", "changes", "request_id"}
+
+
+def _events(app, action=None) -> list[AuditEvent]:
+    with app.app_context():
+        statement = select(AuditEvent).order_by(AuditEvent.id)
+        if action:
+            statement = statement.where(AuditEvent.action == action)
+        return db.session.scalars(statement).all()
+
+
+def _only_event(app, action, target_id=None) -> AuditEvent:
+    events = [e for e in _events(app, action) if target_id in (None, e.target_id)]
+    assert len(events) == 1, [event.action for event in _events(app)]
+    return events[0]
+
+
+def test_creation_by_an_admin(app, client, admin, auth) -> None:
+    response = client.post(
+        "/users",
+        json={"username": "fresh", "email": "fresh@example.com", "password": "x" * 12},
+        headers={**auth(admin), "X-Request-ID": "create-1"},
+    )
+
+    event = _only_event(app, "user.created", target_id=response.get_json()["id"])
+    assert event.actor_id == admin.id
+    assert event.request_id == "create-1"
+    assert event.changes == {
+        "username": [None, "fresh"],
+        "email": [None, "fresh@example.com"],
+        "roles": [None, ["user"]],
+        "is_active": [None, True],
+    }
+
+
+def test_self_registration_has_no_actor(app, client) -> None:
+    response = client.post(
+        "/register", json={"username": "selfmade", "email": "s@example.com", "password": "x" * 12}
+    )
+
+    event = _only_event(app, "user.created", target_id=response.get_json()["id"])
+    assert event.actor_id is None
+    assert event.changes["username"] == [None, "selfmade"]
+
+
+@pytest.mark.parametrize(
+    ("change", "action", "changes"),
+    [
+        (
+            {"roles": ["operator", "user"]},
+            "user.roles_changed",
+            {"roles": [["user"], ["operator", "user"]]},
+        ),
+        ({"is_active": False}, "user.deactivated", {"is_active": [True, False]}),
+        (
+            {"email": "new@example.com"},
+            "user.email_changed",
+            {"email": ["member@example.com", "new@example.com"]},
+        ),
+    ],
+)
+def test_admin_changes(app, client, admin, member, auth, change, action, changes) -> None:
+    client.patch(f"/users/{member.id}", json=change, headers=auth(admin))
+
+    event = _only_event(app, action)
+    assert (event.actor_id, event.target_id, event.changes) == (admin.id, member.id, changes)
+
+
+def test_activation(app, client, admin, make_user, auth) -> None:
+    sleeper = make_user("sleeper", is_active=False)
+
+    client.patch(f"/users/{sleeper.id}", json={"is_active": True}, headers=auth(admin))
+
+    assert _only_event(app, "user.activated").changes == {"is_active": [False, True]}
+
+
+def test_one_request_changing_three_fields_writes_three_events(
+    app, client, admin, member, auth
+) -> None:
+    client.patch(
+        f"/users/{member.id}",
+        json={"roles": ["operator"], "is_active": False, "email": "x@example.com"},
+        headers={**auth(admin), "X-Request-ID": "triple"},
+    )
+
+    events = [event for event in _events(app) if event.request_id == "triple"]
+    assert sorted(event.action for event in events) == [
+        "user.deactivated",
+        "user.email_changed",
+        "user.roles_changed",
+    ]
+
+
+def test_deletion(app, client, admin, member, auth) -> None:
+    client.delete(f"/users/{member.id}", headers=auth(admin))
+
+    event = _only_event(app, "user.deleted")
+    assert (event.actor_id, event.target_id) == (admin.id, member.id)
+    assert event.changes == {"username": ["member", None]}
+
+
+def test_password_change_and_reset_never_record_the_password(app, client, member, auth) -> None:
+    client.put(
+        "/users/me/password",
+        json={"current_password": member.password, "new_password": "new-secret-pass"},
+        headers=auth(member),
+    )
+    client.post("/password/forgot", json={"email": member.email})
+    token = app.extensions["mailman"].outbox[-1].body.split("<pre>")[1].split("</pre>")[0]
+    client.post("/password/reset", json={"token": token, "password": "newer-secret-pass"})
+
+    changed = _only_event(app, "user.password_changed")
+    reset = _only_event(app, "user.password_reset")
+    assert changed.actor_id == member.id
+    assert reset.actor_id == member.id
+    with app.app_context():
+        stored_hash = db.session.get(User, member.id).password
+    trail = json.dumps([event.changes for event in _events(app)])
+    for secret in (member.password, "new-secret-pass", "newer-secret-pass", stored_hash, "argon2"):
+        assert secret not in trail
+    assert set(changed.changes) == {"password_changed_at"}
+
+
+def test_lockout(app, client, member) -> None:
+    for _ in range(5):
+        client.post("/login", json={"username": "member", "password": "wrong-password-x"})
+
+    event = _only_event(app, "user.locked")
+    assert event.actor_id is None
+    assert event.target_id == member.id
+    assert event.changes["locked_until"][0] is None
+
+
+def test_logins_and_legacy_rehash_write_no_event(app, client, member) -> None:
+    client.post("/login", json={"username": "member", "password": member.password})
+
+    assert [event.action for event in _events(app)] == ["user.created"]
+
+
+def test_a_rolled_back_change_leaves_no_event(app, member) -> None:
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        user.rolenames = ["operator"]
+        db.session.flush()
+        assert (
+            db.session.scalar(
+                select(AuditEvent.action).where(AuditEvent.action == "user.roles_changed")
+            )
+            == "user.roles_changed"
+        )
+        db.session.rollback()
+
+    assert _events(app, "user.roles_changed") == []
+    with app.app_context():
+        assert db.session.get(User, member.id).roles == "user"
+
+
+def test_refused_changes_write_no_event(app, client, admin, auth) -> None:
+    response = client.patch(f"/users/{admin.id}", json={"roles": ["user"]}, headers=auth(admin))
+
+    assert response.status_code == 409
+    assert [event.action for event in _events(app)] == ["user.created"]
+
+
+def test_audit_events_endpoint_lists_and_filters(
+    app, client, admin, operator, member, auth
+) -> None:
+    client.patch(f"/users/{member.id}", json={"roles": ["operator"]}, headers=auth(admin))
+    client.patch(f"/users/{member.id}", json={"is_active": False}, headers=auth(admin))
+
+    everything = client.get("/audit-events", headers=auth(operator))
+    filtered = client.get(
+        f"/audit-events?target_id={member.id}&action=user.deactivated&per_page=1",
+        headers=auth(operator),
+    )
+
+    assert everything.status_code == 200
+    items = everything.get_json()["items"]
+    assert [item["action"] for item in items[:2]] == ["user.deactivated", "user.roles_changed"]
+    assert all(set(item) == EVENT_FIELDS for item in items)
+    assert filtered.status_code == 200
+    body = filtered.get_json()
+    assert [item["action"] for item in body["items"]] == ["user.deactivated"]
+    assert body["_meta"]["total_items"] == 1
+    assert body["_links"]["self"] == (
+        f"/audit-events?page=1&per_page=1&target_id={member.id}&action=user.deactivated"
+    )
+    by_actor = client.get(f"/audit-events?actor_id={admin.id}", headers=auth(admin)).get_json()
+    assert {item["actor_id"] for item in by_actor["items"]} == {admin.id}
+
+
+def test_audit_filter_validation(client, admin, auth) -> None:
+    response = client.get("/audit-events?action=user.exploded", headers=auth(admin))
+
+    assert response.status_code == 400
+    assert "action" in response.get_json()["details"]
