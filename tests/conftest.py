@@ -1,10 +1,11 @@
 """Fixtures: a real PostgreSQL for the whole session, a fresh app and empty tables per test."""
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app import create_app
 from app.cli import init_db
@@ -157,3 +158,25 @@ def operator(make_user):
 @pytest.fixture
 def member(make_user):
     return make_user("member", roles=("user",))
+
+
+@pytest.fixture
+def counted_statements(app):
+    """``with counted_statements() as statements:`` lists the SQL the block sends."""
+
+    @contextmanager
+    def count():
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany) -> None:
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return count

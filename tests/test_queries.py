@@ -1,33 +1,14 @@
 """SQL statements per request: revocation checks ride on the user look-up; lists do not loop."""
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
-
-from app.extensions import db
 
 
-@contextmanager
-def counted_statements(app):
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
-def test_an_authenticated_request_costs_one_statement(app, client, member, auth) -> None:
+def test_an_authenticated_request_costs_one_statement(
+    client, member, auth, counted_statements
+) -> None:
     headers = auth(member)
 
-    with counted_statements(app) as statements:
+    with counted_statements() as statements:
         response = client.get("/users/me", headers=headers)
 
     assert response.status_code == 200
@@ -38,7 +19,7 @@ def test_an_authenticated_request_costs_one_statement(app, client, member, auth)
 
 @pytest.mark.parametrize("path", ["/users", "/users/admin-only"])
 def test_a_list_costs_the_same_statements_whatever_the_page_size(
-    app, client, admin, make_user, auth, path
+    client, admin, make_user, auth, counted_statements, path
 ) -> None:
     for number in range(12):
         make_user(f"listed{number}")
@@ -46,7 +27,7 @@ def test_a_list_costs_the_same_statements_whatever_the_page_size(
 
     counts = []
     for per_page in (5, 100):
-        with counted_statements(app) as statements:
+        with counted_statements() as statements:
             response = client.get(f"{path}?per_page={per_page}", headers=headers)
         assert response.status_code == 200
         assert len(response.get_json()["items"]) == min(per_page, 13)

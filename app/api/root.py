@@ -43,6 +43,7 @@ def index():
             "me": url_for("users.Me"),
             "admin_users": url_for("users.admin_only"),
             "audit_events": url_for("audit.list_audit_events"),
+            "bucketlists": url_for("bucketlists.Bucketlists"),
         },
     }
 

@@ -1,7 +1,16 @@
 """Database models."""
 
 from app.models.audit_event import AuditEvent
+from app.models.bucketlist import Bucketlist, BucketlistItem
 from app.models.revoked_token import RevokedToken
 from app.models.user import ROLES, STAFF_ROLES, User
 
-__all__ = ["ROLES", "STAFF_ROLES", "AuditEvent", "RevokedToken", "User"]
+__all__ = [
+    "ROLES",
+    "STAFF_ROLES",
+    "AuditEvent",
+    "Bucketlist",
+    "BucketlistItem",
+    "RevokedToken",
+    "User",
+]
