@@ -125,6 +125,9 @@ class Config:
         self.OPENAPI_VERSION = "3.1.0"
         self.OPENAPI_URL_PREFIX = "/"
         self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "docs"
+        self.OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
+        self.OPENAPI_SWAGGER_UI_CONFIG = {"persistAuthorization": True, "tryItOutEnabled": True}
 
         # Login hardening
         self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)

@@ -2,7 +2,11 @@
 
 import re
 
+from app.api.docs import SWAGGER_UI_ASSETS
+
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+# The documentation itself: the OpenAPI document, Swagger UI and its assets.
+DOCUMENTATION_ENDPOINTS = ("api-docs.", "docs_assets.")
 
 
 def _spec(client) -> dict:
@@ -37,7 +41,7 @@ def test_every_route_of_the_app_is_documented(app, client) -> None:
     served = {
         (re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", rule.rule), method)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint != "api-docs.openapi_json"
+        if not rule.endpoint.startswith(DOCUMENTATION_ENDPOINTS)
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
 
@@ -52,3 +56,62 @@ def test_protected_operations_declare_bearer_security_and_roles(client) -> None:
     assert "admin, operator" in admin_only["description"]
     assert spec["paths"]["/users/me"]["get"]["security"] == [{"bearerAuth": []}]
     assert "security" not in spec["paths"]["/login"]["post"]
+
+
+def test_every_protected_operation_documents_its_error_envelopes(client) -> None:
+    spec = _spec(client)
+
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method not in HTTP_METHODS:
+                continue
+            responses = operation["responses"]
+            if "security" in operation:
+                for status in ("401", "403"):
+                    content = responses[status]["content"]["application/json"]
+                    assert content["schema"] == {"$ref": "#/components/schemas/Error"}, (
+                        path,
+                        method,
+                    )
+            if any(parameter["in"] == "query" for parameter in operation.get("parameters", [])):
+                assert "400" in responses, (path, method)
+
+
+def test_docs_page_is_swagger_ui_served_from_the_app(client) -> None:
+    page = client.get("/docs")
+
+    assert page.status_code == 200
+    assert page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert 'url: "/openapi.json"' in html
+    assert "http://" not in html
+    assert "https://" not in html
+    assets = re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', html)
+    assert sorted(assets) == [
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui-standalone-preset.js",
+        "/docs/assets/swagger-ui.css",
+    ]
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200
+        assert len(response.get_data()) > 1000
+        response.close()
+
+
+def test_swagger_ui_is_version_5_and_can_send_bearer_tokens(client) -> None:
+    bundle = client.get("/docs/assets/swagger-ui-bundle.js")
+    version = (SWAGGER_UI_ASSETS / "VERSION").read_text().strip()
+
+    assert bundle.status_code == 200
+    bundle.close()
+    assert int(version.lstrip("v").split(".")[0]) >= 5  # 5 is the first to render OpenAPI 3.1
+    assert "persistAuthorization" in client.get("/docs").get_data(as_text=True)
+    assert _spec(client)["components"]["securitySchemes"]["bearerAuth"]["type"] == "http"
+
+
+def test_missing_docs_asset_is_a_json_404(client) -> None:
+    response = client.get("/docs/assets/../../app/config.py")
+
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"

@@ -4,7 +4,7 @@ from flask_praetorian import roles_accepted
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from app.api.docs import requires
+from app.api.docs import query_args, requires
 from app.models import STAFF_ROLES, AuditEvent
 from app.pagination import paginate
 from app.schemas.audit import AuditEventPageSchema, AuditListArgsSchema
@@ -16,8 +16,8 @@ FILTERS = ("actor_id", "target_id", "action")
 
 @blp.route("")
 @roles_accepted(*STAFF_ROLES)
-@blp.doc(**requires(*STAFF_ROLES))
-@blp.arguments(AuditListArgsSchema, location="query")
+@requires(blp, *STAFF_ROLES)
+@query_args(blp, AuditListArgsSchema)
 @blp.response(200, AuditEventPageSchema)
 def list_audit_events(filters):
     """List account changes, newest first, a page at a time."""

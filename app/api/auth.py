@@ -28,8 +28,8 @@ def login(credentials):
 
 
 @blp.route("refresh", methods=["POST"])
-@blp.doc(
-    security=[{"bearerAuth": []}],
+@requires(
+    blp,
     description="Send the expired token as the bearer token. Refused with 425 while its access "
     "has not expired yet, and with 401 once its refresh window has passed.",
 )
@@ -42,7 +42,7 @@ def refresh():
 
 @blp.route("logout", methods=["POST"])
 @auth_required
-@blp.doc(**requires())
+@requires(blp)
 @blp.response(204)
 def logout():
     """Revoke the token this request carries; the user's other tokens stay valid."""

@@ -11,7 +11,7 @@ from flask_praetorian import auth_required, current_user_id
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
-from app.api.docs import requires
+from app.api.docs import query_args, requires
 from app.auth.ownership import owned, visible_to_current_user
 from app.errors import ApiError
 from app.extensions import db
@@ -34,11 +34,6 @@ blp = Blueprint(
     "bucketlists", __name__, url_prefix="/bucketlists", description="Bucketlists and items."
 )
 
-OWNER_OR_ADMIN = requires()
-OWNER_OR_ADMIN["description"] = (
-    "Requires a bearer token of the owner or an admin; anyone else gets 404."
-)
-
 
 def apply(changes: dict, target) -> None:
     for field, value in changes.items():
@@ -56,8 +51,8 @@ def item_of(bucketlist: Bucketlist, item_id: int) -> BucketlistItem:
 @blp.route("")
 class Bucketlists(MethodView):
     @auth_required
-    @blp.doc(**requires())
-    @blp.arguments(BucketlistListArgsSchema, location="query")
+    @requires(blp)
+    @query_args(blp, BucketlistListArgsSchema)
     @blp.response(200, BucketlistPageSchema)
     def get(self, filters):
         """List your bucketlists (admins: everyone's, or one owner's with ``owner_id``)."""
@@ -69,7 +64,7 @@ class Bucketlists(MethodView):
         return paginate(statement, filters["page"], filters["per_page"])
 
     @auth_required
-    @blp.doc(**requires())
+    @requires(blp)
     @blp.arguments(BucketlistCreateSchema)
     @blp.response(201, BucketlistSchema)
     def post(self, values):
@@ -85,7 +80,7 @@ class Bucketlists(MethodView):
 class BucketlistById(MethodView):
     @auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @blp.doc(**OWNER_OR_ADMIN)
+    @requires(blp, owned=True)
     @blp.response(200, BucketlistSchema)
     def get(self, bucketlist):
         """Show a bucketlist."""
@@ -93,7 +88,7 @@ class BucketlistById(MethodView):
 
     @auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @blp.doc(**OWNER_OR_ADMIN)
+    @requires(blp, owned=True)
     @blp.arguments(BucketlistUpdateSchema)
     @blp.response(200, BucketlistSchema)
     def patch(self, changes, bucketlist):
@@ -104,7 +99,7 @@ class BucketlistById(MethodView):
 
     @auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @blp.doc(**OWNER_OR_ADMIN)
+    @requires(blp, owned=True)
     @blp.response(204)
     def delete(self, bucketlist):
         """Delete a bucketlist and its items."""
@@ -116,8 +111,8 @@ class BucketlistById(MethodView):
 class Items(MethodView):
     @auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @blp.doc(**OWNER_OR_ADMIN)
-    @blp.arguments(ItemListArgsSchema, location="query")
+    @requires(blp, owned=True)
+    @query_args(blp, ItemListArgsSchema)
     @blp.response(200, BucketlistItemPageSchema)
     def get(self, filters, bucketlist):
         """List a bucketlist's items, optionally only the ``done`` (or not done) ones."""
@@ -129,7 +124,7 @@ class Items(MethodView):
 
     @auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @blp.doc(**OWNER_OR_ADMIN)
+    @requires(blp, owned=True)
     @blp.arguments(ItemCreateSchema)
     @blp.response(201, BucketlistItemSchema)
     def post(self, values, bucketlist):
@@ -145,7 +140,7 @@ class Items(MethodView):
 class ItemById(MethodView):
     @auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @blp.doc(**OWNER_OR_ADMIN)
+    @requires(blp, owned=True)
     @blp.arguments(ItemUpdateSchema)
     @blp.response(200, BucketlistItemSchema)
     def patch(self, changes, bucketlist, item_id: int):
@@ -157,7 +152,7 @@ class ItemById(MethodView):
 
     @auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @blp.doc(**OWNER_OR_ADMIN)
+    @requires(blp, owned=True)
     @blp.response(204)
     def delete(self, bucketlist, item_id: int):
         """Remove an item from a bucketlist."""

@@ -1,13 +1,71 @@
-"""OpenAPI fragments shared by the resources."""
+"""OpenAPI documentation shared by the resources, and the offline Swagger UI at /docs.
+
+Swagger UI's assets come from the flask-swagger-ui package (installed with the app) and are
+served by the app itself, so /docs works on a machine without internet.
+"""
+
+from pathlib import Path
+
+import flask_swagger_ui
+from flask import Blueprint, send_from_directory
+
+from app.schemas.common import ErrorSchema
 
 BEARER_SCHEME = "bearerAuth"
 BEARER_SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+SWAGGER_UI_ASSETS = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
+SWAGGER_UI_ASSETS_URL = "/docs/assets/"
+
+assets = Blueprint("docs_assets", __name__)
 
 
-def requires(*roles: str) -> dict:
-    """``@blp.doc`` arguments for an operation that needs a bearer token (and these roles)."""
-    who = "one of the roles " + ", ".join(roles) if roles else "any signed-in user"
-    return {
-        "security": [{BEARER_SCHEME: []}],
-        "description": f"Requires a bearer token of {who}.",
-    }
+@assets.route(SWAGGER_UI_ASSETS_URL + "<path:filename>")
+def swagger_ui_asset(filename: str):
+    """Swagger UI's scripts and styles (not part of the API, so not in the OpenAPI document)."""
+    return send_from_directory(SWAGGER_UI_ASSETS, filename, max_age=24 * 3600)
+
+
+def requires(blp, *roles: str, owned: bool = False, description: str | None = None):
+    """Document an operation that needs a bearer token (and one of ``roles``, if given): the
+    security requirement, who may call it (or ``description``), and its 401/403 (and 404)
+    envelopes."""
+    if roles:
+        who = "a bearer token of one of the roles " + ", ".join(roles)
+    elif owned:
+        who = "a bearer token of the owner or an admin; anyone else gets 404"
+    else:
+        who = "a bearer token of any signed-in user"
+
+    def decorator(view):
+        view = blp.alt_response(
+            401,
+            schema=ErrorSchema,
+            description="No usable token: missing_token, invalid_token, token_expired or "
+            "token_revoked.",
+        )(view)
+        view = blp.alt_response(
+            403,
+            schema=ErrorSchema,
+            description=("forbidden (missing role) or " if roles else "") + "account_disabled.",
+        )(view)
+        if owned:
+            view = blp.alt_response(
+                404, schema=ErrorSchema, description="Not found, or not yours."
+            )(view)
+        return blp.doc(
+            security=[{BEARER_SCHEME: []}], description=description or f"Requires {who}."
+        )(view)
+
+    return decorator
+
+
+def query_args(blp, schema):
+    """``@blp.arguments`` for query parameters, documenting the 400 a bad one gets."""
+
+    def decorator(view):
+        view = blp.alt_response(
+            400, schema=ErrorSchema, description="A query parameter is invalid (bad_request)."
+        )(view)
+        return blp.arguments(schema, location="query")(view)
+
+    return decorator

@@ -37,6 +37,7 @@ def index():
             "self": url_for("root.index"),
             "health": url_for("root.health"),
             "openapi": url_for("api-docs.openapi_json"),
+            "docs": url_for("api-docs.openapi_swagger_ui"),
             "login": url_for("auth.login"),
             "register": url_for("account.register"),
             "users": url_for("users.Users"),

@@ -12,7 +12,7 @@ from flask_praetorian import (
 from flask_smorest import Blueprint
 from sqlalchemy import Select, func, select
 
-from app.api.docs import requires
+from app.api.docs import query_args, requires
 from app.auth.login import token_response
 from app.auth.passwords import password_is_correct, set_password
 from app.auth.revocation import revoke_all_tokens
@@ -104,15 +104,15 @@ def user_location(user: User) -> dict[str, str]:
 @blp.route("")
 class Users(MethodView):
     @auth_required
-    @blp.doc(**requires())
-    @blp.arguments(UserListArgsSchema, location="query")
+    @requires(blp)
+    @query_args(blp, UserListArgsSchema)
     @blp.response(200, PublicUserPageSchema)
     def get(self, filters):
         """List users (public view), filtered, sorted and a page at a time."""
         return page_of_users(filters)
 
     @roles_required("admin")
-    @blp.doc(**requires("admin"))
+    @requires(blp, "admin")
     @blp.arguments(UserCreateSchema)
     @blp.response(201, AdminUserSchema)
     def post(self, account):
@@ -133,14 +133,14 @@ class Users(MethodView):
 @blp.route("/me")
 class Me(MethodView):
     @auth_required
-    @blp.doc(**requires())
+    @requires(blp)
     @blp.response(200, SelfUserSchema)
     def get(self):
         """Show the signed-in user's own profile."""
         return current_user()
 
     @auth_required
-    @blp.doc(**requires())
+    @requires(blp)
     @blp.arguments(SelfUpdateSchema)
     @blp.response(200, SelfUserSchema)
     def patch(self, changes):
@@ -154,7 +154,7 @@ class Me(MethodView):
 
 @blp.route("/me/password", methods=["PUT"])
 @auth_required
-@blp.doc(**requires())
+@requires(blp)
 @blp.arguments(ChangePasswordSchema)
 @blp.response(200, TokenSchema)
 def change_password(payload):
@@ -173,8 +173,8 @@ def change_password(payload):
 
 @blp.route("/admin-only")
 @roles_accepted(*STAFF_ROLES)
-@blp.doc(**requires(*STAFF_ROLES))
-@blp.arguments(UserListArgsSchema, location="query")
+@requires(blp, *STAFF_ROLES)
+@query_args(blp, UserListArgsSchema)
 @blp.response(200, AdminUserPageSchema)
 def admin_only(filters):
     """List users with every administrative field, filtered, sorted and a page at a time."""
@@ -184,7 +184,8 @@ def admin_only(filters):
 @blp.route("/<int:user_id>")
 class UserById(MethodView):
     @auth_required
-    @blp.doc(**requires(), responses=ONE_OF_THE_VIEWS)
+    @requires(blp)
+    @blp.doc(responses=ONE_OF_THE_VIEWS)
     def get(self, user_id: int):
         """Show one user, with as much detail as the viewer may see."""
         user = get_user_or_404(user_id)
@@ -197,7 +198,7 @@ class UserById(MethodView):
         return jsonify(schema().dump(user))
 
     @roles_required("admin")
-    @blp.doc(**requires("admin"))
+    @requires(blp, "admin")
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, AdminUserSchema)
     def patch(self, changes, user_id: int):
@@ -220,7 +221,7 @@ class UserById(MethodView):
         return user
 
     @roles_required("admin")
-    @blp.doc(**requires("admin"))
+    @requires(blp, "admin")
     @blp.response(204)
     def delete(self, user_id: int):
         """Delete an account and everything it owns; its tokens stop working at once."""
