@@ -3,7 +3,7 @@
 import os
 import sys
 
-from invoke import task
+from invoke import Exit, task
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 DEVDB = os.path.join(ROOT, ".devdb")
@@ -42,14 +42,58 @@ def prune_tokens(c):
     c.run(f"{FLASK} prune-tokens", env=development_env())
 
 
-@task(help={"port": "Port to serve on (default 5000)."})
-def dev(c, port=5000):
+def heroku_url() -> str:
+    """DATABASE_URL of the Heroku app named by HEROKU_APP_NAME, or exit with a one-line reason."""
+    from app.config import ConfigError
+    from app.heroku import heroku_database_url
+
+    try:
+        return heroku_database_url(os.environ.get("HEROKU_APP_NAME"))
+    except ConfigError as error:
+        raise Exit(f"error: {error}", code=1) from None
+
+
+@task(
+    help={
+        "port": "Port to serve on (default 5000).",
+        "heroku": "Serve against the database of the Heroku app HEROKU_APP_NAME (no migrate/seed).",
+    }
+)
+def dev(c, port=5000, heroku=False):
     """Serve the API on http://127.0.0.1:5000: embedded PostgreSQL, migrated and seeded."""
+    serve = f"{FLASK} run --host 127.0.0.1 --port {port}"
+    if heroku:
+        env = {"APP_CONFIG": "development", "DATABASE_URL": heroku_url()}
+        print(f"Serving on http://127.0.0.1:{port} against Heroku's database (Ctrl-C stops)")
+        c.run(serve, env=env, pty=sys.stdin.isatty())
+        return
     env = development_env()
     c.run(f"{FLASK} init-db", env=env)
     c.run(f"{FLASK} seed-db", env=env)
     print(f"Serving on http://127.0.0.1:{port} (Ctrl-C stops the server and the database)")
-    c.run(f"{FLASK} run --host 127.0.0.1 --port {port}", env=env, pty=sys.stdin.isatty())
+    c.run(serve, env=env, pty=sys.stdin.isatty())
+
+
+@task
+def heroku_db_url(c):
+    """Print the DATABASE_URL of the Heroku app HEROKU_APP_NAME (needs the Heroku CLI)."""
+    print(heroku_url())
+
+
+@task
+def lock(c):
+    """Regenerate requirements.txt (pinned runtime dependencies) from pyproject.toml."""
+    venv = os.path.join(ROOT, "build", "lock-venv")
+    c.run(f"{sys.executable} -m venv --clear {venv}")
+    c.run(f"{venv}/bin/pip install --quiet {ROOT}")
+    frozen = c.run(f"{venv}/bin/pip freeze --exclude gatehouse", hide=True).stdout
+    header = (
+        "# Pinned runtime dependencies for Heroku's Python buildpack; development tools are in\n"
+        "# pyproject.toml's dev extra. Regenerate with: invoke lock (a test checks it against "
+        "pyproject).\n"
+    )
+    with open(os.path.join(ROOT, "requirements.txt"), "w") as requirements:
+        requirements.write(header + frozen)
 
 
 @task(help={"args": "Extra arguments for pytest, e.g. -k login."})

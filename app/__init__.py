@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.api import register_blueprints
@@ -16,6 +17,7 @@ from app.embedded_db import embedded_database_url
 from app.errors import register_error_handlers
 from app.extensions import api, db, guard, limiter, ma, mail, migrate
 from app.models import User
+from app.observability import register_observability
 from app.request_hooks import register_request_hooks
 
 
@@ -36,6 +38,7 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     register_blueprints(app)
     register_error_handlers(app)
     register_request_hooks(app)
+    register_observability(app)
     register_commands(app)
     return app
 
@@ -47,5 +50,13 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     guard.init_app(app, User, is_blacklisted=is_token_revoked)
+    if app.config["CORS_ORIGINS"]:
+        CORS(
+            app,
+            origins=app.config["CORS_ORIGINS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After", "Location"],
+            max_age=600,
+        )
     api.init_app(app)
     api.spec.components.security_scheme(BEARER_SCHEME, BEARER_SECURITY_SCHEME)

@@ -100,6 +100,10 @@ class Config:
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = {
             "pool_size": env_int("DATABASE_POOL_SIZE", 5),
+            # A pooled connection is checked before use, so a database restart costs no errors.
+            "pool_pre_ping": env_bool("DATABASE_PRE_PING", True),
+            # Errors and logs never show bound parameters (password hashes, e-mails).
+            "hide_parameters": True,
             # Fail fast rather than hang when the database cannot be reached.
             "connect_args": {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5)},
         }
@@ -140,6 +144,15 @@ class Config:
         self.RATELIMIT_PASSWORD_FORGOT = os.environ.get("RATELIMIT_PASSWORD_FORGOT", "5 per minute")
         # How many proxies (Heroku's router: 1) stand in front and set X-Forwarded-For.
         self.TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+
+        # Operations
+        self.CORS_ORIGINS = [
+            origin.strip()
+            for origin in os.environ.get("CORS_ORIGINS", "").split(",")
+            if origin.strip()
+        ]
+        self.HSTS_ENABLED = False
+        self.HEALTH_TIMEOUT_MS = env_int("HEALTH_TIMEOUT_MS", 2000)
 
         # Accounts and e-mail
         self.REGISTRATION_ENABLED = env_bool("REGISTRATION_ENABLED", True)
@@ -222,6 +235,7 @@ class ProductionConfig(Config):
             raise ConfigError(
                 f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production"
             )
+        self.HSTS_ENABLED = True
 
 
 CONFIGS: dict[str, type[Config]] = {

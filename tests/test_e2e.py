@@ -1,4 +1,5 @@
-"""End to end: the Procfile's release and web commands, as Heroku runs them, over real HTTP."""
+"""End to end: what Heroku runs (release, postdeploy, web), as written, over real HTTP, with
+DATABASE_URL in Heroku's ``postgres://`` form and a real PostgreSQL."""
 
 import json
 import os
@@ -14,11 +15,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRET_KEY = "e2e-" + "s" * 60
+ADMIN_PASSWORD = "e2e-admin-password"
 
 
 def procfile_commands() -> dict[str, str]:
     lines = (ROOT / "Procfile").read_text().splitlines()
     return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+def postdeploy_command() -> str:
+    return json.loads((ROOT / "app.json").read_text())["scripts"]["postdeploy"]
 
 
 def free_port() -> int:
@@ -27,10 +34,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def request(base: str, method: str, path: str, body=None, token=None):
+def request(base: str, method: str, path: str, body=None, token=None, request_id=None):
     headers = {"Content-Type": "application/json"} if body is not None else {}
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    if request_id:
+        headers["X-Request-ID"] = request_id
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, headers=headers, method=method)
     try:
@@ -40,47 +49,51 @@ def request(base: str, method: str, path: str, body=None, token=None):
         return error.code, dict(error.headers), json.loads(error.read())
 
 
+def run_step(command: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def heroku_env(migrated_database):
-    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"APP_CONFIG", "TEST_DATABASE_URL", "FLASK_APP"}
     }
     env.update(
-        PORT=str(port),
+        PORT=str(free_port()),
         DATABASE_URL="postgres://" + migrated_database.split("://", 1)[1],
-        SECRET_KEY="e2e-" + "s" * 60,
-        SEED_ADMIN_PASSWORD="e2e-admin-password",
+        SECRET_KEY=SECRET_KEY,
+        SEED_ADMIN_PASSWORD=ADMIN_PASSWORD,
         SEED_USER_PASSWORD="e2e-user-password",
         WEB_CONCURRENCY="2",
+        APP_CONFIG="production",
     )
     return env
 
 
 @pytest.fixture(scope="module")
-def live_server(heroku_env):
-    """Run ``release`` to completion, then serve ``web`` until the module's tests are done."""
-    commands = procfile_commands()
-    release = subprocess.run(
-        ["bash", "-c", commands["release"]],
-        cwd=ROOT,
-        env=heroku_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def live_server(heroku_env, tmp_path_factory):
+    """``release``, then serve ``web`` with its output in a file the tests can read."""
+    release = run_step(procfile_commands()["release"], heroku_env)
     assert release.returncode == 0, release.stderr
-    server = subprocess.Popen(
-        ["bash", "-c", "exec " + commands["web"]],
-        cwd=ROOT,
-        env=heroku_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    output_path = tmp_path_factory.mktemp("web") / "web.log"
+    with output_path.open("w") as output:
+        server = subprocess.Popen(
+            ["bash", "-c", "exec " + procfile_commands()["web"]],
+            cwd=ROOT,
+            env=heroku_env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{heroku_env['PORT']}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -91,51 +104,92 @@ def live_server(heroku_env):
             time.sleep(0.2)
     else:
         server.kill()
-        pytest.fail("the web process did not answer /health: " + server.communicate()[0])
-    yield base
+        pytest.fail("the web process did not answer /health: " + output_path.read_text())
+    yield base, output_path
     server.send_signal(signal.SIGTERM)
-    output = server.communicate(timeout=30)[0]
-    assert server.returncode == 0, output
-    assert heroku_env["SECRET_KEY"] not in output
+    server.wait(timeout=30)
+    assert server.returncode == 0, output_path.read_text()
+
+
+def access_lines(output_path: Path) -> list[dict]:
+    lines = []
+    for line in output_path.read_text().splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("logger") == "gatehouse.access":
+                lines.append(entry)
+    return lines
 
 
 def test_procfile_declares_release_and_web() -> None:
     commands = procfile_commands()
 
     assert set(commands) == {"release", "web"}
-    assert shlex.split(commands["web"])[:2] == ["gunicorn", "app:create_app()"]
+    assert shlex.split(commands["web"]) == ["gunicorn", "app:create_app()"]
     assert "init-db" in commands["release"]
 
 
+def test_postdeploy_seeds_and_the_seeded_admin_logs_in(app, heroku_env, live_server) -> None:
+    base, _ = live_server
+    seeded = run_step(postdeploy_command(), heroku_env)
+
+    assert seeded.returncode == 0, seeded.stderr
+    assert "admin: created (role admin), password set" in seeded.stdout
+    assert ADMIN_PASSWORD not in seeded.stdout + seeded.stderr
+    status, _, body = request(
+        base, "POST", "/login", {"username": "admin", "password": ADMIN_PASSWORD}
+    )
+    assert status == 200
+    assert body["token_type"] == "Bearer"
+
+
 def test_login_and_profile_over_http(app, make_user, live_server) -> None:
+    base, _ = live_server
     account = make_user("traveller")
 
     status, headers, body = request(
-        live_server, "POST", "/login", {"username": "traveller", "password": account.password}
+        base, "POST", "/login", {"username": "traveller", "password": account.password}
     )
     assert status == 200
     assert body["token_type"] == "Bearer"
     assert len(headers["X-Request-ID"]) == 32
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
 
-    status, _, me = request(live_server, "GET", "/users/me", token=body["access_token"])
+    status, _, me = request(base, "GET", "/users/me", token=body["access_token"])
     assert status == 200
     assert me["username"] == "traveller"
     assert me["roles"] == ["user"]
 
 
 def test_errors_over_http_are_json(app, live_server) -> None:
-    status, _, body = request(live_server, "GET", "/users/me", token="not.a.token")
+    base, _ = live_server
+
+    status, _, body = request(base, "GET", "/users/me", token="not.a.token")
     assert status == 401
     assert body["error"] == "invalid_token"
-
-    status, _, body = request(live_server, "GET", "/nowhere")
+    status, _, body = request(base, "GET", "/nowhere")
     assert status == 404
     assert body["error"] == "not_found"
 
 
-def test_root_over_http_lists_the_api(app, live_server) -> None:
-    status, _, body = request(live_server, "GET", "/")
-
+def test_access_log_is_json_with_ids_and_no_secrets(app, make_user, live_server) -> None:
+    base, output_path = live_server
+    account = make_user("logged")
+    _, _, token_body = request(
+        base, "POST", "/login", {"username": "logged", "password": account.password}
+    )
+    token = token_body["access_token"]
+    status, _, _ = request(base, "GET", "/users/me", token=token, request_id="trace-me-1")
     assert status == 200
-    assert body["name"] == "Gatehouse"
-    assert body["_links"]["users"] == "/users"
+    time.sleep(0.3)
+
+    lines = access_lines(output_path)
+    [traced] = [line for line in lines if line["request_id"] == "trace-me-1"]
+    assert traced["method"] == "GET"
+    assert traced["path"] == "/users/me"
+    assert traced["status"] == 200
+    assert traced["user_id"] == account.id
+    assert traced["duration_ms"] >= 0
+    everything = output_path.read_text()
+    for secret in (token, account.password, SECRET_KEY, ADMIN_PASSWORD, "argon2id"):
+        assert secret not in everything

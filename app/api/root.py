@@ -53,7 +53,9 @@ def index():
 @blp.response(200, HealthSchema)
 def health():
     """Report whether the API can reach its database (503 when it cannot)."""
+    timeout_ms = int(current_app.config["HEALTH_TIMEOUT_MS"])
     try:
+        db.session.execute(text(f"SET LOCAL statement_timeout = {timeout_ms}"))
         db.session.execute(text("SELECT 1"))
     except Exception as error:
         db.session.rollback()

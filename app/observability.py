@@ -1,0 +1,91 @@
+"""What the app tells operators: one JSON access line per request, JSON log lines, and the
+headers every response carries (request id, security headers).
+
+The access line is written by the app rather than by gunicorn because only the app knows the
+request id it assigned and the user the token belonged to. It never holds a token, a password or
+a query string (tokens travel in headers only, and the path is logged without its query).
+"""
+
+import json
+import logging
+import sys
+import time
+
+from flask import Flask, current_app, g, request
+
+ACCESS_LOGGER = "gatehouse.access"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and any ``extra`` fields."""
+
+    STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(
+            {key: value for key, value in record.__dict__.items() if key not in self.STANDARD}
+        )
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def _json_handler(stream) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    return handler
+
+
+def configure_logging(app: Flask) -> None:
+    """Application logs as JSON on stderr, the access log as JSON on stdout."""
+    app.logger.handlers[:] = [_json_handler(sys.stderr)]
+    app.logger.setLevel(logging.DEBUG if app.debug else logging.INFO)
+    access = logging.getLogger(ACCESS_LOGGER)
+    access.handlers[:] = [_json_handler(sys.stdout)]
+    access.setLevel(logging.INFO)
+    access.propagate = False
+
+
+def start_timer() -> None:
+    g.request_started = time.perf_counter()
+
+
+def finish_response(response):
+    """Security headers on every response, then the access line."""
+    response.headers.update(SECURITY_HEADERS)
+    if current_app.config["HSTS_ENABLED"]:
+        response.headers["Strict-Transport-Security"] = HSTS
+    subject = g.get("token_subject")
+    user = subject.user if subject is not None else None
+    started = g.get("request_started", time.perf_counter())
+    logging.getLogger(ACCESS_LOGGER).info(
+        "request",
+        extra={
+            "request_id": g.get("request_id"),
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "user_id": user.user_id if user is not None else None,
+            "remote_addr": request.remote_addr,
+        },
+    )
+    return response
+
+
+def register_observability(app: Flask) -> None:
+    configure_logging(app)
+    app.before_request(start_timer)
+    app.after_request(finish_response)
