@@ -185,6 +185,7 @@ def handle_database_error(error: DBAPIError):
 
 def handle_unexpected_error(error: Exception):
     """Log the traceback for us; tell the client nothing about it."""
+    db.session.rollback()
     current_app.logger.error("unhandled exception", exc_info=error)
     return error_response(500, "internal_error")
 

@@ -68,7 +68,6 @@ def finish_response(response):
     if current_app.config["HSTS_ENABLED"]:
         response.headers["Strict-Transport-Security"] = HSTS
     subject = g.get("token_subject")
-    user = subject.user if subject is not None else None
     started = g.get("request_started", time.perf_counter())
     logging.getLogger(ACCESS_LOGGER).info(
         "request",
@@ -78,7 +77,7 @@ def finish_response(response):
             "path": request.path,
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            "user_id": user.user_id if user is not None else None,
+            "user_id": subject.user_id if subject is not None else None,
             "remote_addr": request.remote_addr,
         },
     )

@@ -1,9 +1,9 @@
 """Accounts: registration with optional e-mail confirmation, and password reset."""
 
 from flask import current_app, url_for
-from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
+from app.api.blueprint import Blueprint
 from app.auth.passwords import set_password
 from app.auth.revocation import revoke_all_tokens
 from app.errors import ApiError

@@ -1,9 +1,9 @@
 """The audit trail, for admins and operators."""
 
 from flask_praetorian import roles_accepted
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from app.api.blueprint import Blueprint
 from app.api.docs import query_args, requires
 from app.models import STAFF_ROLES, AuditEvent
 from app.pagination import paginate

@@ -3,8 +3,8 @@
 from flask import current_app
 from flask_praetorian import auth_required
 from flask_praetorian.utilities import get_jwt_data_from_app_context
-from flask_smorest import Blueprint
 
+from app.api.blueprint import Blueprint
 from app.api.docs import requires
 from app.auth.login import authenticate, token_response
 from app.auth.revocation import revoke_token

@@ -8,9 +8,9 @@ The resource to copy when adding your own: the ownership rule comes from ``@owne
 from flask import url_for
 from flask.views import MethodView
 from flask_praetorian import auth_required, current_user_id
-from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
+from app.api.blueprint import Blueprint
 from app.api.docs import query_args, requires
 from app.auth.ownership import owned, visible_to_current_user
 from app.errors import ApiError

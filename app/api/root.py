@@ -1,10 +1,10 @@
 """The API's entry point and its health check."""
 
 from flask import current_app, url_for
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
+from app.api.blueprint import Blueprint
 from app.errors import ApiError
 from app.extensions import db
 

@@ -9,9 +9,9 @@ from flask_praetorian import (
     roles_accepted,
     roles_required,
 )
-from flask_smorest import Blueprint
 from sqlalchemy import Select, func, select
 
+from app.api.blueprint import Blueprint
 from app.api.docs import query_args, requires
 from app.auth.login import token_response
 from app.auth.passwords import password_is_correct, set_password

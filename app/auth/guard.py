@@ -20,9 +20,10 @@ TOKEN_VERSION_CLAIM = "tv"  # noqa: S105 (a claim name, not a secret)
 
 
 class TokenSubject(NamedTuple):
-    """A validated token's user (None when deleted) and whether its ``jti`` was revoked."""
+    """A token's user id, its user (None when deleted) and whether its ``jti`` was revoked."""
 
     jti: str
+    user_id: int
     user: Any
     revoked: bool
 
@@ -65,7 +66,7 @@ class GatehouseGuard(Praetorian):
         subject loaded here), then: the user still exists, is current and may sign in."""
         if "jti" in data and "id" in data:
             user, revoked = self.user_class.token_subject(data["id"], data["jti"])
-            flask.g.token_subject = TokenSubject(data["jti"], user, revoked)
+            flask.g.token_subject = TokenSubject(data["jti"], data["id"], user, revoked)
         super()._validate_jwt_data(data, access_type=access_type)
         user = flask.g.token_subject.user
         TokenRevokedError.require_condition(

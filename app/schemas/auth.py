@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from app.schemas.base import RequestSchema
 from app.schemas.fields import (
     PasswordNotUsernameMixin,
     email_field,
@@ -14,7 +15,7 @@ def token_field() -> fields.String:
     return fields.String(required=True, validate=validate.Length(min=1, max=4096))
 
 
-class LoginSchema(Schema):
+class LoginSchema(RequestSchema):
     """Credentials exchanged for a token."""
 
     username = fields.String(required=True, validate=validate.Length(min=1, max=254))
@@ -31,7 +32,7 @@ class TokenSchema(Schema):
     expires_in = fields.Integer(required=True, metadata={"description": "Seconds of access."})
 
 
-class RegisterSchema(PasswordNotUsernameMixin, Schema):
+class RegisterSchema(PasswordNotUsernameMixin, RequestSchema):
     """A new account."""
 
     username = username_field(required=True)
@@ -39,26 +40,26 @@ class RegisterSchema(PasswordNotUsernameMixin, Schema):
     password = password_field(required=True)
 
 
-class ConfirmRegistrationSchema(Schema):
+class ConfirmRegistrationSchema(RequestSchema):
     """The token from the confirmation e-mail."""
 
     token = token_field()
 
 
-class ForgotPasswordSchema(Schema):
+class ForgotPasswordSchema(RequestSchema):
     """Where to send a reset token, if an account has that address."""
 
     email = email_field(required=True)
 
 
-class ResetPasswordSchema(Schema):
+class ResetPasswordSchema(RequestSchema):
     """The token from the reset e-mail and the new password."""
 
     token = token_field()
     password = password_field(required=True)
 
 
-class ChangePasswordSchema(Schema):
+class ChangePasswordSchema(RequestSchema):
     """The current password, proving it is really you, and the new one."""
 
     current_password = fields.String(

@@ -3,6 +3,7 @@
 from flask import url_for
 from marshmallow import Schema, fields, validate
 
+from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
 
 NOT_BLANK = validate.Regexp(r"\S", error="May not be blank.")
@@ -67,28 +68,28 @@ BucketlistPageSchema = page_schema(BucketlistSchema)
 BucketlistItemPageSchema = page_schema(BucketlistItemSchema)
 
 
-class BucketlistCreateSchema(Schema):
+class BucketlistCreateSchema(RequestSchema):
     """A new bucketlist; its owner is whoever creates it."""
 
     name = name_field(required=True)
     description = description_field()
 
 
-class BucketlistUpdateSchema(Schema):
+class BucketlistUpdateSchema(RequestSchema):
     """The fields of a bucketlist that may change."""
 
     name = name_field()
     description = description_field()
 
 
-class ItemCreateSchema(Schema):
+class ItemCreateSchema(RequestSchema):
     """A new item."""
 
     title = name_field(required=True)
     done = fields.Boolean(load_default=False)
 
 
-class ItemUpdateSchema(Schema):
+class ItemUpdateSchema(RequestSchema):
     """The fields of an item that may change."""
 
     title = name_field()

@@ -4,6 +4,8 @@ from datetime import UTC
 
 from marshmallow import Schema, fields, validate
 
+from app.schemas.base import RequestSchema
+
 MAX_PER_PAGE = 100
 
 
@@ -28,7 +30,7 @@ class ErrorSchema(Schema):
     request_id = fields.String(required=True, metadata={"description": "The X-Request-ID."})
 
 
-class PaginationArgsSchema(Schema):
+class PaginationArgsSchema(RequestSchema):
     """Query parameters of every list."""
 
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))

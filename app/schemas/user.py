@@ -8,6 +8,7 @@ from flask import url_for
 from marshmallow import Schema, fields, validate
 
 from app.models.user import ROLES
+from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
 from app.schemas.fields import PasswordNotUsernameMixin, email_field, password_field, username_field
 
@@ -62,7 +63,7 @@ def roles_field(**kwargs) -> fields.List:
     )
 
 
-class UserCreateSchema(PasswordNotUsernameMixin, Schema):
+class UserCreateSchema(PasswordNotUsernameMixin, RequestSchema):
     """An account created by an admin."""
 
     username = username_field(required=True)
@@ -72,7 +73,7 @@ class UserCreateSchema(PasswordNotUsernameMixin, Schema):
     is_active = fields.Boolean(load_default=True)
 
 
-class UserUpdateSchema(Schema):
+class UserUpdateSchema(RequestSchema):
     """What an admin may change on any account."""
 
     email = email_field()
@@ -80,7 +81,7 @@ class UserUpdateSchema(Schema):
     is_active = fields.Boolean()
 
 
-class SelfUpdateSchema(Schema):
+class SelfUpdateSchema(RequestSchema):
     """What a user may change on their own account."""
 
     email = email_field(required=True)

@@ -1,0 +1,44 @@
+"""The base of every schema that loads request data (bodies and query strings)."""
+
+from marshmallow import Schema, ValidationError, pre_load
+
+UNSTORABLE = "Contains a character that cannot be stored (NUL or an unpaired surrogate)."
+
+
+def _storable(value) -> bool:
+    """PostgreSQL text cannot hold NUL, and UTF-8 cannot encode a lone surrogate. Walks nested
+    lists and objects without recursion, however deep they are."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return True
+
+
+class RequestSchema(Schema):
+    """Refuses, field by field, strings the database could not store: a 422 (or 400 in a query
+    string) instead of a driver error."""
+
+    @pre_load
+    def refuse_unstorable_strings(self, data, **kwargs):
+        if not hasattr(data, "keys"):
+            return data
+        problems = {
+            str(key) if _storable(key) else "_schema": [UNSTORABLE]
+            for key in data.keys()  # noqa: SIM118 (webargs hands a MultiDictProxy)
+            if not (_storable(key) and _storable(data.get(key)))
+        }
+        if problems:
+            raise ValidationError(problems)
+        return data

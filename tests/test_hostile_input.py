@@ -1,0 +1,224 @@
+"""Hostile input: every request gets the contract's JSON answer, never a 500, and nothing is
+lost or corrupted."""
+
+import base64
+import json
+
+import jwt
+import pendulum
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import User
+
+NUL = "nul\u0000byte"
+LONE_SURROGATE = "\ud800"
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _user_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(User))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/login", {"username": NUL, "password": "whatever-password"}, "username"),
+        ("POST", "/login", {"username": LONE_SURROGATE, "password": "x"}, "username"),
+        ("POST", "/login", {"username": "admin", "password": NUL}, "password"),
+        ("POST", "/register", {"username": "abc", "email": NUL, "password": "x" * 12}, "email"),
+        ("POST", "/bucketlists", {"name": NUL}, "name"),
+        ("POST", "/bucketlists", {"name": LONE_SURROGATE}, "name"),
+        ("PATCH", "/users/me", {"email": f"a{LONE_SURROGATE}@example.com"}, "email"),
+        ("POST", "/bucketlists", {"name": "ok", NUL: 1}, "_schema"),
+    ],
+)
+def test_unstorable_characters_are_422_not_500(
+    client, admin, auth, method, path, body, field
+) -> None:
+    response = client.open(path, method=method, json=body, headers=auth(admin))
+
+    assert response.status_code == 422
+    payload = response.get_json()
+    assert payload["error"] == "validation_error"
+    assert field in payload["details"]
+
+
+@pytest.mark.parametrize("query", ["q=a%00b", "sort=%00"])
+def test_unstorable_characters_in_query_strings_are_400(client, admin, auth, query) -> None:
+    response = client.get(f"/users?{query}", headers=auth(admin))
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "bad_request"
+
+
+def test_invalid_utf8_in_a_query_string_is_replaced_not_fatal(client, admin, auth) -> None:
+    response = client.get("/users?q=%ED%A0%80", headers=auth(admin))
+
+    assert response.status_code == 200
+    assert response.get_json()["items"] == []
+
+
+@pytest.mark.parametrize("depth", [100, 10_000, 200_000])
+def test_deeply_nested_json_is_refused_cleanly(client, depth) -> None:
+    body = "[" * depth + "]" * depth
+
+    response = client.post("/login", data=body, content_type="application/json")
+
+    assert response.status_code in {400, 422}
+    assert response.get_json()["error"] in {"bad_request", "validation_error"}
+
+
+def test_deeply_nested_object_in_a_field_is_422(client, admin, auth) -> None:
+    nested = {"a": None}
+    for _ in range(500):
+        nested = {"a": nested}
+
+    response = client.post("/bucketlists", json={"name": nested}, headers=auth(admin))
+
+    assert response.status_code == 422
+    assert response.get_json()["details"] == {"name": ["Not a valid string."]}
+
+
+@pytest.mark.parametrize(
+    "username", ["' OR '1'='1", "admin'--", "admin; DROP TABLE users;", "%", "_", "\\"]
+)
+def test_sql_metacharacters_are_just_characters(app, client, admin, auth, username) -> None:
+    login = client.post("/login", json={"username": username, "password": "whatever-password"})
+    search = client.get(
+        f"/users?q={username.replace('%', '%25').replace(';', '%3B')}", headers=auth(admin)
+    )
+
+    assert login.status_code == 401
+    assert login.get_json()["error"] == "invalid_credentials"
+    assert search.status_code == 200
+    assert search.get_json()["items"] == []
+    assert _user_count(app) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/users/../users/me",
+        "/users/%2e%2e%2fadmin",
+        "/users/1%00",
+        "/users/-1",
+        "/users/1.5",
+        "/users/99999999999999999999999",
+        "/bucketlists/..%2f..%2fetc%2fpasswd",
+    ],
+)
+def test_odd_ids_in_paths_are_404(client, admin, auth, path) -> None:
+    response = client.get(path, headers=auth(admin))
+
+    assert response.status_code in {200, 404}
+    body = response.get_json()
+    if response.status_code == 404:
+        assert body["error"] == "not_found"
+    else:
+        assert body["username"] == "admin"  # /users/../users/me normalizes to /users/me
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data", "status"),
+    [
+        ("application/json", "username=admin&password=x", 400),
+        ("application/xml", "<login/>", 415),
+        ("multipart/form-data; boundary=x", "--x--", 415),
+        ("application/json; charset=latin-1", '{"username": "a", "password": "b"}', 401),
+        ("application/vnd.api+json", '{"username": "a", "password": "b"}', 401),
+    ],
+)
+def test_content_types(client, content_type, data, status) -> None:
+    response = client.post("/login", data=data, content_type=content_type)
+
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    assert response.get_json()["status"] == status
+
+
+def test_huge_fields_are_validation_errors(client, admin, auth) -> None:
+    response = client.post(
+        "/register",
+        json={"username": "u" * 100_000, "email": "e" * 100_000, "password": "p" * 100_000},
+    )
+
+    assert response.status_code == 422
+    assert set(response.get_json()["details"]) == {"username", "email", "password"}
+
+
+@pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
+def test_tokens_signed_with_another_hmac_algorithm_are_refused(
+    client, member, token_for, algorithm
+) -> None:
+    claims = jwt.decode(token_for(member), options={"verify_signature": False})
+    forged = jwt.encode(claims, "testing-key-" + "x" * 52, algorithm=algorithm)
+
+    response = client.get("/users/me", headers={"Authorization": f"Bearer {forged}"})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_token"
+
+
+def test_rs256_header_with_the_secret_as_public_key_is_refused(client, member, token_for) -> None:
+    """HS/RS confusion: a token claiming RS256, 'signed' with HMAC over the secret."""
+    _, payload, _ = token_for(member).split(".")
+    claimed = _b64({"alg": "RS256", "typ": "JWT"})
+    import hashlib
+    import hmac
+
+    signature = hmac.new(
+        ("testing-key-" + "x" * 52).encode(), f"{claimed}.{payload}".encode(), hashlib.sha256
+    ).digest()
+    forged = f"{claimed}.{payload}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+    response = client.get("/users/me", headers={"Authorization": f"Bearer {forged}"})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_token"
+
+
+@pytest.mark.parametrize("kind", ["is_reset_token", "is_registration_token"])
+def test_reset_and_registration_tokens_cannot_refresh(client, member, token_for, kind) -> None:
+    token = token_for(
+        member, override_access_lifespan=pendulum.duration(seconds=-1), **{kind: True}
+    )
+
+    response = client.post("/refresh", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_token"
+
+
+def test_a_refreshed_token_cannot_be_refreshed_before_it_expires(client, member, token_for) -> None:
+    expired = token_for(member, override_access_lifespan=pendulum.duration(seconds=-1))
+    fresh = client.post("/refresh", headers={"Authorization": f"Bearer {expired}"}).get_json()
+
+    again = client.post("/refresh", headers={"Authorization": f"Bearer {fresh['access_token']}"})
+
+    assert again.status_code == 425
+    assert again.get_json()["error"] == "token_not_expired"
+
+
+def test_token_without_claims_is_invalid(client) -> None:
+    bare = jwt.encode({"sub": "1"}, "testing-key-" + "x" * 52, algorithm="HS256")
+
+    response = client.get("/users/me", headers={"Authorization": f"Bearer {bare}"})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_token"
+
+
+def test_a_failed_request_does_not_spoil_the_next_one(client, admin, auth) -> None:
+    headers = auth(admin)
+    assert client.post("/bucketlists", json={"name": NUL}, headers=headers).status_code == 422
+
+    response = client.post("/bucketlists", json={"name": "fine"}, headers=headers)
+
+    assert response.status_code == 201
+    assert response.get_json()["name"] == "fine"
