@@ -1,0 +1,136 @@
+"""Real concurrent requests against a multi-worker gunicorn: invariants hold, nothing is lost,
+duplicates are 409 (never 500), and the last active admin stays."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import BucketlistItem, User
+from bench.harness import Server, call, production_env
+
+PASSWORD = "concurrent-password"
+
+
+@pytest.fixture(scope="module")
+def server(migrated_database, tmp_path_factory):
+    running = Server(
+        production_env(migrated_database, WEB_CONCURRENCY="4"),
+        tmp_path_factory.mktemp("concurrency") / "web.log",
+    )
+    running.wait_until_up()
+    yield running
+    running.stop()
+
+
+def _all(calls) -> list:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return list(pool.map(lambda args: call(*args), calls))
+
+
+def _register(base, username, email):
+    return (base, "POST", "/register", {"username": username, "email": email, "password": PASSWORD})
+
+
+def test_parallel_registrations_of_one_username_make_one_account(app, server) -> None:
+    base = server.base_url
+    results = _all([_register(base, "Contested", f"c{n}@example.com") for n in range(24)])
+
+    statuses = sorted(status for status, _, _ in results)
+    assert statuses.count(201) == 1
+    assert statuses.count(409) == 23
+    assert all(body["error"] == "conflict" for status, _, body in results if status == 409)
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(func.lower(User.username) == "contested")
+            )
+            == 1
+        )
+
+
+def test_parallel_registrations_of_one_email_make_one_account(app, server) -> None:
+    base = server.base_url
+    results = _all([_register(base, f"name{n}", "Same@Example.com") for n in range(24)])
+
+    assert sorted(status for status, _, _ in results) == [201] + [409] * 23
+
+
+def test_parallel_distinct_registrations_all_succeed(app, server) -> None:
+    base = server.base_url
+    results = _all([_register(base, f"crowd{n}", f"crowd{n}@example.com") for n in range(40)])
+
+    assert {status for status, _, _ in results} == {201}
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 40
+
+
+def _login(base, username) -> str:
+    status, _, body = call(base, "POST", "/login", {"username": username, "password": PASSWORD})
+    assert status == 200, body
+    return body["access_token"]
+
+
+def test_parallel_admin_writes_are_all_kept(app, make_user, server) -> None:
+    base = server.base_url
+    make_user("boss", roles=("admin",), password=PASSWORD)
+    targets = [make_user(f"staff{n}") for n in range(30)]
+    token = _login(base, "boss")
+
+    results = _all(
+        [
+            (base, "PATCH", f"/users/{target.id}", {"email": f"new{target.id}@example.com"}, token)
+            for target in targets
+        ]
+    )
+
+    assert {status for status, _, _ in results} == {200}
+    with app.app_context():
+        emails = dict(db.session.execute(select(User.user_id, User.email)).all())
+    assert all(emails[target.id] == f"new{target.id}@example.com" for target in targets)
+
+
+def test_parallel_item_creation_loses_nothing(app, make_user, server) -> None:
+    base = server.base_url
+    make_user("writer", password=PASSWORD)
+    token = _login(base, "writer")
+    list_id = call(base, "POST", "/bucketlists", {"name": "Busy"}, token)[2]["id"]
+
+    results = _all(
+        [
+            (base, "POST", f"/bucketlists/{list_id}/items", {"title": f"t{n}"}, token)
+            for n in range(60)
+        ]
+    )
+
+    assert {status for status, _, _ in results} == {201}
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(BucketlistItem)) == 60
+
+
+@pytest.mark.parametrize("round_number", range(3))
+def test_admins_demoting_each_other_at_once_leave_an_admin(
+    app, make_user, server, round_number
+) -> None:
+    base = server.base_url
+    admins = [make_user(f"admin{n}", roles=("admin",), password=PASSWORD) for n in range(4)]
+    tokens = [_login(base, account.username) for account in admins]
+
+    results = _all(
+        [
+            (base, "PATCH", f"/users/{admins[(n + 1) % 4].id}", {"roles": ["user"]}, tokens[n])
+            for n in range(4)
+        ]
+        + [(base, "DELETE", f"/users/{admins[(n + 2) % 4].id}", None, tokens[n]) for n in range(4)]
+    )
+
+    statuses = [status for status, _, _ in results]
+    assert all(status in {200, 204, 401, 404, 409} for status in statuses), statuses
+    with app.app_context():
+        remaining = db.session.scalar(
+            select(func.count()).select_from(User).where(User.is_active, User.has_role("admin"))
+        )
+    assert remaining >= 1
