@@ -35,7 +35,7 @@ def call(base_url: str, method: str, path: str, body=None, token=None, timeout=1
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base_url + path, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
             return response.status, dict(response.headers), json.loads(raw) if raw else None
     except urllib.error.HTTPError as error:
@@ -51,7 +51,7 @@ class Database:
         self.url = self.server.get_uri("postgres", driver="psycopg2")
 
     def flask(self, *args: str, env: dict[str, str]) -> str:
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [*FLASK, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
@@ -94,7 +94,7 @@ class Server:
         self.log_path = log_path
         env = {**env, "PORT": str(self.port)}
         with log_path.open("w") as log:
-            self.process = subprocess.Popen(  # noqa: S603
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}"],
                 cwd=ROOT,
                 env=env,
