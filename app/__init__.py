@@ -8,7 +8,7 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.api import register_blueprints
-from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME
+from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME, strings_without_nul
 from app.audit import install_audit_trail
 from app.auth.revocation import is_token_revoked
 from app.cli import MIGRATIONS_DIR, register_commands
@@ -60,3 +60,4 @@ def register_extensions(app: Flask) -> None:
         )
     api.init_app(app)
     api.spec.components.security_scheme(BEARER_SCHEME, BEARER_SECURITY_SCHEME)
+    api.ma_plugin.converter.add_attribute_function(strings_without_nul)

@@ -11,6 +11,7 @@ from http import HTTPStatus
 from flask import Flask, current_app, g, jsonify
 from flask_praetorian import exceptions as praetorian
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
@@ -173,6 +174,14 @@ def handle_integrity_error(error: IntegrityError):
     return error_response(409, "conflict", "A user with that username or e-mail already exists.")
 
 
+def handle_vanished_row(error: Exception):
+    """The row was deleted by a concurrent request between our read and our write."""
+    db.session.rollback()
+    return error_response(
+        404, "not_found", "The resource was deleted while this request was being handled."
+    )
+
+
 def handle_database_error(error: DBAPIError):
     """A lost or refused database connection is an outage, not a bug."""
     db.session.rollback()
@@ -196,5 +205,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(praetorian.PraetorianError, handle_praetorian_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(StaleDataError, handle_vanished_row)
+    app.register_error_handler(ObjectDeletedError, handle_vanished_row)
     app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)

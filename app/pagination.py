@@ -14,7 +14,14 @@ def paginate(statement: Select, page: int, per_page: int) -> dict:
     total_items = db.session.scalar(
         select(func.count()).select_from(statement.order_by(None).subquery())
     )
-    items = db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page)).all()
+    offset = (page - 1) * per_page
+    # A page past the end has no rows; not asking also keeps absurd pages (an OFFSET beyond
+    # PostgreSQL's bigint) from reaching the database.
+    items = (
+        db.session.scalars(statement.limit(per_page).offset(offset)).all()
+        if offset < total_items
+        else []
+    )
     total_pages = math.ceil(total_items / per_page) if total_items else 0
     last_page = max(total_pages, 1)
     return {

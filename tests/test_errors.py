@@ -115,6 +115,25 @@ def test_unique_violation_is_409_conflict(app, client, member) -> None:
         assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 1
 
 
+def test_a_row_deleted_by_a_concurrent_request_is_404_not_500(app, client, member) -> None:
+    """Another request deletes the row between this request's read and its write."""
+
+    def update_vanished_user():
+        user = db.session.get(User, member.id)
+        with db.engine.connect() as other_request:
+            other_request.execute(db.delete(User).where(User.user_id == member.id))
+            other_request.commit()
+        user.email = "late@example.com"
+        db.session.commit()
+
+    app.add_url_rule("/vanished", view_func=update_vanished_user)
+
+    response = client.get("/vanished")
+
+    body = _assert_envelope(response, 404, "not_found")
+    assert body["message"] == "The resource was deleted while this request was being handled."
+
+
 def test_protected_route_is_503_when_the_database_is_unreachable(
     migrated_database, member, token_for, monkeypatch
 ) -> None:

@@ -193,3 +193,13 @@ def test_health_is_503_in_the_envelope_when_the_database_is_unreachable(
     assert body["error"] == "service_unavailable"
     assert body["details"] == {"database": "unavailable"}
     assert "127.0.0.1" not in json.dumps(body)
+
+
+def test_an_absurdly_large_page_is_an_empty_page(client, admin, auth) -> None:
+    response = client.get("/users?page=36889854935492907008&per_page=25", headers=auth(admin))
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["items"] == []
+    assert body["_meta"]["page"] == 36889854935492907008
+    assert body["_links"]["prev"] == "/users?page=1&per_page=25"

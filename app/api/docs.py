@@ -8,6 +8,7 @@ from pathlib import Path
 
 import flask_swagger_ui
 from flask import Blueprint, send_from_directory
+from marshmallow import fields
 
 from app.schemas.common import ErrorSchema
 
@@ -15,6 +16,9 @@ BEARER_SCHEME = "bearerAuth"
 BEARER_SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 SWAGGER_UI_ASSETS = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
 SWAGGER_UI_ASSETS_URL = "/docs/assets/"
+# What RequestSchema enforces, in the document: no NUL. (Unpaired surrogates are refused too, but
+# JSON Schema patterns cannot say so portably: they cannot be written in valid UTF-8 JSON.)
+STORABLE_STRING_PATTERN = "^[^\\u0000]*$"
 
 assets = Blueprint("docs_assets", __name__)
 
@@ -23,6 +27,14 @@ assets = Blueprint("docs_assets", __name__)
 def swagger_ui_asset(filename: str):
     """Swagger UI's scripts and styles (not part of the API, so not in the OpenAPI document)."""
     return send_from_directory(SWAGGER_UI_ASSETS, filename, max_age=24 * 3600)
+
+
+def strings_without_nul(converter, field, ret, **kwargs) -> dict:
+    """apispec attribute function: say in the document what ``RequestSchema`` enforces, that no
+    string may hold NUL (PostgreSQL cannot store it)."""
+    if isinstance(field, fields.String) and "pattern" not in ret:
+        return {"pattern": STORABLE_STRING_PATTERN}
+    return {}
 
 
 def requires(blp, *roles: str, owned: bool = False, description: str | None = None):

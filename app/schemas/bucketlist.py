@@ -6,7 +6,9 @@ from marshmallow import Schema, fields, validate
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
 
-NOT_BLANK = validate.Regexp(r"\S", error="May not be blank.")
+# Not blank, and (like every string, see app/schemas/base.py) without NUL. Written out in full
+# because this pattern is also the one the OpenAPI document shows.
+NOT_BLANK = validate.Regexp(r"^[^\x00]*[^\s\x00][^\x00]*$", error="May not be blank.")
 
 
 def name_field(**kwargs) -> fields.String:
