@@ -284,7 +284,8 @@ def test_change_password_needs_the_current_password(client, member, auth) -> Non
         headers=headers,
     )
 
-    assert response.status_code == 422
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_credentials"
     assert response.get_json()["details"] == {
         "current_password": ["The current password is incorrect."]
     }

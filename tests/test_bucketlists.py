@@ -173,6 +173,8 @@ def test_bucketlist_boundaries_accepted(client, owner, auth, body, status) -> No
         ({"title": ""}, "title"),
         ({"title": "t" * 201}, "title"),
         ({"title": "x", "done": "maybe"}, "done"),
+        ({"title": "x", "done": 0}, "done"),
+        ({"title": "x", "done": "true"}, "done"),
         ({"title": "x", "bucketlist_id": 9}, "bucketlist_id"),
     ],
 )

@@ -46,6 +46,7 @@ def test_created_user_defaults_to_an_active_user(client, admin, auth) -> None:
         ({"roles": []}, "roles"),
         ({"roles": "admin"}, "roles"),
         ({"is_active": "maybe"}, "is_active"),
+        ({"is_active": 1}, "is_active"),
         ({"token_version": 9}, "token_version"),
         ({"password": "created"}, "password"),
         ({"username": "x"}, "username"),

@@ -161,10 +161,13 @@ def change_password(payload):
     """Change your password; every older token is revoked and a fresh one is returned."""
     user = current_user()
     if not password_is_correct(user, payload["current_password"]):
+        # A failed credential check, like a failed login (and not a token problem: the code says
+        # which).
         raise ApiError(
-            422,
-            "validation_error",
-            details={"current_password": ["The current password is incorrect."]},
+            401,
+            "invalid_credentials",
+            "The current password is incorrect.",
+            {"current_password": ["The current password is incorrect."]},
         )
     set_password(user, payload["new_password"], field_name="new_password")
     db.session.commit()

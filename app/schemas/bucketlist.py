@@ -5,6 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
+from app.schemas.fields import StrictBoolean
 
 # Not blank, and (like every string, see app/schemas/base.py) without NUL. Written out in full
 # because this pattern is also the one the OpenAPI document shows.
@@ -88,14 +89,14 @@ class ItemCreateSchema(RequestSchema):
     """A new item."""
 
     title = name_field(required=True)
-    done = fields.Boolean(load_default=False)
+    done = StrictBoolean(load_default=False)
 
 
 class ItemUpdateSchema(RequestSchema):
     """The fields of an item that may change."""
 
     title = name_field()
-    done = fields.Boolean()
+    done = StrictBoolean()
 
 
 class BucketlistListArgsSchema(PaginationArgsSchema):

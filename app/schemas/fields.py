@@ -55,3 +55,13 @@ class PasswordNotUsernameMixin:
         password, username = data.get("password"), data.get("username")
         if password and username and password_matches_username(password, username):
             raise ValidationError(PASSWORD_IS_USERNAME, field_name="password")
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON body boolean: ``true`` or ``false`` only (not 0, 1, "yes"...), as documented.
+    Query-string booleans stay ``fields.Boolean``: they arrive as text."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value

@@ -10,7 +10,13 @@ from marshmallow import Schema, fields, validate
 from app.models.user import ROLES
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
-from app.schemas.fields import PasswordNotUsernameMixin, email_field, password_field, username_field
+from app.schemas.fields import (
+    PasswordNotUsernameMixin,
+    StrictBoolean,
+    email_field,
+    password_field,
+    username_field,
+)
 
 LINKS_METADATA = {
     "type": "object",
@@ -70,7 +76,7 @@ class UserCreateSchema(PasswordNotUsernameMixin, RequestSchema):
     email = email_field(required=True)
     password = password_field(required=True)
     roles = roles_field(load_default=lambda: ["user"])
-    is_active = fields.Boolean(load_default=True)
+    is_active = StrictBoolean(load_default=True)
 
 
 class UserUpdateSchema(RequestSchema):
@@ -78,7 +84,7 @@ class UserUpdateSchema(RequestSchema):
 
     email = email_field()
     roles = roles_field()
-    is_active = fields.Boolean()
+    is_active = StrictBoolean()
 
 
 class SelfUpdateSchema(RequestSchema):
