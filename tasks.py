@@ -113,3 +113,18 @@ def lint(c):
 def postman(c):
     """Run the Postman collection with newman against gunicorn on a fresh database."""
     c.run(f"{sys.executable} postman/run.py")
+
+
+@task(
+    help={
+        "clients": "Concurrent clients (default 16).",
+        "seconds": "How long to run (default 20).",
+        "workers": "gunicorn workers (default 2).",
+    }
+)
+def load(c, clients=16, seconds=20, workers=2):
+    """Bounded load run against gunicorn: requests, errors (must be 0), p50/p99."""
+    c.run(
+        f"{sys.executable} bench/load.py --clients {clients} --seconds {seconds} "
+        f"--workers {workers}"
+    )
