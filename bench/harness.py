@@ -27,9 +27,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def call(base_url: str, method: str, path: str, body=None, token=None, timeout=10):
+def call(base_url: str, method: str, path: str, body=None, token=None, timeout=10, headers=None):
     """One HTTP request; returns (status, headers, parsed JSON body or None)."""
-    headers = {"Content-Type": "application/json"} if body is not None else {}
+    headers = dict(headers or {})
+    if body is not None:
+        headers["Content-Type"] = "application/json"
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None

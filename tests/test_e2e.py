@@ -5,14 +5,13 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from bench.harness import call, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "e2e-" + "s" * 60
@@ -26,27 +25,6 @@ def procfile_commands() -> dict[str, str]:
 
 def postdeploy_command() -> str:
     return json.loads((ROOT / "app.json").read_text())["scripts"]["postdeploy"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def request(base: str, method: str, path: str, body=None, token=None, request_id=None):
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    if request_id:
-        headers["X-Request-ID"] = request_id
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
 
 
 def run_step(command: str, env: dict) -> subprocess.CompletedProcess:
@@ -98,7 +76,7 @@ def live_server(heroku_env, tmp_path_factory):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if request(base, "GET", "/health")[0] == 200:
+            if call(base, "GET", "/health")[0] == 200:
                 break
         except OSError:
             time.sleep(0.2)
@@ -136,7 +114,7 @@ def test_postdeploy_seeds_and_the_seeded_admin_logs_in(app, heroku_env, live_ser
     assert seeded.returncode == 0, seeded.stderr
     assert "admin: created (role admin), password set" in seeded.stdout
     assert ADMIN_PASSWORD not in seeded.stdout + seeded.stderr
-    status, _, body = request(
+    status, _, body = call(
         base, "POST", "/login", {"username": "admin", "password": ADMIN_PASSWORD}
     )
     assert status == 200
@@ -147,7 +125,7 @@ def test_login_and_profile_over_http(app, make_user, live_server) -> None:
     base, _ = live_server
     account = make_user("traveller")
 
-    status, headers, body = request(
+    status, headers, body = call(
         base, "POST", "/login", {"username": "traveller", "password": account.password}
     )
     assert status == 200
@@ -155,7 +133,7 @@ def test_login_and_profile_over_http(app, make_user, live_server) -> None:
     assert len(headers["X-Request-ID"]) == 32
     assert headers["Strict-Transport-Security"].startswith("max-age=")
 
-    status, _, me = request(base, "GET", "/users/me", token=body["access_token"])
+    status, _, me = call(base, "GET", "/users/me", token=body["access_token"])
     assert status == 200
     assert me["username"] == "traveller"
     assert me["roles"] == ["user"]
@@ -164,10 +142,10 @@ def test_login_and_profile_over_http(app, make_user, live_server) -> None:
 def test_errors_over_http_are_json(app, live_server) -> None:
     base, _ = live_server
 
-    status, _, body = request(base, "GET", "/users/me", token="not.a.token")
+    status, _, body = call(base, "GET", "/users/me", token="not.a.token")
     assert status == 401
     assert body["error"] == "invalid_token"
-    status, _, body = request(base, "GET", "/nowhere")
+    status, _, body = call(base, "GET", "/nowhere")
     assert status == 404
     assert body["error"] == "not_found"
 
@@ -175,11 +153,13 @@ def test_errors_over_http_are_json(app, live_server) -> None:
 def test_access_log_is_json_with_ids_and_no_secrets(app, make_user, live_server) -> None:
     base, output_path = live_server
     account = make_user("logged")
-    _, _, token_body = request(
+    _, _, token_body = call(
         base, "POST", "/login", {"username": "logged", "password": account.password}
     )
     token = token_body["access_token"]
-    status, _, _ = request(base, "GET", "/users/me", token=token, request_id="trace-me-1")
+    status, _, _ = call(
+        base, "GET", "/users/me", token=token, headers={"X-Request-ID": "trace-me-1"}
+    )
     assert status == 200
     time.sleep(0.3)
 
