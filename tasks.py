@@ -128,3 +128,9 @@ def load(c, clients=16, seconds=20, workers=2):
         f"{sys.executable} bench/load.py --clients {clients} --seconds {seconds} "
         f"--workers {workers}"
     )
+
+
+@task(help={"seconds": "Seconds per scenario (default 10)."})
+def bench(c, seconds=10):
+    """Benchmark against a bare Flask app served the same way (wrk; prints one table)."""
+    c.run(f"{sys.executable} bench/bench.py --seconds {seconds}")

@@ -1,0 +1,10 @@
+"""The yardstick: a bare Flask JSON endpoint, served exactly like Gatehouse."""
+
+from flask import Flask, jsonify
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def hello():
+    return jsonify({"status": "ok"})
