@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask.sessions import NullSession, SessionInterface
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -13,6 +14,7 @@ from app.audit import install_audit_trail
 from app.auth.revocation import is_token_revoked
 from app.cli import MIGRATIONS_DIR, register_commands
 from app.config import load_config
+from app.database import install_connection_checks
 from app.embedded_db import embedded_database_url
 from app.errors import register_error_handlers
 from app.extensions import api, db, guard, limiter, ma, mail, migrate
@@ -24,6 +26,7 @@ from app.request_hooks import register_request_hooks
 def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the application for ``config_name`` (default: APP_CONFIG, else production)."""
     app = Flask(__name__, static_folder=None)
+    app.session_interface = NoSessions()
     config = load_config(config_name)
     if config.EMBEDDED_DATABASE_DIR:
         config.SQLALCHEMY_DATABASE_URI = embedded_database_url(config.EMBEDDED_DATABASE_DIR)
@@ -43,8 +46,20 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     return app
 
 
+class NoSessions(SessionInterface):
+    """The API keeps no state between requests (tokens travel in headers, no cookies are set),
+    so Flask's signed-cookie session is never opened."""
+
+    def open_session(self, app: Flask, request) -> NullSession:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        return None
+
+
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    install_connection_checks(app)
     ma.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)

@@ -74,7 +74,7 @@ def _actor_and_request() -> tuple[int | None, str | None]:
     if not has_request_context():
         return None, None
     subject = g.get("token_subject")
-    actor = subject.user_id if subject is not None and subject.user is not None else None
+    actor = subject.user_id if subject is not None and subject.account is not None else None
     return actor, g.get("request_id")
 
 

@@ -100,8 +100,10 @@ class Config:
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = {
             "pool_size": env_int("DATABASE_POOL_SIZE", 5),
-            # A pooled connection is checked before use, so a database restart costs no errors.
-            "pool_pre_ping": env_bool("DATABASE_PRE_PING", True),
+            # Pooled connections are always checked before use without a round trip (see
+            # app/database.py); a SELECT 1 as well is only worth it where connections can die
+            # silently (a proxy or NAT between the app and PostgreSQL).
+            "pool_pre_ping": env_bool("DATABASE_PRE_PING", False),
             # Errors and logs never show bound parameters (password hashes, e-mails).
             "hide_parameters": True,
             # Fail fast rather than hang when the database cannot be reached.

@@ -1,27 +1,46 @@
 """Turn a ``select()`` into the contract's page envelope (``items``, ``_meta``, ``_links``)."""
 
 import math
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import request
-from sqlalchemy import Select, func, select
+from sqlalchemy import ScalarSelect, Select, func, select
 
-from app.extensions import db
+from app.database import read, read_rows
+
+# PostgreSQL's OFFSET is a bigint: an absurd page must not reach it.
+MAX_OFFSET = 2**63 - 1
 
 
-def paginate(statement: Select, page: int, per_page: int) -> dict:
-    """One page of ``statement``'s rows with the totals and links clients need."""
-    total_items = db.session.scalar(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    )
+def paginate(
+    statement: Select,
+    page: int,
+    per_page: int,
+    total: ScalarSelect | None = None,
+    item: Callable | None = None,
+) -> dict:
+    """One page of ``statement``'s rows with the totals and links clients need.
+
+    The total rides along with the page in the same statement (PostgreSQL evaluates the
+    uncorrelated subquery once), so a page costs one round trip whatever its size; only an empty
+    page asks for the total on its own. ``total`` is a cheaper exact count when the caller has
+    one (``RowCount.of``); by default the statement's rows are counted.
+
+    By default the statement selects one ORM entity and the page holds those objects. With
+    ``item``, the statement selects columns and ``item`` turns each row into a page item: the
+    rows are read without the ORM, which is much cheaper for a read-only page.
+    """
+    if total is None:
+        total = select(func.count()).select_from(statement.order_by(None).subquery())
+        total = total.scalar_subquery()
     offset = (page - 1) * per_page
-    # A page past the end has no rows; not asking also keeps absurd pages (an OFFSET beyond
-    # PostgreSQL's bigint) from reaching the database.
-    items = (
-        db.session.scalars(statement.limit(per_page).offset(offset)).all()
-        if offset < total_items
-        else []
-    )
+    rows = []
+    if offset <= MAX_OFFSET:
+        page_statement = statement.add_columns(total).limit(per_page).offset(offset)
+        rows = read(page_statement).all() if item is None else read_rows(page_statement)
+    total_items = rows[0][-1] if rows else read_rows(select(total))[0][0]
+    items = [row[0] for row in rows] if item is None else [item(row) for row in rows]
     total_pages = math.ceil(total_items / per_page) if total_items else 0
     last_page = max(total_pages, 1)
     return {

@@ -28,3 +28,10 @@ class ArgumentsParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = ArgumentsParser()
+
+    def arguments(self, schema, *args, **kwargs):
+        """smorest's ``arguments``, with the schema instantiated once: given a class, webargs
+        would build a new schema on every request."""
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)

@@ -20,11 +20,12 @@ TOKEN_VERSION_CLAIM = "tv"  # noqa: S105 (a claim name, not a secret)
 
 
 class TokenSubject(NamedTuple):
-    """A token's user id, its user (None when deleted) and whether its ``jti`` was revoked."""
+    """A token's user id, its account (``app.models.user.Account``; None when deleted) and
+    whether its ``jti`` was revoked."""
 
     jti: str
     user_id: int
-    user: Any
+    account: Any
     revoked: bool
 
 
@@ -65,13 +66,19 @@ class GatehouseGuard(Praetorian):
         """Load the subject, run praetorian's checks (its ``is_blacklisted`` hook reads the
         subject loaded here), then: the user still exists, is current and may sign in."""
         if "jti" in data and "id" in data:
-            user, revoked = self.user_class.token_subject(data["id"], data["jti"])
-            flask.g.token_subject = TokenSubject(data["jti"], data["id"], user, revoked)
+            account, revoked = self.user_class.token_subject(data["id"], data["jti"])
+            flask.g.token_subject = TokenSubject(data["jti"], data["id"], account, revoked)
         super()._validate_jwt_data(data, access_type=access_type)
-        user = flask.g.token_subject.user
+        account = flask.g.token_subject.account
         TokenRevokedError.require_condition(
-            user is not None and data.get(TOKEN_VERSION_CLAIM) == user.token_version,
+            account is not None and data.get(TOKEN_VERSION_CLAIM) == account.token_version,
             "The token was revoked",
         )
         if access_type != AccessType.register:
-            InvalidUserError.require_condition(user.is_active, "The account is disabled")
+            InvalidUserError.require_condition(account.is_active, "The account is disabled")
+
+
+def current_account():
+    """The signed-in user's account as checked with the token on this request (read-only: use
+    praetorian's ``current_user()`` to change it)."""
+    return flask.g.token_subject.account

@@ -3,6 +3,7 @@
 from app.models.audit_event import AuditEvent
 from app.models.bucketlist import Bucketlist, BucketlistItem
 from app.models.revoked_token import RevokedToken
+from app.models.row_count import RowCount
 from app.models.user import ROLES, STAFF_ROLES, User
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     "Bucketlist",
     "BucketlistItem",
     "RevokedToken",
+    "RowCount",
     "User",
 ]

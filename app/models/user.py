@@ -2,10 +2,22 @@
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Index, String, Text, exists, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Index,
+    String,
+    Text,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.database import read_row
 from app.extensions import db
 from app.models.columns import timestamp_column
 from app.models.revoked_token import RevokedToken
@@ -44,7 +56,7 @@ class User(db.Model):
     @property
     def rolenames(self) -> list[str]:
         """The user's roles as a list, as flask-praetorian reads them."""
-        return [role for role in (self.roles or "").split(",") if role]
+        return split_roles(self.roles)
 
     @rolenames.setter
     def rolenames(self, names: list[str]) -> None:
@@ -88,12 +100,11 @@ class User(db.Model):
         return taken
 
     @classmethod
-    def token_subject(cls, user_id: int, jti: str) -> "tuple[User | None, bool]":
-        """The user a token names, and whether that token was revoked: one round trip, since
+    def token_subject(cls, user_id: int, jti: str) -> "tuple[Account | None, bool]":
+        """The account a token names, and whether that token was revoked: one round trip, since
         it runs on every authenticated request."""
-        revoked = exists().where(RevokedToken.jti == jti)
-        row = db.session.execute(select(cls, revoked).where(cls.user_id == user_id)).first()
-        return (row[0], row[1]) if row else (None, False)
+        row = read_row(TOKEN_SUBJECT, {"user_id": user_id, "jti": jti})
+        return (Account(row), row.revoked) if row else (None, False)
 
     @classmethod
     def identify(cls, user_id: int) -> "User | None":
@@ -102,6 +113,38 @@ class User(db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.user_id} {self.username!r}>"
+
+
+def split_roles(roles: str | None) -> list[str]:
+    return [role for role in (roles or "").split(",") if role]
+
+
+class Account:
+    """A user's row as loaded with the token on every authenticated request: a read-only
+    snapshot with the user's column attributes, enough to check the token and to answer reads
+    such as ``GET /users/me`` without building an ORM object (which costs more than the query).
+    Views that change the user load the ``User`` (``current_user()``)."""
+
+    __slots__ = tuple(column.key for column in User.__table__.columns)
+
+    def __init__(self, row) -> None:
+        """Take the user columns ``row`` has (a list may select only the columns it shows)."""
+        for name, value in zip(row._fields, row, strict=True):
+            if name in ACCOUNT_FIELDS:
+                setattr(self, name, value)
+
+    @property
+    def rolenames(self) -> list[str]:
+        return split_roles(self.roles)
+
+
+ACCOUNT_FIELDS = frozenset(Account.__slots__)
+
+# Built once (its compiled form is cached): the account's columns and the token's revocation.
+TOKEN_SUBJECT = select(
+    *User.__table__.columns,
+    exists().where(RevokedToken.jti == bindparam("jti")).label("revoked"),
+).where(User.user_id == bindparam("user_id"))
 
 
 def _role_array(roles) -> ColumnElement:

@@ -4,7 +4,7 @@ public: anyone signed in; self: the user looking at themself; admin: admin or op
 at anyone. Each adds fields to the one before; none of them knows the password hash exists.
 """
 
-from flask import url_for
+from flask import g, url_for
 from marshmallow import Schema, fields, validate
 
 from app.models.user import ROLES
@@ -24,6 +24,15 @@ LINKS_METADATA = {
 }
 
 
+def user_url(user_id: int) -> str:
+    """A user's URL. ``url_for`` runs once per request: a page has up to 100 users, and
+    building a URL costs more than dumping the user."""
+    prefix = g.get("user_url_prefix")
+    if prefix is None:
+        prefix = g.user_url_prefix = url_for("users.UserById", user_id=0).removesuffix("0")
+    return f"{prefix}{user_id}"
+
+
 class PublicUserSchema(Schema):
     """What every signed-in user may see of any user."""
 
@@ -34,7 +43,7 @@ class PublicUserSchema(Schema):
 
     def user_links(self, user) -> dict[str, str]:
         """Hypermedia links of a user."""
-        return {"self": url_for("users.UserById", user_id=user.user_id)}
+        return {"self": user_url(user.user_id)}
 
 
 class SelfUserSchema(PublicUserSchema):

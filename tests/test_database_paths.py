@@ -1,0 +1,156 @@
+"""The cheap database paths: exact row counts kept by triggers, reads outside transactions, and
+pooled connections checked without a round trip."""
+
+import psycopg2
+import pytest
+from sqlalchemy import event, func, select, text
+
+from app.database import discard_dead_connections, read_rows
+from app.extensions import db
+from app.models import RowCount, User
+
+
+@pytest.fixture
+def member_headers(member, auth) -> dict[str, str]:
+    return auth(member)
+
+
+def users_counter() -> int:
+    return db.session.scalar(select(RowCount.row_count).where(RowCount.table_name == "users"))
+
+
+def test_the_users_counter_follows_inserts_deletes_and_truncates(app, make_user) -> None:
+    with app.app_context():
+        assert users_counter() == 0
+    for number in range(3):
+        make_user(f"counted{number}")
+    with app.app_context():
+        db.session.execute(
+            text(
+                "INSERT INTO users (username, email, password) "
+                "SELECT 'bulk' || n, 'bulk' || n || '@example.com', 'x' "
+                "FROM generate_series(1, 250) AS n"
+            )
+        )
+        db.session.execute(text("DELETE FROM users WHERE username LIKE 'bulk1%'"))
+        db.session.commit()
+        real = db.session.scalar(select(func.count()).select_from(User))
+        assert real == 3 + 250 - 111  # bulk1, bulk10-19, bulk100-199
+        assert users_counter() == real
+
+        db.session.execute(text("TRUNCATE users CASCADE"))
+        db.session.commit()
+        assert users_counter() == 0
+
+
+def test_a_rolled_back_insert_leaves_the_counter_alone(app, make_user) -> None:
+    make_user("kept")
+    with app.app_context():
+        db.session.execute(
+            text("INSERT INTO users (username, email, password) VALUES ('gone', 'g@x.org', 'x')")
+        )
+        assert users_counter() == 2  # the writer sees its own insert
+        db.session.rollback()
+        assert users_counter() == 1
+
+
+def test_the_unfiltered_list_reads_the_counter_and_a_filtered_one_counts(
+    client, admin, make_user, auth, counted_statements
+) -> None:
+    for number in range(4):
+        make_user(f"listed{number}")
+    headers = auth(admin)
+
+    with counted_statements() as statements:
+        everyone = client.get("/users?per_page=2", headers=headers)
+    assert everyone.status_code == 200
+    assert everyone.get_json()["_meta"]["total_items"] == 5
+    assert len(statements) == 2
+    assert "row_counts" in statements[1]
+    assert "count(" not in statements[1]
+
+    with counted_statements() as statements:
+        some = client.get("/users?per_page=2&q=listed", headers=headers)
+    assert some.status_code == 200
+    assert some.get_json()["_meta"]["total_items"] == 4
+    assert len(statements) == 2
+    assert "count(" in statements[1]
+
+
+def test_a_page_past_the_end_still_knows_the_total(client, admin, auth, counted_statements) -> None:
+    headers = auth(admin)
+    with counted_statements() as statements:
+        response = client.get("/users?page=9&per_page=10", headers=headers)
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["items"] == []
+    assert body["_meta"] == {"page": 9, "per_page": 10, "total_pages": 1, "total_items": 1}
+    assert len(statements) == 3  # the token, the empty page, then the total alone
+
+
+IN_ITS_OWN_TRANSACTION = text("SELECT transaction_timestamp() = statement_timestamp()")
+
+
+def test_a_read_outside_a_transaction_is_its_own_statement(app) -> None:
+    with app.test_request_context():
+        # No BEGIN went first: the statement's transaction started with it.
+        assert read_rows(IN_ITS_OWN_TRANSACTION)[0][0] is True
+        assert not db.session().in_transaction()
+
+
+def test_a_read_after_a_write_joins_the_transaction_and_sees_the_write(app) -> None:
+    with app.test_request_context():
+        db.session.execute(
+            text("INSERT INTO users (username, email, password) VALUES ('new', 'n@x.org', 'x')")
+        )
+        assert read_rows(IN_ITS_OWN_TRANSACTION)[0][0] is False
+        assert read_rows(select(User.username))[0].username == "new"
+        db.session.rollback()
+
+
+def backend_pid(app) -> int:
+    with app.app_context():
+        pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+        db.session.remove()
+    return pid
+
+
+def terminate(database_url: str, pid: int) -> None:
+    connection = psycopg2.connect(database_url.replace("postgresql+psycopg2", "postgresql"))
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        assert cursor.fetchone()[0] is True
+    connection.close()
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_before_use(
+    make_app, migrated_database, member_headers
+) -> None:
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "pool_pre_ping": False})
+    client = app.test_client()
+    pid = backend_pid(app)
+    terminate(migrated_database, pid)
+
+    response = client.get("/users/me", headers=member_headers)
+
+    assert response.status_code == 200
+    assert response.get_json()["username"] == "member"
+    assert backend_pid(app) != pid
+
+
+def test_without_the_check_the_same_request_fails(
+    make_app, migrated_database, member_headers
+) -> None:
+    """The control for the test above: the check is what saves the request."""
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "pool_pre_ping": False})
+    with app.app_context():
+        event.remove(db.engine, "checkout", discard_dead_connections)
+    client = app.test_client()
+    terminate(migrated_database, backend_pid(app))
+
+    response = client.get("/users/me", headers=member_headers)
+
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "service_unavailable"
