@@ -130,7 +130,12 @@ def load(c, clients=16, seconds=20, workers=2):
     )
 
 
-@task(help={"seconds": "Seconds per scenario (default 10)."})
-def bench(c, seconds=10):
+@task(
+    help={
+        "seconds": "Seconds per run (default 10).",
+        "rounds": "Runs per scenario, the best one kept (default 2).",
+    }
+)
+def bench(c, seconds=10, rounds=2):
     """Benchmark against a bare Flask app served the same way (wrk; prints one table)."""
-    c.run(f"{sys.executable} bench/bench.py --seconds {seconds}")
+    c.run(f"{sys.executable} bench/bench.py --seconds {seconds} --rounds {rounds}")
