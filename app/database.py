@@ -7,14 +7,15 @@ and the ``ROLLBACK`` when the session closes. Two helpers remove the three that 
 - ``discard_dead_connections`` checks a pooled connection before use without asking the server:
   a PostgreSQL that restarted, crashed or terminated the backend has sent its goodbye (or closed
   the socket), so the socket is readable; a healthy idle connection has nothing to read.
-- ``read`` (and ``read_row``, for Core statements) runs a plain ``SELECT`` outside a transaction
-  when the request has not opened one yet.
+- ``read`` (and ``read_rows`` / ``read_row``, for Core statements) runs a plain ``SELECT``
+  outside a transaction when the request has not opened one yet.
   Under READ COMMITTED every statement takes its own snapshot anyway, so a lone read sees exactly
   what it would see inside a transaction; and with no transaction open, closing the session sends
   nothing. Once a request has written (or flushed, or locked rows), reads join its transaction.
 """
 
 import select as select_module
+from contextlib import contextmanager
 
 from flask import Flask
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
@@ -40,6 +41,18 @@ def install_connection_checks(app: Flask) -> None:
         event.listen(db.engine, "checkout", discard_dead_connections)
 
 
+@contextmanager
+def autocommit(dbapi_connection):
+    """psycopg2's own autocommit switch, for the block (SQLAlchemy's ``isolation_level``
+    option would cost a round trip to set and another to reset)."""
+    dbapi_connection.autocommit = True
+    try:
+        yield
+    finally:
+        if not dbapi_connection.closed:
+            dbapi_connection.autocommit = False
+
+
 def read(statement: Executable, params: dict | None = None):
     """Execute ``statement``, a plain ``SELECT`` (no ``FOR UPDATE``), in the request's session:
     in autocommit when no transaction is open and nothing waits to be flushed, otherwise inside
@@ -50,12 +63,8 @@ def read(statement: Executable, params: dict | None = None):
     connection = session.connection().connection.dbapi_connection
     if connection.autocommit or connection.info.transaction_status != TRANSACTION_STATUS_IDLE:
         return session.execute(statement, params)
-    connection.autocommit = True
-    try:
+    with autocommit(connection):
         return session.execute(statement, params)
-    finally:
-        if not connection.closed:
-            connection.autocommit = False
 
 
 def read_rows(statement: Executable, params: dict | None = None) -> list[Row]:
@@ -68,15 +77,8 @@ def read_rows(statement: Executable, params: dict | None = None) -> list[Row]:
     """
     if db.session().in_transaction():
         return read(statement, params).all()
-    with db.engine.connect() as connection:
-        # psycopg2's own switch: SQLAlchemy's isolation_level option costs a round trip.
-        dbapi_connection = connection.connection.dbapi_connection
-        dbapi_connection.autocommit = True
-        try:
-            return connection.execute(statement, params).all()
-        finally:
-            if not dbapi_connection.closed:
-                dbapi_connection.autocommit = False
+    with db.engine.connect() as connection, autocommit(connection.connection.dbapi_connection):
+        return connection.execute(statement, params).all()
 
 
 def read_row(statement: Executable, params: dict | None = None) -> Row | None:
