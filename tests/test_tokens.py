@@ -131,3 +131,49 @@ def test_token_in_query_string_or_cookie_is_ignored(client, member, token_for) -
     client.set_cookie("access_token", token)
 
     _assert_error(client.get(f"/users/me?access_token={token}"), 401, "missing_token")
+
+
+def test_own_tokens_are_read_by_the_short_way_and_others_are_left_to_pyjwt(
+    app, member, token_for
+) -> None:
+    import jwt
+
+    from app.extensions import guard
+
+    token = token_for(member)
+    header, payload, signature = token.split(".")
+    with app.app_context():
+        verifier = guard._own_tokens
+        expected = jwt.decode(token, guard.encode_key, algorithms=["HS256"])
+        assert verifier.claims(token) == expected
+        assert expected["id"] == member.id
+        claims = dict(expected, rls="admin")
+        refused = {
+            "payload changed": f"{header}.{_b64(claims)}.{signature}",
+            "signature changed": f"{header}.{payload}.{signature[:-2]}AA",
+            "signature padded": f"{token}=",
+            "signature with junk": f"{header}.{payload}.{signature[:10]}!{signature[10:]}",
+            "extra segment": f"{token}.{signature}",
+            "no signature": f"{header}.{payload}",
+            "non-ascii": f"{header}.{payload}é.{signature}",
+            "other header": jwt.encode(expected, guard.encode_key, "HS256", {"kid": "1"}),
+            "other key": jwt.encode(expected, "k" * 32, "HS256"),
+        }
+        for name, candidate in refused.items():
+            assert verifier.claims(candidate) is None, name
+        # A token with another header but our key and algorithm is still ours: PyJWT reads it.
+        assert guard.extract_jwt_token(refused["other header"])["id"] == member.id
+
+
+def test_payload_changed_with_a_valid_signature_of_another_token_is_refused(
+    client, admin, member, token_for
+) -> None:
+    header, _, signature = token_for(member).split(".")
+    admin_payload = token_for(admin).split(".")[1]
+    spliced = f"{header}.{admin_payload}.{signature}"
+
+    _assert_error(
+        client.get("/users/me", headers={"Authorization": f"Bearer {spliced}"}),
+        401,
+        "invalid_token",
+    )
