@@ -12,16 +12,28 @@ and the ``ROLLBACK`` when the session closes. Two helpers remove the three that 
   Under READ COMMITTED every statement takes its own snapshot anyway, so a lone read sees exactly
   what it would see inside a transaction; and with no transaction open, closing the session sends
   nothing. Once a request has written (or flushed, or locked rows), reads join its transaction.
+
+The reads every request makes (the token's account, the first page of a list) are
+``PreparedRead`` statements: built and compiled once per process, planned once per connection by
+PostgreSQL (``PREPARE``/``EXECUTE``), and run on the driver's cursor without SQLAlchemy's
+per-statement machinery, which costs more than the query itself.
 """
 
+import itertools
 import select as select_module
+from collections import namedtuple
+from collections.abc import Mapping
 from contextlib import contextmanager
 
+import psycopg2
 from flask import Flask
+from psycopg2 import errors as pg_errors
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
-from sqlalchemy import Row, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import Row, Select, String, event
+from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.sql import Executable
+from sqlalchemy.types import NullType, TypeEngine
 
 from app.extensions import db
 
@@ -67,7 +79,92 @@ def read(statement: Executable, params: dict | None = None):
         return session.execute(statement, params)
 
 
-def read_rows(statement: Executable, params: dict | None = None) -> list[Row]:
+class PreparedRead:
+    """A plain ``SELECT`` that requests run often, ready to run without SQLAlchemy: compiled
+    once, and prepared by PostgreSQL once per pooled connection (the first run sends ``PREPARE``
+    and ``EXECUTE`` together, later runs only ``EXECUTE``). Bind parameters the caller does not
+    pass keep the values written into the statement."""
+
+    _numbers = itertools.count(1)
+    # $1, $2, ... as PREPARE expects them.
+    _dialect = PGDialect_psycopg2(paramstyle="numeric_dollar")
+
+    def __init__(self, statement: Select) -> None:
+        self.statement = statement
+        self.name = f"gatehouse_read_{next(self._numbers)}"
+        compiled = statement.compile(dialect=self._dialect)
+        self._parameters = compiled.positiontup or []
+        self._defaults = compiled.params
+        types = ", ".join(
+            self._parameter_type(compiled.binds[name].type) for name in self._parameters
+        )
+        arguments = ", ".join(["%s"] * len(self._parameters))
+        self._execute = f"EXECUTE {self.name}" + (f"({arguments})" if arguments else "")
+        # Sent with the EXECUTE in one round trip (psycopg2 then formats the whole string).
+        self._prepare = (
+            f"PREPARE {self.name}"
+            + (f" ({types})" if types else "")
+            + f" AS {compiled.string.replace('%', '%%')}; "
+        )
+        self.row = namedtuple("Row", statement.selected_columns.keys(), rename=True)
+
+    @classmethod
+    def _parameter_type(cls, type_: TypeEngine) -> str:
+        """A parameter's SQL type for PREPARE: strings as ``text`` (a ``varchar(n)`` parameter
+        would cut longer values down before comparing them), untyped ones left to PostgreSQL."""
+        if isinstance(type_, NullType):
+            return "unknown"
+        if isinstance(type_, String):
+            return "text"
+        return type_.compile(dialect=cls._dialect)
+
+    def rows(self, params: Mapping | None = None) -> list:
+        """Run on a pooled connection of its own, in autocommit."""
+        params = params or {}
+        values = [params.get(name, self._defaults[name]) for name in self._parameters]
+        try:
+            connection = db.engine.raw_connection()
+        except psycopg2.Error as error:
+            raise DBAPIError.instance(
+                self._execute, values, error, psycopg2.Error, connection_invalidated=True
+            ) from error
+        try:
+            return [self.row._make(row) for row in self._run(connection, values)]
+        finally:
+            connection.close()
+
+    def _run(self, connection, values: list) -> list[tuple]:
+        dbapi_connection = connection.dbapi_connection
+        prepared = connection.info.setdefault("prepared_reads", set())
+        sql = self._execute if self.name in prepared else self._prepare + self._execute
+        try:
+            with autocommit(dbapi_connection), dbapi_connection.cursor() as cursor:
+                try:
+                    cursor.execute(sql, values)
+                except (
+                    pg_errors.InvalidSqlStatementName,
+                    pg_errors.DuplicatePreparedStatement,
+                    pg_errors.FeatureNotSupported,
+                ):
+                    # Someone ran DEALLOCATE or DISCARD on the connection, a PREPARE outlived
+                    # its failed EXECUTE, or a migration changed the columns under the plan:
+                    # prepare afresh.
+                    cursor.execute(f"DEALLOCATE ALL; {self._prepare}{self._execute}", values)
+                    prepared.clear()
+                prepared.add(self.name)
+                return cursor.fetchall()
+        except psycopg2.Error as error:
+            lost = dbapi_connection.closed or isinstance(
+                error, psycopg2.OperationalError | psycopg2.InterfaceError
+            )
+            if lost:
+                connection.invalidate(error)
+            raise DBAPIError.instance(
+                self._execute, values, error, psycopg2.Error, connection_invalidated=lost
+            ) from error
+
+
+def read_rows(statement: Executable | PreparedRead, params: dict | None = None) -> list[Row]:
     """The rows of a plain Core ``SELECT`` (columns, not ORM objects), for the reads every
     request makes.
 
@@ -75,13 +172,16 @@ def read_rows(statement: Executable, params: dict | None = None) -> list[Row]:
     its own in autocommit, without the ORM session's machinery (which costs more than the round
     trip); otherwise it joins the session, so it sees what the request has written so far.
     """
+    prepared = statement if isinstance(statement, PreparedRead) else None
     if db.session().in_transaction():
-        return read(statement, params).all()
+        return read(prepared.statement if prepared else statement, params).all()
+    if prepared:
+        return prepared.rows(params)
     with db.engine.connect() as connection, autocommit(connection.connection.dbapi_connection):
         return connection.execute(statement, params).all()
 
 
-def read_row(statement: Executable, params: dict | None = None) -> Row | None:
+def read_row(statement: Executable | PreparedRead, params: dict | None = None) -> Row | None:
     """The first row of ``read_rows``."""
     rows = read_rows(statement, params)
     return rows[0] if rows else None

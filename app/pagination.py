@@ -5,41 +5,57 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import request
-from sqlalchemy import ScalarSelect, Select, func, select
+from sqlalchemy import ScalarSelect, Select, bindparam, func, select
 
-from app.database import read, read_rows
+from app.database import PreparedRead, read, read_rows
 
 # PostgreSQL's OFFSET is a bigint: an absurd page must not reach it.
 MAX_OFFSET = 2**63 - 1
 
 
+class PageQuery:
+    """A list statement as its page statement (the page's rows with the total as a last column,
+    limited by the ``page_limit`` and ``page_offset`` parameters) and its total statement.
+
+    The total rides along with the page in the same statement (PostgreSQL evaluates the
+    uncorrelated subquery once), so a page costs one round trip whatever its size; only an empty
+    page asks for the total on its own. ``total`` is a cheaper exact count when the caller has
+    one (``RowCount.of``); by default the statement's rows are counted. With ``prepare``, both
+    are ``PreparedRead`` statements: for the lists every client asks for, built once.
+    """
+
+    def __init__(self, statement: Select, total: ScalarSelect | None = None, prepare=False):
+        if total is None:
+            total = select(func.count()).select_from(statement.order_by(None).subquery())
+            total = total.scalar_subquery()
+        page = statement.add_columns(total).limit(bindparam("page_limit"))
+        page = page.offset(bindparam("page_offset"))
+        self.page = PreparedRead(page) if prepare else page
+        self.total = PreparedRead(select(total)) if prepare else select(total)
+
+
 def paginate(
-    statement: Select,
+    query: Select | PageQuery,
     page: int,
     per_page: int,
     total: ScalarSelect | None = None,
     item: Callable | None = None,
 ) -> dict:
-    """One page of ``statement``'s rows with the totals and links clients need.
-
-    The total rides along with the page in the same statement (PostgreSQL evaluates the
-    uncorrelated subquery once), so a page costs one round trip whatever its size; only an empty
-    page asks for the total on its own. ``total`` is a cheaper exact count when the caller has
-    one (``RowCount.of``); by default the statement's rows are counted.
+    """One page of ``query``'s rows (a ``select()``, or a ``PageQuery`` built in advance) with
+    the totals and links clients need.
 
     By default the statement selects one ORM entity and the page holds those objects. With
     ``item``, the statement selects columns and ``item`` turns each row into a page item: the
     rows are read without the ORM, which is much cheaper for a read-only page.
     """
-    if total is None:
-        total = select(func.count()).select_from(statement.order_by(None).subquery())
-        total = total.scalar_subquery()
+    if not isinstance(query, PageQuery):
+        query = PageQuery(query, total)
     offset = (page - 1) * per_page
     rows = []
     if offset <= MAX_OFFSET:
-        page_statement = statement.add_columns(total).limit(per_page).offset(offset)
-        rows = read(page_statement).all() if item is None else read_rows(page_statement)
-    total_items = rows[0][-1] if rows else read_rows(select(total))[0][0]
+        bounds = {"page_limit": per_page, "page_offset": offset}
+        rows = read(query.page, bounds).all() if item is None else read_rows(query.page, bounds)
+    total_items = rows[0][-1] if rows else read_rows(query.total)[0][0]
     items = [row[0] for row in rows] if item is None else [item(row) for row in rows]
     total_pages = math.ceil(total_items / per_page) if total_items else 0
     last_page = max(total_pages, 1)

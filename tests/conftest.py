@@ -9,6 +9,7 @@ from sqlalchemy import event, text
 
 from app import create_app
 from app.cli import init_db
+from app.database import PreparedRead
 from app.embedded_db import start_embedded_postgres
 from app.extensions import db, guard
 from app.models import User
@@ -165,7 +166,8 @@ def member(make_user):
 
 @pytest.fixture
 def counted_statements(app):
-    """``with counted_statements() as statements:`` lists the SQL the block sends."""
+    """``with counted_statements() as statements:`` lists the SQL the block sends: through
+    SQLAlchemy, and the prepared reads (``EXECUTE name /* their SQL */``) that bypass it."""
 
     @contextmanager
     def count():
@@ -174,12 +176,19 @@ def counted_statements(app):
         def record(conn, cursor, statement, parameters, context, executemany) -> None:
             statements.append(statement)
 
+        def run_prepared(prepared, connection, values):
+            statements.append(f"EXECUTE {prepared.name} /* {prepared.statement} */")
+            return run(prepared, connection, values)
+
         with app.app_context():
             engine = db.engine
         event.listen(engine, "before_cursor_execute", record)
+        run = PreparedRead._run
+        PreparedRead._run = run_prepared
         try:
             yield statements
         finally:
+            PreparedRead._run = run
             event.remove(engine, "before_cursor_execute", record)
 
     return count

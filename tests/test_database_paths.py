@@ -3,9 +3,10 @@ pooled connections checked without a round trip."""
 
 import psycopg2
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import bindparam, event, func, literal, select, text
+from sqlalchemy.exc import DataError
 
-from app.database import discard_dead_connections, read_rows
+from app.database import PreparedRead, discard_dead_connections, read_rows
 from app.extensions import db
 from app.models import RowCount, User
 
@@ -68,6 +69,8 @@ def test_the_unfiltered_list_reads_the_counter_and_a_filtered_one_counts(
     assert len(statements) == 2
     assert "row_counts" in statements[1]
     assert "count(" not in statements[1]
+    # Both reads every client makes are prepared statements: the token check and the page.
+    assert all(statement.startswith("EXECUTE gatehouse_read_") for statement in statements)
 
     with counted_statements() as statements:
         some = client.get("/users?per_page=2&q=listed", headers=headers)
@@ -75,6 +78,7 @@ def test_the_unfiltered_list_reads_the_counter_and_a_filtered_one_counts(
     assert some.get_json()["_meta"]["total_items"] == 4
     assert len(statements) == 2
     assert "count(" in statements[1]
+    assert not statements[1].startswith("EXECUTE")
 
 
 def test_a_page_past_the_end_still_knows_the_total(client, admin, auth, counted_statements) -> None:
@@ -154,3 +158,107 @@ def test_without_the_check_the_same_request_fails(
 
     assert response.status_code == 503
     assert response.get_json()["error"] == "service_unavailable"
+
+
+def prepared_names(app) -> set[str]:
+    """The statements the (one) pooled connection has prepared."""
+    with app.app_context():
+        connection = db.engine.raw_connection()
+        try:
+            with connection.dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT name FROM pg_prepared_statements")
+                names = {row[0] for row in cursor.fetchall()}
+            connection.dbapi_connection.rollback()
+        finally:
+            connection.close()
+    return names
+
+
+def test_the_token_check_is_prepared_once_per_connection_and_then_only_executed(
+    make_app, member_headers, counted_statements
+) -> None:
+    from app.models.user import TOKEN_SUBJECT
+
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "pool_pre_ping": False})
+    client = app.test_client()
+    assert TOKEN_SUBJECT.name not in prepared_names(app)
+
+    for _ in range(3):
+        response = client.get("/users/me", headers=member_headers)
+        assert response.status_code == 200
+        assert response.get_json()["username"] == "member"
+
+    assert TOKEN_SUBJECT.name in prepared_names(app)
+    with app.app_context():
+        connection = db.engine.raw_connection()
+        assert TOKEN_SUBJECT.name in connection.info["prepared_reads"]
+        connection.close()
+
+
+def test_a_prepared_read_survives_deallocate(make_app, member_headers) -> None:
+    from app.models.user import TOKEN_SUBJECT
+
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "pool_pre_ping": False})
+    client = app.test_client()
+    assert client.get("/users/me", headers=member_headers).status_code == 200
+    with app.app_context():
+        connection = db.engine.raw_connection()
+        with connection.dbapi_connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+        connection.dbapi_connection.commit()
+        connection.close()
+    assert TOKEN_SUBJECT.name not in prepared_names(app)
+
+    response = client.get("/users/me", headers=member_headers)
+
+    assert response.status_code == 200
+    assert response.get_json()["username"] == "member"
+    assert TOKEN_SUBJECT.name in prepared_names(app)
+
+
+def test_a_prepared_read_takes_parameters_and_keeps_its_written_values(app) -> None:
+    double = PreparedRead(
+        select(
+            (bindparam("number", type_=db.Integer) * 2).label("doubled"),
+            literal("fixed").label("word"),
+        )
+    )
+    with app.test_request_context():
+        rows = read_rows(double, {"number": 21})
+        assert rows == [(42, "fixed")]
+        assert rows[0].doubled == 42
+        assert rows[0].word == "fixed"
+
+
+def test_a_failing_prepared_read_raises_sqlalchemys_error_and_frees_the_connection(app) -> None:
+    divide = PreparedRead(select((literal(1) / bindparam("by", type_=db.Integer)).label("x")))
+    with app.test_request_context():
+        with pytest.raises(DataError) as raised:
+            read_rows(divide, {"by": 0})
+        assert "division by zero" in str(raised.value.orig)
+        assert read_rows(divide, {"by": 1})[0].x == 1
+        assert db.engine.pool.checkedout() == 0
+
+
+def alter_username_length(app, length: int) -> None:
+    with app.app_context():
+        db.session.execute(text(f"ALTER TABLE users ALTER COLUMN username TYPE varchar({length})"))
+        db.session.commit()
+
+
+def test_a_prepared_read_survives_a_migration_that_changes_its_columns(
+    make_app, member_headers
+) -> None:
+    """PostgreSQL refuses a prepared plan whose result columns changed type; the read prepares
+    itself again (running instances keep working through a release's migration)."""
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "pool_pre_ping": False})
+    client = app.test_client()
+    assert client.get("/users/me", headers=member_headers).status_code == 200
+    alter_username_length(app, 80)
+    try:
+        response = client.get("/users/me", headers=member_headers)
+    finally:
+        alter_username_length(app, 64)
+
+    assert response.status_code == 200
+    assert response.get_json()["username"] == "member"

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import read_row
+from app.database import PreparedRead, read_row
 from app.extensions import db
 from app.models.columns import timestamp_column
 from app.models.revoked_token import RevokedToken
@@ -140,11 +140,13 @@ class Account:
 
 ACCOUNT_FIELDS = frozenset(Account.__slots__)
 
-# Built once (its compiled form is cached): the account's columns and the token's revocation.
-TOKEN_SUBJECT = select(
-    *User.__table__.columns,
-    exists().where(RevokedToken.jti == bindparam("jti")).label("revoked"),
-).where(User.user_id == bindparam("user_id"))
+# Every authenticated request runs it: the account's columns and the token's revocation.
+TOKEN_SUBJECT = PreparedRead(
+    select(
+        *User.__table__.columns,
+        exists().where(RevokedToken.jti == bindparam("jti")).label("revoked"),
+    ).where(User.user_id == bindparam("user_id"))
+)
 
 
 def _role_array(roles) -> ColumnElement:
