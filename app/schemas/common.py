@@ -5,6 +5,7 @@ from datetime import UTC
 from marshmallow import Schema, fields, validate
 
 from app.schemas.base import RequestSchema
+from app.schemas.dumper import DumpedList
 
 MAX_PER_PAGE = 100
 
@@ -63,7 +64,7 @@ def page_schema(item_schema: type[Schema]) -> type[Schema]:
         name,
         (Schema,),
         {
-            "items": fields.List(fields.Nested(item_schema)),
+            "items": DumpedList(item_schema),
             "meta": fields.Nested(PageMetaSchema, data_key="_meta"),
             "links": fields.Nested(PageLinksSchema, data_key="_links"),
             "__doc__": f"A page of {item_schema.__name__.removesuffix('Schema')} items.",

@@ -1,0 +1,81 @@
+"""Dumping many objects with one schema, at a fraction of marshmallow's cost per object.
+
+A page holds up to 100 users, and marshmallow's general machinery (field lookup, accessor,
+missing-value handling, one method call per layer) costs more per user than everything else the
+request does. ``compile_dumper`` reads the schema once and returns a function that produces the
+same dictionary: plain conversions for the plain field types, the field's own ``_serialize`` for
+any other, the schema's method for ``Method`` fields. The schema stays the one description of
+the output (OpenAPI is built from it); tests compare both dumps.
+"""
+
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any
+
+from marshmallow import Schema, fields
+
+
+def _none_or(convert: Callable) -> Callable:
+    return lambda value: None if value is None else convert(value)
+
+
+def _strings(values):
+    return None if values is None else [None if v is None else str(v) for v in values]
+
+
+def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
+    """A plain conversion for the field types whose ``_serialize`` is one, else None."""
+    kind = type(field)
+    if kind is fields.Integer and not field.as_string:
+        return _none_or(int)
+    if kind is fields.String:
+        return _none_or(str)
+    if kind is fields.Boolean:
+        return _none_or(bool)
+    if kind is fields.List and type(field.inner) is fields.String:
+        return _strings
+    return None
+
+
+def _producer(schema: Schema, name: str, field: fields.Field) -> Callable[[Any], Any]:
+    if isinstance(field, fields.Method):
+        return getattr(schema, field.serialize_method_name)
+    attribute = field.attribute or name
+    get = attrgetter(attribute)
+    convert = _converter(field)
+    if convert is not None:
+        return lambda obj: convert(get(obj))
+    serialize = field._serialize
+    return lambda obj: serialize(get(obj), attribute, obj)
+
+
+def compile_dumper(schema: Schema) -> Callable[[Any], dict]:
+    """A function dumping one object as ``schema.dump`` does. An object lacking one of the
+    attributes (marshmallow would leave that key out) is dumped by the schema itself."""
+    plan = [
+        (field.data_key if field.data_key is not None else name, _producer(schema, name, field))
+        for name, field in schema.dump_fields.items()
+    ]
+
+    def dump(obj) -> dict:
+        try:
+            return {key: produce(obj) for key, produce in plan}
+        except AttributeError:
+            return schema.dump(obj)
+
+    return dump
+
+
+class DumpedList(fields.List):
+    """A list of ``item_schema`` objects (documented as such), dumped by ``compile_dumper``."""
+
+    def __init__(self, item_schema: type[Schema], **kwargs) -> None:
+        super().__init__(fields.Nested(item_schema), **kwargs)
+        self._dump_item: Callable[[Any], dict] | None = None
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if self._dump_item is None:
+            self._dump_item = compile_dumper(self.inner.schema)
+        return [self._dump_item(item) for item in value]
