@@ -1,6 +1,6 @@
 """Gatehouse: a role-based REST API on Flask."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
@@ -25,7 +25,7 @@ from app.request_hooks import register_request_hooks
 
 def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the application for ``config_name`` (default: APP_CONFIG, else production)."""
-    app = Flask(__name__, static_folder=None)
+    app = Gatehouse(__name__, static_folder=None)
     app.session_interface = NoSessions()
     config = load_config(config_name)
     if config.EMBEDDED_DATABASE_DIR:
@@ -44,6 +44,25 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     register_observability(app)
     register_commands(app)
     return app
+
+
+class Gatehouse(Flask):
+    """Flask, remembering which views and hooks are plain functions: Flask asks again for every
+    one of them on every request (about a dozen ``inspect`` calls), and the answer never
+    changes."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain_functions: set = set()
+
+    def ensure_sync(self, func: Callable) -> Callable:
+        key = getattr(func, "__func__", func)
+        if key in self._plain_functions:
+            return func
+        made = super().ensure_sync(func)
+        if made is func:
+            self._plain_functions.add(key)
+        return made
 
 
 class NoSessions(SessionInterface):

@@ -173,7 +173,8 @@ def read_rows(statement: Executable | PreparedRead, params: dict | None = None) 
     trip); otherwise it joins the session, so it sees what the request has written so far.
     """
     prepared = statement if isinstance(statement, PreparedRead) else None
-    if db.session().in_transaction():
+    # (Without asking a session that the request has not created yet: creating one costs.)
+    if db.session.registry.has() and db.session().in_transaction():
         return read(prepared.statement if prepared else statement, params).all()
     if prepared:
         return prepared.rows(params)

@@ -15,7 +15,7 @@ from app.schemas.bucketlist import (
     BucketlistSchema,
 )
 from app.schemas.common import UtcDateTime
-from app.schemas.dumper import DumpedList, compile_dumper
+from app.schemas.dumper import CompiledDump, DumpedList, compile_dumper
 from app.schemas.user import (
     AdminUserPageSchema,
     AdminUserSchema,
@@ -180,3 +180,40 @@ def test_compiled_bucketlist_and_audit_dumps_equal_the_schemas(app) -> None:
             dump = compile_dumper(schema())
             for row in rows:
                 assert dump(row) == schema().dump(row), schema
+
+
+def test_compiled_dump_schemas_dump_like_marshmallow_one_object_many_or_a_dict() -> None:
+    from marshmallow import post_dump
+
+    class Plain(CompiledDump, Schema):
+        one = fields.Integer()
+        two = fields.String(attribute="inner.two")
+
+    class Hooked(Plain):
+        @post_dump
+        def shout(self, data, **kwargs):
+            return {key: str(value).upper() for key, value in data.items()}
+
+    objects = [Row(one=1, inner=Row(two="b")), {"one": 2, "inner": {"two": "c"}}, {"one": 3}]
+    for schema in (Plain(), Hooked()):
+        for obj in objects:
+            assert schema.dump(obj) == Schema.dump(schema, obj), (schema, obj)
+        assert schema.dump(objects, many=True) == Schema.dump(schema, objects, many=True)
+    assert Plain().dump(objects[1]) == {"one": 2, "two": "c"}
+    assert Plain().dump(objects[2]) == {"one": 3}
+    assert Hooked().dump(objects[0]) == {"one": "1", "two": "B"}
+
+
+def test_a_page_envelope_dumps_like_marshmallow(app) -> None:
+    page = {
+        "items": ACCOUNTS,
+        "meta": {"page": 1, "per_page": 20, "total_pages": 1, "total_items": 3},
+        "links": {"self": "/users?page=1", "next": None, "prev": None, "first": "/", "last": "/"},
+    }
+    with app.test_request_context():
+        schema = PublicUserPageSchema()
+        dumped = schema.dump(page)
+        assert dumped == Schema.dump(schema, page)
+        assert [item["id"] for item in dumped["items"]] == [7, 7, 2**40]
+        assert dumped["_meta"]["total_items"] == 3
+        assert dumped["_links"]["next"] is None

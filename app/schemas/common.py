@@ -5,7 +5,7 @@ from datetime import UTC
 from marshmallow import Schema, fields, validate
 
 from app.schemas.base import RequestSchema
-from app.schemas.dumper import DumpedList
+from app.schemas.dumper import CompiledDump, DumpedList
 
 MAX_PER_PAGE = 100
 
@@ -38,7 +38,7 @@ class PaginationArgsSchema(RequestSchema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
-class PageMetaSchema(Schema):
+class PageMetaSchema(CompiledDump, Schema):
     """Where a page sits in the whole list."""
 
     page = fields.Integer()
@@ -47,7 +47,7 @@ class PageMetaSchema(Schema):
     total_items = fields.Integer()
 
 
-class PageLinksSchema(Schema):
+class PageLinksSchema(CompiledDump, Schema):
     """Links to the neighbouring pages; they keep the request's filters."""
 
     self = fields.String()
@@ -62,7 +62,7 @@ def page_schema(item_schema: type[Schema]) -> type[Schema]:
     name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
     return type(
         name,
-        (Schema,),
+        (CompiledDump, Schema),
         {
             "items": DumpedList(item_schema),
             "meta": fields.Nested(PageMetaSchema, data_key="_meta"),

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, missing
+from marshmallow.utils import get_value
 
 
 def _none_or(convert: Callable) -> Callable:
@@ -37,11 +38,27 @@ def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
     return None
 
 
+def _getter(attribute: str) -> Callable[[Any], Any]:
+    """Reads ``attribute`` of an object, or its key of a dict (as marshmallow does); raises
+    AttributeError or KeyError when it is missing."""
+    if "." in attribute:
+
+        def get_path(obj):
+            value = get_value(obj, attribute)
+            if value is missing:
+                raise AttributeError(attribute)
+            return value
+
+        return get_path
+    get_attribute = attrgetter(attribute)
+    return lambda obj: obj[attribute] if type(obj) is dict else get_attribute(obj)
+
+
 def _producer(schema: Schema, name: str, field: fields.Field) -> Callable[[Any], Any]:
     if isinstance(field, fields.Method):
         return getattr(schema, field.serialize_method_name)
     attribute = field.attribute or name
-    get = attrgetter(attribute)
+    get = _getter(attribute)
     convert = _converter(field)
     if convert is not None:
         return lambda obj: convert(get(obj))
@@ -51,7 +68,7 @@ def _producer(schema: Schema, name: str, field: fields.Field) -> Callable[[Any],
 
 def compile_dumper(schema: Schema) -> Callable[[Any], dict]:
     """A function dumping one object as ``schema.dump`` does. An object lacking one of the
-    attributes (marshmallow would leave that key out) is dumped by the schema itself."""
+    attributes (marshmallow would leave that key out) is dumped by marshmallow itself."""
     plan = [
         (field.data_key if field.data_key is not None else name, _producer(schema, name, field))
         for name, field in schema.dump_fields.items()
@@ -60,10 +77,25 @@ def compile_dumper(schema: Schema) -> Callable[[Any], dict]:
     def dump(obj) -> dict:
         try:
             return {key: produce(obj) for key, produce in plan}
-        except AttributeError:
-            return schema.dump(obj)
+        except (AttributeError, KeyError):
+            return Schema.dump(schema, obj)
 
     return dump
+
+
+class CompiledDump:
+    """Schema mixin: ``dump`` of one object (a response body) by ``compile_dumper``. Schemas
+    with dump hooks, and dumps of many objects at once, keep marshmallow's own ``dump``."""
+
+    def dump(self, obj, *, many: bool | None = None):
+        many = self.many if many is None else many
+        dumper = self.__dict__.get("_compiled_dump")
+        if dumper is None:
+            hooked = any(self._hooks.get(tag) for tag in ("pre_dump", "post_dump"))
+            dumper = self._compiled_dump = False if hooked else compile_dumper(self)
+        if many or dumper is False:
+            return super().dump(obj, many=many)
+        return dumper(obj)
 
 
 class DumpedList(fields.List):

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 from app.models.user import ROLES
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
+from app.schemas.dumper import CompiledDump
 from app.schemas.fields import (
     PasswordNotUsernameMixin,
     StrictBoolean,
@@ -33,7 +34,7 @@ def user_url(user_id: int) -> str:
     return f"{prefix}{user_id}"
 
 
-class PublicUserSchema(Schema):
+class PublicUserSchema(CompiledDump, Schema):
     """What every signed-in user may see of any user."""
 
     id = fields.Integer(attribute="user_id", dump_only=True)
