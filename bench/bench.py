@@ -52,6 +52,12 @@ def to_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[unit]
 
 
+def percentile(output: str, percent: int) -> str:
+    """A line of wrk's latency distribution ("     50%    2.10ms"): anchored at the line's
+    start, since the thread statistics above it end in percentages too ("87.50%")."""
+    return re.search(rf"^\s*{percent}%\s+(\S+)$", output, re.MULTILINE).group(1)
+
+
 def run_wrk(wrk: str, url: str, seconds: int, token=None, script=None) -> dict:
     command = [wrk, "-t1", "-c8", f"-d{seconds}s", "--latency", url]
     if token:
@@ -59,14 +65,19 @@ def run_wrk(wrk: str, url: str, seconds: int, token=None, script=None) -> dict:
     if script:
         command[1:1] = ["-s", script]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    if "50%" not in output:
+    return run_wrk_report(output)
+
+
+def run_wrk_report(output: str) -> dict:
+    """The figures of a wrk report (``--latency``)."""
+    if "Latency Distribution" not in output:
         raise RuntimeError(f"wrk printed no latency distribution:\n{output}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.+)", output)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50": to_ms(re.search(r"50%\s+(\S+)", output).group(1)),
-        "p99": to_ms(re.search(r"99%\s+(\S+)", output).group(1)),
+        "p50": to_ms(percentile(output, 50)),
+        "p99": to_ms(percentile(output, 99)),
         "errors": int(errors.group(1)) if errors else 0,
         "socket_errors": socket_errors.group(1) if socket_errors else "",
     }

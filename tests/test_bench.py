@@ -1,0 +1,46 @@
+"""The benchmark reads wrk's report correctly (the figures in the README come from it)."""
+
+import pytest
+
+from bench.bench import run_wrk_report, to_ms
+
+REPORT = """Running 5s test @ http://127.0.0.1:8000/users/me
+  1 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.31ms    1.02ms  14.20ms   87.50%
+    Req/Sec     3.41k   150.00     3.60k    82.50%
+  Latency Distribution
+     50%    2.10ms
+     75%    2.50ms
+     90%    3.10ms
+     99%    1.05s
+  17000 requests in 5.00s, 2.10MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:   3400.12
+Transfer/sec:    430.00KB
+"""
+
+
+def test_the_report_is_read_from_its_distribution_lines() -> None:
+    """The thread statistics end in percentages too ("87.50%"): they are not the median."""
+    figures = run_wrk_report(REPORT)
+
+    assert figures == {
+        "rps": 3400.12,
+        "p50": 2.10,
+        "p99": 1050.0,
+        "errors": 3,
+        "socket_errors": "",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"), [("250.00us", 0.25), ("2.10ms", 2.1), ("1.05s", 1050.0), ("1.50m", 90_000.0)]
+)
+def test_wrk_times_are_read_in_milliseconds(text, ms) -> None:
+    assert to_ms(text) == pytest.approx(ms)
+
+
+def test_an_unreadable_time_names_itself() -> None:
+    with pytest.raises(RuntimeError, match="'Req/Sec'"):
+        to_ms("Req/Sec")
