@@ -22,7 +22,7 @@ per-statement machinery, which costs more than the query itself.
 import itertools
 import select as select_module
 from collections import namedtuple
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 
 import psycopg2
@@ -86,6 +86,8 @@ class PreparedRead:
     pass keep the values written into the statement."""
 
     _numbers = itertools.count(1)
+    # Called with each run's SQL (see ``recorded_statements``).
+    observers: list[Callable[[str], None]] = []
     # $1, $2, ... as PREPARE expects them.
     _dialect = PGDialect_psycopg2(paramstyle="numeric_dollar")
 
@@ -134,6 +136,8 @@ class PreparedRead:
             connection.close()
 
     def _run(self, connection, values: list) -> list[tuple]:
+        for observe in PreparedRead.observers:
+            observe(f"EXECUTE {self.name} /* {self.statement} */")
         dbapi_connection = connection.dbapi_connection
         prepared = connection.info.setdefault("prepared_reads", set())
         sql = self._execute if self.name in prepared else self._prepare + self._execute
@@ -186,3 +190,22 @@ def read_row(statement: Executable | PreparedRead, params: dict | None = None) -
     """The first row of ``read_rows``."""
     rows = read_rows(statement, params)
     return rows[0] if rows else None
+
+
+@contextmanager
+def recorded_statements(engine):
+    """Lists the SQL statements sent on ``engine`` during the block: those SQLAlchemy sends, and
+    the prepared reads, which bypass it (as ``EXECUTE name /* their SQL */``). For the tests and
+    the benchmark."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    PreparedRead.observers.append(statements.append)
+    try:
+        yield statements
+    finally:
+        PreparedRead.observers.remove(statements.append)
+        event.remove(engine, "before_cursor_execute", record)

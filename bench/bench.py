@@ -120,10 +120,9 @@ def statements_per_request(database_url: str, token: str) -> dict[str, int]:
     """SQL statements each benchmarked request sends, counted in-process on the same database."""
     import os
 
-    from sqlalchemy import event
-
     os.environ.update(production_env(database_url))
     from app import create_app
+    from app.database import recorded_statements
     from app.extensions import db
 
     app = create_app("production")
@@ -137,15 +136,11 @@ def statements_per_request(database_url: str, token: str) -> dict[str, int]:
         ("GET /users?per_page=20", "/users?per_page=20"),
         ("GET /users?per_page=100", "/users?per_page=100"),
     ]:
-        seen = []
-
-        def record(*args, seen=seen) -> None:
-            seen.append(1)
-
-        event.listen(engine, "before_cursor_execute", record)
-        client.get(path, headers={"Authorization": f"Bearer {token}"})
-        event.remove(engine, "before_cursor_execute", record)
-        counts[label] = len(seen)
+        with recorded_statements(engine) as statements:
+            response = client.get(path, headers={"Authorization": f"Bearer {token}"})
+        if response.status_code != 200:
+            raise RuntimeError(f"{label} answered {response.status_code} while counting")
+        counts[label] = len(statements)
     return counts
 
 

@@ -5,11 +5,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from app import create_app
 from app.cli import init_db
-from app.database import PreparedRead
+from app.database import recorded_statements
 from app.embedded_db import start_embedded_postgres
 from app.extensions import db, guard
 from app.models import User
@@ -166,29 +166,14 @@ def member(make_user):
 
 @pytest.fixture
 def counted_statements(app):
-    """``with counted_statements() as statements:`` lists the SQL the block sends: through
-    SQLAlchemy, and the prepared reads (``EXECUTE name /* their SQL */``) that bypass it."""
+    """``with counted_statements() as statements:`` lists the SQL the block sends (prepared
+    reads included)."""
 
     @contextmanager
     def count():
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany) -> None:
-            statements.append(statement)
-
-        def run_prepared(prepared, connection, values):
-            statements.append(f"EXECUTE {prepared.name} /* {prepared.statement} */")
-            return run(prepared, connection, values)
-
         with app.app_context():
             engine = db.engine
-        event.listen(engine, "before_cursor_execute", record)
-        run = PreparedRead._run
-        PreparedRead._run = run_prepared
-        try:
+        with recorded_statements(engine) as statements:
             yield statements
-        finally:
-            PreparedRead._run = run
-            event.remove(engine, "before_cursor_execute", record)
 
     return count
