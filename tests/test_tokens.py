@@ -177,3 +177,24 @@ def test_payload_changed_with_a_valid_signature_of_another_token_is_refused(
         401,
         "invalid_token",
     )
+
+
+def test_a_user_deleted_after_the_token_check_is_a_revoked_token_not_an_error(
+    app, admin, token_for
+) -> None:
+    """A concurrent request can delete the user between this request's token check and its
+    loading of the user to change it."""
+    from app.auth.guard import TokenRevokedError, current_user
+
+    token = token_for(admin)
+    with app.test_request_context(headers={"Authorization": f"Bearer {token}"}):
+        from flask_praetorian.utilities import add_jwt_data_to_app_context
+
+        from app.extensions import guard
+
+        add_jwt_data_to_app_context(guard.extract_jwt_token(token))
+        assert current_user().user_id == admin.id
+        db.session.delete(db.session.get(User, admin.id))
+        db.session.commit()
+        with pytest.raises(TokenRevokedError):
+            current_user()

@@ -7,7 +7,6 @@ from flask.views import MethodView
 from flask_praetorian import (
     auth_required,
     current_rolenames,
-    current_user,
     current_user_id,
     roles_accepted,
     roles_required,
@@ -16,7 +15,7 @@ from sqlalchemy import Select, func, select
 
 from app.api.blueprint import Blueprint
 from app.api.docs import query_args, requires
-from app.auth.guard import current_account
+from app.auth.guard import current_account, current_user
 from app.auth.login import token_response
 from app.auth.passwords import password_is_correct, set_password
 from app.auth.revocation import revoke_all_tokens
