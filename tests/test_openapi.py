@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from app.api.docs import SWAGGER_UI_ASSETS
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
@@ -115,3 +117,26 @@ def test_missing_docs_asset_is_a_json_404(client) -> None:
 
     assert response.status_code == 404
     assert response.get_json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status", "code"),
+    [
+        ("/users/me/password", "put", "401", "invalid_credentials"),
+        ("/users/{user_id}", "get", "404", "not_found"),
+        ("/users/{user_id}", "patch", "404", "not_found"),
+        ("/users/{user_id}", "delete", "404", "not_found"),
+        ("/users/{user_id}", "patch", "409", "last active admin"),
+        ("/users/{user_id}", "delete", "409", "last active admin"),
+        ("/users/{user_id}", "patch", "409", "e-mail is taken"),
+        ("/users/me", "patch", "409", "taken"),
+        ("/users", "post", "409", "taken"),
+    ],
+)
+def test_user_operations_document_the_errors_they_answer(client, path, method, status, code):
+    response = _spec(client)["paths"][path][method]["responses"][status]
+
+    assert code in response["description"]
+    assert response["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }

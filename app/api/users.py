@@ -26,6 +26,7 @@ from app.models import STAFF_ROLES, RowCount, User
 from app.models.user import Account
 from app.pagination import PageQuery, paginate
 from app.schemas.auth import ChangePasswordSchema, TokenSchema
+from app.schemas.common import ErrorSchema
 from app.schemas.user import (
     AdminUserPageSchema,
     AdminUserSchema,
@@ -70,6 +71,17 @@ VIEW_COLUMNS = {
     "public": (User.user_id, User.username, User.created_datetime),
     "admin": tuple(User.__table__.columns),
 }
+
+
+# One instance per view, built once: each compiles its dump on first use.
+USER_VIEWS = {
+    "admin": AdminUserSchema(),
+    "self": SelfUserSchema(),
+    "public": PublicUserSchema(),
+}
+NO_SUCH_USER = {"schema": ErrorSchema, "description": "No user has that id (not_found)."}
+LOCKOUT = "it would remove yourself or the last active admin"
+TAKEN = {"schema": ErrorSchema, "description": "conflict: the username or e-mail is taken."}
 
 
 def is_staff() -> bool:
@@ -138,6 +150,7 @@ class Users(MethodView):
 
     @roles_required("admin")
     @requires(blp, "admin")
+    @blp.alt_response(409, **TAKEN)
     @blp.arguments(UserCreateSchema)
     @blp.response(201, AdminUserSchema)
     def post(self, account):
@@ -166,6 +179,7 @@ class Me(MethodView):
 
     @auth_required
     @requires(blp)
+    @blp.alt_response(409, **TAKEN)
     @blp.arguments(SelfUpdateSchema)
     @blp.response(200, SelfUserSchema)
     def patch(self, changes):
@@ -180,6 +194,13 @@ class Me(MethodView):
 @blp.route("/me/password", methods=["PUT"])
 @auth_required
 @requires(blp)
+@blp.alt_response(
+    401,
+    schema=ErrorSchema,
+    description="invalid_credentials (the current password is wrong, see "
+    "details.current_password), or no usable token: missing_token, invalid_token, "
+    "token_expired or token_revoked.",
+)
 @blp.arguments(ChangePasswordSchema)
 @blp.response(200, TokenSchema)
 def change_password(payload):
@@ -213,20 +234,27 @@ def admin_only(filters):
 class UserById(MethodView):
     @auth_required
     @requires(blp)
+    @blp.alt_response(404, **NO_SUCH_USER)
     @blp.doc(responses=ONE_OF_THE_VIEWS)
     def get(self, user_id: int):
         """Show one user, with as much detail as the viewer may see."""
         user = get_user_or_404(user_id)
         if is_staff():
-            schema = AdminUserSchema
+            view = "admin"
         elif current_user_id() == user.user_id:
-            schema = SelfUserSchema
+            view = "self"
         else:
-            schema = PublicUserSchema
-        return jsonify(schema().dump(user))
+            view = "public"
+        return jsonify(USER_VIEWS[view].dump(user))
 
     @roles_required("admin")
     @requires(blp, "admin")
+    @blp.alt_response(404, **NO_SUCH_USER)
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description=f"conflict: the e-mail is taken, or {LOCKOUT} (demote or deactivate).",
+    )
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, AdminUserSchema)
     def patch(self, changes, user_id: int):
@@ -250,6 +278,8 @@ class UserById(MethodView):
 
     @roles_required("admin")
     @requires(blp, "admin")
+    @blp.alt_response(404, **NO_SUCH_USER)
+    @blp.alt_response(409, schema=ErrorSchema, description=f"conflict: {LOCKOUT}.")
     @blp.response(204)
     def delete(self, user_id: int):
         """Delete an account and everything it owns; its tokens stop working at once."""
