@@ -15,8 +15,8 @@ and the ``ROLLBACK`` when the session closes. Two helpers remove the three that 
 
 The reads every request makes (the token's account, the first page of a list) are
 ``PreparedRead`` statements: built and compiled once per process, planned once per connection by
-PostgreSQL (``PREPARE``/``EXECUTE``), and run on the driver's cursor without SQLAlchemy's
-per-statement machinery, which costs more than the query itself.
+PostgreSQL (``PREPARE``/``EXECUTE``, generic plans), and run on the driver's cursor without
+SQLAlchemy's per-statement machinery, which costs more than the query itself.
 """
 
 import itertools
@@ -103,7 +103,13 @@ class PreparedRead:
         arguments = ", ".join(["%s"] * len(self._parameters))
         self._execute = f"EXECUTE {self.name}" + (f"({arguments})" if arguments else "")
         # Sent with the EXECUTE in one round trip (psycopg2 then formats the whole string).
+        # Generic plans: PostgreSQL would otherwise plan a page afresh on every run, because
+        # a LIMIT parameter makes the generic plan's estimate look worse than it is. These
+        # statements' parameters (an id, page bounds) never change the best plan. The setting
+        # stays with the pooled connection, where nothing else is prepared (psycopg2 prepares
+        # nothing) and our triggers' lookups by key plan the same either way.
         self._prepare = (
+            "SET plan_cache_mode = force_generic_plan; "
             f"PREPARE {self.name}"
             + (f" ({types})" if types else "")
             + f" AS {compiled.string.replace('%', '%%')}; "

@@ -160,20 +160,26 @@ def test_without_the_check_the_same_request_fails(
     assert response.get_json()["error"] == "service_unavailable"
 
 
-def prepared_runs(app) -> dict[str, int]:
-    """The statements the (one) pooled connection has prepared, with how often each ran."""
+def prepared_plans(app) -> dict[str, tuple[int, int]]:
+    """The statements the (one) pooled connection has prepared, with how often each ran on a
+    generic plan and on a custom one (planned for that run's values)."""
     with app.app_context():
         connection = db.engine.raw_connection()
         try:
             with connection.dbapi_connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT name, generic_plans + custom_plans FROM pg_prepared_statements"
+                    "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements"
                 )
-                runs = dict(cursor.fetchall())
+                plans = {name: (generic, custom) for name, generic, custom in cursor.fetchall()}
             connection.dbapi_connection.rollback()
         finally:
             connection.close()
-    return runs
+    return plans
+
+
+def prepared_runs(app) -> dict[str, int]:
+    """The statements the (one) pooled connection has prepared, with how often each ran."""
+    return {name: sum(plans) for name, plans in prepared_plans(app).items()}
 
 
 def prepared_names(app) -> set[str]:
@@ -200,6 +206,23 @@ def test_the_token_check_is_prepared_once_per_connection_and_then_only_executed(
         connection = db.engine.raw_connection()
         assert TOKEN_SUBJECT.name in connection.info["prepared_reads"]
         connection.close()
+
+
+def test_list_pages_run_on_one_generic_plan(make_app, member_headers) -> None:
+    """PostgreSQL would plan a page for each run's LIMIT and OFFSET (a parameterized LIMIT makes
+    the generic plan look costlier than it is): each run would pay for planning again."""
+    from app.api.users import unfiltered_page_query
+
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "pool_pre_ping": False})
+    client = app.test_client()
+
+    for page in range(1, 9):
+        response = client.get(f"/users?per_page=1&page={page}", headers=member_headers)
+        assert response.status_code == 200
+        assert response.get_json()["_meta"]["page"] == page
+
+    page_statement = unfiltered_page_query("public", "created_at").page
+    assert prepared_plans(app)[page_statement.name] == (8, 0)
 
 
 def test_a_prepared_read_survives_deallocate(make_app, member_headers) -> None:
