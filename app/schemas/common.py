@@ -18,7 +18,10 @@ class UtcDateTime(fields.DateTime):
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).replace(microsecond=0).isoformat()
+        elif value.tzinfo is not UTC:
+            # (The database hands out UTC already: a page of users skips the conversion.)
+            value = value.astimezone(UTC)
+        return value.isoformat(timespec="seconds")
 
 
 class ErrorSchema(Schema):

@@ -15,27 +15,22 @@ from typing import Any
 from marshmallow import Schema, fields, missing
 from marshmallow.utils import get_value
 
-
-def _none_or(convert: Callable) -> Callable:
-    return lambda value: None if value is None else convert(value)
-
-
-def _strings(values):
-    return None if values is None else [None if v is None else str(v) for v in values]
+# Field types whose ``_serialize`` is a plain conversion of a non-None value.
+_CONVERSIONS: dict[type, Callable[[Any], Any]] = {
+    fields.String: str,
+    fields.Boolean: bool,
+}
 
 
 def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
-    """A plain conversion for the field types whose ``_serialize`` is one, else None."""
+    """A plain conversion of a non-None value for the field types whose ``_serialize`` is one,
+    else None."""
     kind = type(field)
     if kind is fields.Integer and not field.as_string:
-        return _none_or(int)
-    if kind is fields.String:
-        return _none_or(str)
-    if kind is fields.Boolean:
-        return _none_or(bool)
+        return int
     if kind is fields.List and type(field.inner) is fields.String:
-        return _strings
-    return None
+        return lambda values: [None if v is None else str(v) for v in values]
+    return _CONVERSIONS.get(kind)
 
 
 def _getter(attribute: str) -> Callable[[Any], Any]:
@@ -61,7 +56,7 @@ def _producer(schema: Schema, name: str, field: fields.Field) -> Callable[[Any],
     get = _getter(attribute)
     convert = _converter(field)
     if convert is not None:
-        return lambda obj: convert(get(obj))
+        return lambda obj: None if (value := get(obj)) is None else convert(value)
     serialize = field._serialize
     return lambda obj: serialize(get(obj), attribute, obj)
 

@@ -4,7 +4,8 @@ public: anyone signed in; self: the user looking at themself; admin: admin or op
 at anyone. Each adds fields to the one before; none of them knows the password hash exists.
 """
 
-from flask import g, url_for
+from flask import url_for
+from flask.globals import _cv_app
 from marshmallow import Schema, fields, validate
 
 from app.models.user import ROLES
@@ -27,10 +28,13 @@ LINKS_METADATA = {
 
 def user_url(user_id: int) -> str:
     """A user's URL. ``url_for`` runs once per request: a page has up to 100 users, and
-    building a URL costs more than dumping the user."""
-    prefix = g.get("user_url_prefix")
+    building a URL costs more than dumping the user. (``g`` is read through the app context
+    itself: each access through the ``g`` proxy costs as much as the rest of this function.)"""
+    app_globals = _cv_app.get().g
+    prefix = app_globals.get("user_url_prefix")
     if prefix is None:
-        prefix = g.user_url_prefix = url_for("users.UserById", user_id=0).removesuffix("0")
+        prefix = url_for("users.UserById", user_id=0).removesuffix("0")
+        app_globals.user_url_prefix = prefix
     return f"{prefix}{user_id}"
 
 
