@@ -69,23 +69,27 @@ def start_timer() -> None:
 
 
 def finish_response(response):
-    """Security headers on every response, then the access line."""
+    """Security headers on every response, then the access line. (Each read through the
+    ``request``/``g``/``current_app`` proxies costs a few microseconds: they are read once.)"""
+    app = current_app._get_current_object()
+    current = request._get_current_object()
+    app_globals = g._get_current_object()
     response.headers.update(SECURITY_HEADERS)
-    if current_app.config["HSTS_ENABLED"]:
+    if app.config["HSTS_ENABLED"]:
         response.headers["Strict-Transport-Security"] = HSTS
-    subject = g.get("token_subject")
-    started = g.get("request_started", time.perf_counter())
+    subject = app_globals.get("token_subject")
+    started = app_globals.get("request_started", time.perf_counter())
     ACCESS_LOG.info(
         "request",
         extra={
             "fields": {
-                "request_id": g.get("request_id"),
-                "method": request.method,
-                "path": request.path,
+                "request_id": app_globals.get("request_id"),
+                "method": current.method,
+                "path": current.path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "user_id": subject.user_id if subject is not None else None,
-                "remote_addr": request.remote_addr,
+                "remote_addr": current.remote_addr,
             }
         },
     )

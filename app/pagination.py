@@ -58,7 +58,6 @@ def paginate(
     total_items = rows[0][-1] if rows else read_rows(query.total)[0][0]
     items = [row[0] for row in rows] if item is None else [item(row) for row in rows]
     total_pages = math.ceil(total_items / per_page) if total_items else 0
-    last_page = max(total_pages, 1)
     return {
         "items": items,
         "meta": {
@@ -67,23 +66,29 @@ def paginate(
             "total_pages": total_pages,
             "total_items": total_items,
         },
-        "links": {
-            "self": page_url(page, per_page),
-            "next": page_url(page + 1, per_page) if page < total_pages else None,
-            "prev": page_url(min(page - 1, last_page), per_page) if page > 1 else None,
-            "first": page_url(1, per_page),
-            "last": page_url(last_page, per_page),
-        },
+        "links": page_links(page, per_page, total_pages),
     }
 
 
-def page_url(page: int, per_page: int) -> str:
-    """This request's path and query with another page; other parameters are kept."""
-    others = [
-        (name, value)
-        for name, values in request.args.lists()
-        if name not in {"page", "per_page"}
-        for value in values
-    ]
-    query = urlencode([("page", page), ("per_page", per_page), *others])
-    return f"{request.path}?{query}"
+def page_links(page: int, per_page: int, total_pages: int) -> dict[str, str | None]:
+    """Links to this page and its neighbours: this request's path and query with another page
+    (other parameters are kept)."""
+    current = request._get_current_object()
+    others = urlencode(
+        [
+            (name, value)
+            for name, values in current.args.lists()
+            if name not in {"page", "per_page"}
+            for value in values
+        ]
+    )
+    prefix = f"{current.path}?page="
+    suffix = f"&per_page={per_page}&{others}" if others else f"&per_page={per_page}"
+    last_page = max(total_pages, 1)
+    return {
+        "self": f"{prefix}{page}{suffix}",
+        "next": f"{prefix}{page + 1}{suffix}" if page < total_pages else None,
+        "prev": f"{prefix}{min(page - 1, last_page)}{suffix}" if page > 1 else None,
+        "first": f"{prefix}1{suffix}",
+        "last": f"{prefix}{last_page}{suffix}",
+    }

@@ -18,13 +18,12 @@ def assign_request_id() -> None:
 
 def refuse_unreadable_body() -> None:
     """413 before anything reads an oversized body; 415 for a body that is not JSON."""
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None and request.content_length > limit:
+    current = request._get_current_object()
+    length = current.content_length
+    if length is not None and length > current_app.config["MAX_CONTENT_LENGTH"]:
         raise RequestEntityTooLarge()
-    has_body = bool(request.content_length) or "chunked" in request.headers.get(
-        "Transfer-Encoding", ""
-    )
-    if has_body and not request.is_json:
+    has_body = bool(length) or "chunked" in current.headers.get("Transfer-Encoding", "")
+    if has_body and not current.is_json:
         raise UnsupportedMediaType()
 
 
