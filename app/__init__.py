@@ -12,12 +12,12 @@ from app.api import register_blueprints
 from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME, strings_without_nul
 from app.audit import install_audit_trail
 from app.auth.revocation import is_token_revoked
-from app.cli import MIGRATIONS_DIR, register_commands
+from app.cli import register_commands
 from app.config import load_config
 from app.database import install_connection_checks
 from app.embedded_db import embedded_database_url
 from app.errors import register_error_handlers
-from app.extensions import api, db, guard, limiter, ma, mail, migrate
+from app.extensions import api, db, guard, limiter, ma, mail
 from app.models import User
 from app.observability import register_observability
 from app.request_hooks import register_request_hooks
@@ -82,7 +82,6 @@ def register_extensions(app: Flask) -> None:
     ma.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     guard.init_app(app, User, is_blacklisted=is_token_revoked)
     if app.config["CORS_ORIGINS"]:
         CORS(

@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 
 import click
-import flask_migrate
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import text
@@ -36,8 +35,23 @@ SEED_ACCOUNTS = (
 )
 
 
+def bind_migrations(app: Flask) -> None:
+    """Bind Flask-Migrate (``flask db ...``, and ``init-db``'s upgrade) to ``app``, once.
+
+    Only commands need it: importing it brings Alembic, about 9 MB in every web worker that
+    would never use it. So the factory binds it when the app is loaded for a command, and
+    ``init_db`` when it runs."""
+    if "migrate" not in app.extensions:
+        import flask_migrate
+
+        flask_migrate.Migrate(app, db, directory=str(MIGRATIONS_DIR))
+
+
 def init_db(drop: bool = False) -> None:
     """Bring the schema to the latest migration; with ``drop``, start from nothing."""
+    import flask_migrate
+
+    bind_migrations(current_app)
     if drop:
         db.drop_all()
         db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
@@ -111,3 +125,6 @@ def prune_tokens_command() -> None:
 def register_commands(app: Flask) -> None:
     for command in (init_db_command, seed_db_command, prune_tokens_command):
         app.cli.add_command(command)
+    if click.get_current_context(silent=True) is not None:
+        # Loaded by the ``flask`` command line: ``flask db ...`` looks for Flask-Migrate.
+        bind_migrations(app)

@@ -5,7 +5,6 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_mailman import Mail
 from flask_marshmallow import Marshmallow
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
@@ -34,6 +33,5 @@ db = SQLAlchemy(model_class=Base)
 ma = Marshmallow()
 mail = Mail()
 limiter = Limiter(key_func=get_remote_address)
-migrate = Migrate()
 api = Api()
 guard = GatehouseGuard()

@@ -1,11 +1,16 @@
 """init-db and seed-db, as Flask commands (the same ones invoke and Heroku run)."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
 from app import create_app
 from app.cli import MIGRATIONS_DIR
+from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.models import User
 
@@ -93,3 +98,48 @@ def test_models_and_migrations_agree(app) -> None:
         differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
 
     assert differences == []
+
+
+def _python(code_or_args: list[str], database_url: str) -> subprocess.CompletedProcess:
+    """A fresh interpreter with a production environment (nothing imported by the tests)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TEST_")}
+    env.update(
+        APP_CONFIG="production",
+        FLASK_SKIP_DOTENV="1",
+        DATABASE_URL=database_url,
+        SECRET_KEY="s" * 40,
+    )
+    return subprocess.run(
+        [sys.executable, *code_or_args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_web_app_does_not_load_the_migration_tools(database_url) -> None:
+    """Web workers never migrate: Flask-Migrate (with Alembic, ~9 MB each) stays out of them."""
+    loaded = _python(
+        [
+            "-c",
+            "import sys; from app import create_app; app = create_app(); "
+            "print(sorted({'flask_migrate', 'alembic'} & set(sys.modules)), "
+            "'migrate' in app.extensions)",
+        ],
+        database_url,
+    )
+
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[] False"
+
+
+def test_flask_db_commands_find_the_migrations(database_url) -> None:
+    heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
+
+    shown = _python(["-m", "flask", "--app", "app", "db", "heads"], database_url)
+
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split() == [heads[0], "(head)"]
