@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import Database, Server, call, production_env
-from bench.seed import seed_users
+from bench.seed import default_argon2, seed_users
 
 PASSWORD = "bench-password-1"
 LOGIN_SCRIPT = "\n".join(
@@ -106,9 +106,7 @@ def rss_per_worker_mb(server: Server) -> float:
 
 
 def argon2_verify_seconds() -> float:
-    from passlib.hash import argon2
-
-    hasher = argon2.using(type="ID", memory_cost=19456, rounds=2, parallelism=1)
+    hasher = default_argon2()
     stored = hasher.hash(PASSWORD)
     started = time.perf_counter()
     for _ in range(20):

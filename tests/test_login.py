@@ -2,6 +2,7 @@
 
 import argon2.low_level
 import pytest
+from passlib.hash import argon2 as passlib_argon2
 from passlib.hash import pbkdf2_sha512
 
 from app.extensions import db
@@ -116,9 +117,13 @@ def test_new_passwords_are_hashed_with_argon2id_at_owasp_minimum_or_above(app, m
         stored = db.session.get(User, member.id).password
 
     assert stored.startswith("$argon2id$")
-    params = dict(part.split("=") for part in stored.split("$")[3].split(","))
-    assert int(params["m"]) >= 19 * 1024
-    assert int(params["t"]) >= 2
+    params = {
+        key: int(value) for key, value in (p.split("=") for p in stored.split("$")[3].split(","))
+    }
+    # OWASP's settings of equal strength: (memory in KiB, passes), one lane.
+    owasp_minimums = [(46 * 1024, 1), (19 * 1024, 2), (12 * 1024, 3), (9 * 1024, 4), (7 * 1024, 5)]
+    assert params["p"] == 1
+    assert any(params["m"] >= m and params["t"] >= t for m, t in owasp_minimums)
 
 
 def _veteran_with_legacy_hash(app, make_user):
@@ -144,6 +149,37 @@ def test_legacy_pbkdf2_hash_logs_in_and_is_replaced_by_argon2id(app, client, mak
     assert upgraded != legacy_hash
     again = client.post("/login", json={"username": "veteran", "password": account.password})
     assert again.status_code == 200
+
+
+def test_an_argon2id_hash_with_other_parameters_is_rehashed_with_the_configured_ones(
+    app, client, make_user
+) -> None:
+    """Hashes made before a change of ``ARGON2_*`` (e.g. 19 MiB x 2) keep working and move to
+    the configured parameters on their next login."""
+    account = make_user("elder")
+    older_hash = passlib_argon2.using(type="ID", memory_cost=19 * 1024, rounds=2).hash(
+        account.password
+    )
+    with app.app_context():
+        db.session.get(User, account.id).password = older_hash
+        db.session.commit()
+
+    response = client.post("/login", json={"username": "elder", "password": account.password})
+
+    assert response.status_code == 200
+    assert response.get_json()["token_type"] == "Bearer"
+    with app.app_context():
+        rehashed = db.session.get(User, account.id).password
+    config = app.config
+    expected = (
+        f"$argon2id$v=19$m={config['ARGON2_MEMORY_COST_KIB']},t={config['ARGON2_TIME_COST']},"
+        f"p={config['ARGON2_PARALLELISM']}$"
+    )
+    assert rehashed.startswith(expected)
+    assert (
+        client.post("/login", json={"username": "elder", "password": account.password}).status_code
+        == 200
+    )
 
 
 def test_legacy_hash_with_a_wrong_password_is_refused_and_kept(app, client, make_user) -> None:
