@@ -24,13 +24,28 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and any ``extra`` fields."""
+    """One JSON object per line: time, level, logger, message, and any ``extra`` fields.
+
+    Every request writes a line, so the per-line work is kept small: the time is formatted once
+    per second, and one encoder serves every line."""
 
     STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+    TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._encoder = json.JSONEncoder(default=str)
+        self._second: tuple[int, str] = (-1, "")
+
+    def _time(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if self._second[0] != second:
+            self._second = (second, time.strftime(self.TIME_FORMAT, self.converter(second)))
+        return self._second[1]
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "time": self._time(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -45,7 +60,7 @@ class JsonFormatter(logging.Formatter):
             )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return self._encoder.encode(entry)
 
 
 def _json_handler(stream) -> logging.Handler:

@@ -7,6 +7,7 @@ import os
 import runpy
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -228,3 +229,19 @@ def test_health_uses_a_short_statement_timeout(app, client, counted_statements) 
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok"}
     assert "SET LOCAL statement_timeout = 1500" in statements
+
+
+def test_log_lines_carry_the_second_they_were_written_in() -> None:
+    """The formatter reuses a second's formatted time: a line of the next second gets its own."""
+    formatter = JsonFormatter()
+    times = []
+    for created in (100.2, 100.9, 101.0, 100.5):
+        record = logging.makeLogRecord({"msg": "hello", "created": created})
+        line = json.loads(formatter.format(record))
+        assert line["message"] == "hello"
+        times.append(line["time"])
+
+    expected = [
+        time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(s)) for s in (100, 100, 101, 100)
+    ]
+    assert times == expected
