@@ -24,7 +24,9 @@ blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens.")
 def login(credentials):
     """Exchange a username and password for an access token."""
     user = authenticate(credentials["username"], credentials["password"])
-    return token_response(guard.encode_jwt_token(user))
+    token = guard.encode_jwt_token(user)
+    db.session.commit()
+    return token_response(token)
 
 
 @blp.route("refresh", methods=["POST"])

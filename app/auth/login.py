@@ -20,7 +20,12 @@ def authenticate(username: str, password: str) -> User:
 
     Not ``guard.authenticate``: that skips hashing for unknown usernames (a timing oracle) and
     verifies legacy hashes twice. Here every attempt costs one verification, and a hash made
-    with a deprecated scheme (pbkdf2_sha512) is replaced by an argon2id hash and saved.
+    with a deprecated scheme (pbkdf2_sha512) is replaced by an argon2id hash.
+
+    A failed attempt is committed here (the error ends the request); a successful one leaves
+    its bookkeeping (last login, cleared failures, upgraded hash) for the caller to commit
+    once the token is made: after a commit the user would be loaded again just to read the
+    claims.
     """
     user = User.lookup(username)
     if user is None:
@@ -37,7 +42,6 @@ def authenticate(username: str, password: str) -> User:
     user.last_login_at = utcnow()
     user.failed_login_count = 0
     user.locked_until = None
-    db.session.commit()
     return user
 
 
