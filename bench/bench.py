@@ -3,9 +3,11 @@ gunicorn.conf.py, 2 sync workers), with wrk -t1 -c8 on loopback and PostgreSQL o
 socket. Prints one table: req/s, p50, p99, errors, ratio to the bare app, RSS per worker; then
 the login limit and SQL statements per request.
 
-Shared virtual machines have noisy neighbours: each scenario runs ``--rounds`` times, with the
-bare app measured again right before it, and the table keeps each one's best round (the ratio
-compares the scenario's best with the bare app's best).
+Shared virtual machines have noisy neighbours: each scenario runs ``--rounds`` times, each time
+right after a run of the bare app, and the table keeps each one's best round. A scenario's ratio
+compares its best round with the best of the bare runs made alongside it: as many samples on
+each side, taken at the same time (the best of every bare run of the whole benchmark would be a
+maximum over more samples, from other moments).
 
     python bench/bench.py --seconds 10 --rounds 2
 """
@@ -174,14 +176,16 @@ def main() -> int:
             bare_runs = []
 
             def measure(path, bearer=None, script=None) -> dict:
-                """The best of the rounds, each right after a run of the bare app."""
-                runs = []
+                """The best of the rounds, each right after a run of the bare app, with its
+                ratio to the best of those bare runs."""
+                runs, alongside = [], []
                 for _ in range(options.rounds):
-                    bare_runs.append(run_wrk(wrk, bare.base_url + "/", options.seconds))
+                    alongside.append(run_wrk(wrk, bare.base_url + "/", options.seconds))
                     runs.append(
                         run_wrk(wrk, gatehouse.base_url + path, options.seconds, bearer, script)
                     )
-                return best(runs)
+                bare_runs.extend(alongside)
+                return best(runs) | {"ratio": best(runs)["rps"] / best(alongside)["rps"]}
 
             scenarios = [
                 ("GET /users/me", "/users/me", token, None),
@@ -205,8 +209,9 @@ def main() -> int:
                     rss_per_worker_mb(gatehouse),
                 )
             )
-            baseline = best(bare_runs)
-            rows.insert(0, ("bare Flask JSON", baseline, rss_per_worker_mb(bare)))
+            rows.insert(
+                0, ("bare Flask JSON", best(bare_runs) | {"ratio": 1.0}, rss_per_worker_mb(bare))
+            )
             statements = statements_per_request(database.url, token)
         finally:
             gatehouse.stop()
@@ -216,14 +221,13 @@ def main() -> int:
     columns = ("req/s", "p50 ms", "p99 ms", "errors", "ratio", "RSS MB")
     print(f"{'scenario':42}" + "".join(f"{name:>9}" for name in columns))
     for label, result, rss in rows:
-        ratio = result["rps"] / baseline["rps"]
         errors = result["errors"] + (1 if result["socket_errors"] else 0)
         figures = (
             f"{result['rps']:.0f}",
             f"{result['p50']:.2f}",
             f"{result['p99']:.2f}",
             str(errors),
-            f"{ratio:.2f}",
+            f"{result['ratio']:.2f}",
             f"{rss:.1f}",
         )
         print(f"{label:42}" + "".join(f"{figure:>9}" for figure in figures))
