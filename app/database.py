@@ -69,6 +69,13 @@ def read(statement: Executable, params: dict | None = None):
     """Execute ``statement``, a plain ``SELECT`` (no ``FOR UPDATE``), in the request's session:
     in autocommit when no transaction is open and nothing waits to be flushed, otherwise inside
     the open transaction."""
+    return execute_alone(statement, params)
+
+
+def execute_alone(statement: Executable, params: dict | None = None):
+    """Execute ``statement`` in the request's session as a transaction of its own (autocommit:
+    no ``BEGIN`` and ``COMMIT`` round trips) when no transaction is open and nothing waits to be
+    flushed; otherwise inside the open transaction, which the caller commits as usual."""
     session = db.session
     if session.new or session.dirty or session.deleted:
         return session.execute(statement, params)

@@ -4,6 +4,7 @@ import argon2.low_level
 import pytest
 from passlib.hash import argon2 as passlib_argon2
 from passlib.hash import pbkdf2_sha512
+from sqlalchemy import event
 
 from app.extensions import db
 from app.models import User
@@ -191,3 +192,28 @@ def test_legacy_hash_with_a_wrong_password_is_refused_and_kept(app, client, make
     assert response.get_json()["error"] == "invalid_credentials"
     with app.app_context():
         assert db.session.get(User, account.id).password == legacy_hash
+
+
+def test_a_login_is_two_round_trips_outside_any_transaction(app, client, member) -> None:
+    """Under load each round trip waits for a core busy hashing: a login looks the user up and
+    writes its bookkeeping, each as a transaction of its own (no BEGIN, COMMIT or reload)."""
+    sent: list[tuple[str, bool]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        sent.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.post("/login", json={"username": "member", "password": member.password})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert response.status_code == 200
+    assert response.get_json()["token_type"] == "Bearer"
+    assert sent == [("SELECT", True), ("UPDATE", True)]
+    with app.app_context():
+        stored = db.session.get(User, member.id)
+        assert stored.last_login_at is not None
+        assert stored.failed_login_count == 0

@@ -9,6 +9,7 @@ from flask import current_app
 from flask_praetorian.exceptions import AuthenticationError, InvalidUserError
 from sqlalchemy import update
 
+from app.database import execute_alone
 from app.errors import ApiError
 from app.extensions import db, guard
 from app.models import User
@@ -22,10 +23,11 @@ def authenticate(username: str, password: str) -> User:
     verifies legacy hashes twice. Here every attempt costs one verification, and a hash made
     with a deprecated scheme (pbkdf2_sha512) is replaced by an argon2id hash.
 
-    A failed attempt is committed here (the error ends the request); a successful one leaves
-    its bookkeeping (last login, cleared failures, upgraded hash) for the caller to commit
-    once the token is made: after a commit the user would be loaded again just to read the
-    claims.
+    A failed attempt is committed here (the error ends the request). A successful one writes
+    its bookkeeping (last login, cleared failures, upgraded hash) in one statement, committed
+    on its own unless the request has a transaction open (then the caller commits it). Under
+    load every round trip waits for a core busy hashing, so a login makes two: the look-up and
+    that statement.
     """
     user = User.lookup(username)
     if user is None:
@@ -37,11 +39,10 @@ def authenticate(username: str, password: str) -> User:
         record_failed_login(user)
         raise AuthenticationError("The username or password is incorrect")
     InvalidUserError.require_condition(user.is_active, "The account is disabled")
+    bookkeeping = {"last_login_at": utcnow(), "failed_login_count": 0, "locked_until": None}
     if upgraded_hash:
-        user.password = upgraded_hash
-    user.last_login_at = utcnow()
-    user.failed_login_count = 0
-    user.locked_until = None
+        bookkeeping["password"] = upgraded_hash
+    execute_alone(update(User).where(User.user_id == user.user_id).values(bookkeeping))
     return user
 
 

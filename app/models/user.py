@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import PreparedRead, read_row
+from app.database import PreparedRead, read, read_row
 from app.extensions import db
 from app.models.columns import timestamp_column
 from app.models.revoked_token import RevokedToken
@@ -68,8 +68,8 @@ class User(db.Model):
 
     @classmethod
     def lookup(cls, username: str) -> "User | None":
-        """The user with this username, ignoring case."""
-        return db.session.scalar(select(cls).where(func.lower(cls.username) == username.lower()))
+        """The user with this username, ignoring case (read without opening a transaction)."""
+        return read(select(cls).where(func.lower(cls.username) == username.lower())).scalar()
 
     @classmethod
     def has_role(cls, role: str) -> ColumnElement[bool]:
