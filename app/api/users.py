@@ -71,6 +71,9 @@ VIEW_COLUMNS = {
     "public": (User.user_id, User.username, User.created_datetime),
     "admin": tuple(User.__table__.columns),
 }
+# What a list row becomes: the public view dumps the row's columns as they are; the admin view
+# also shows ``roles`` as a list (``Account.rolenames``).
+VIEW_ITEMS = {"public": lambda row: row, "admin": Account}
 
 
 # One instance per view, built once: each compiles its dump on first use.
@@ -104,13 +107,13 @@ def user_list(filters: dict, columns) -> Select:
 
 
 def page_of_users(filters: dict, view: str) -> dict:
-    """A page of users as ``Account`` snapshots of the ``view``'s columns (Core rows: no ORM
-    objects to build for a read-only page)."""
+    """A page of users: Core rows of the ``view``'s columns (no ORM objects to build for a
+    read-only page), as ``Account`` snapshots where the view shows more than columns."""
     if filters.keys().isdisjoint({"q", "role", "is_active"}):
         query = unfiltered_page_query(view, filters["sort"])
     else:
         query = user_list(filters, VIEW_COLUMNS[view])
-    return paginate(query, filters["page"], filters["per_page"], item=Account)
+    return paginate(query, filters["page"], filters["per_page"], item=VIEW_ITEMS[view])
 
 
 @functools.cache
