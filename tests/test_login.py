@@ -216,4 +216,5 @@ def test_a_login_is_two_round_trips_outside_any_transaction(app, client, member)
     with app.app_context():
         stored = db.session.get(User, member.id)
         assert stored.last_login_at is not None
+        assert stored.updated_at >= stored.last_login_at
         assert stored.failed_login_count == 0

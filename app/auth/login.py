@@ -7,13 +7,19 @@ from datetime import timedelta
 import jwt
 from flask import current_app
 from flask_praetorian.exceptions import AuthenticationError, InvalidUserError
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from app.database import execute_alone
 from app.errors import ApiError
 from app.extensions import db, guard
 from app.models import User
 from app.models.columns import utcnow
+
+# A Core UPDATE, built once: it sets the columns its parameters name (and ``updated_at``). The
+# ORM's bulk update would also build the statement and sync the session on every login.
+LOGIN_BOOKKEEPING = update(User.__table__).where(
+    User.__table__.c.user_id == bindparam("login_user_id")
+)
 
 
 def authenticate(username: str, password: str) -> User:
@@ -42,7 +48,7 @@ def authenticate(username: str, password: str) -> User:
     bookkeeping = {"last_login_at": utcnow(), "failed_login_count": 0, "locked_until": None}
     if upgraded_hash:
         bookkeeping["password"] = upgraded_hash
-    execute_alone(update(User).where(User.user_id == user.user_id).values(bookkeeping))
+    execute_alone(LOGIN_BOOKKEEPING, {"login_user_id": user.user_id, **bookkeeping})
     return user
 
 

@@ -69,7 +69,7 @@ class User(db.Model):
     @classmethod
     def lookup(cls, username: str) -> "User | None":
         """The user with this username, ignoring case (read without opening a transaction)."""
-        return read(select(cls).where(func.lower(cls.username) == username.lower())).scalar()
+        return read(USER_BY_USERNAME, {"lowered": username.lower()}).scalar()
 
     @classmethod
     def has_role(cls, role: str) -> ColumnElement[bool]:
@@ -139,6 +139,9 @@ class Account:
 
 
 ACCOUNT_FIELDS = frozenset(Account.__slots__)
+
+# Every login runs it (built once: building a statement costs more than running it).
+USER_BY_USERNAME = select(User).where(func.lower(User.username) == bindparam("lowered"))
 
 # Every authenticated request runs it: the account's columns and the token's revocation.
 TOKEN_SUBJECT = PreparedRead(
