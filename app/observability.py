@@ -39,9 +39,11 @@ class JsonFormatter(logging.Formatter):
 
     def _time(self, record: logging.LogRecord) -> str:
         second = int(record.created)
-        if self._second[0] != second:
-            self._second = (second, time.strftime(self.TIME_FORMAT, self.converter(second)))
-        return self._second[1]
+        cached = self._second  # (one read: another thread may replace it meanwhile)
+        if cached[0] != second:
+            cached = (second, time.strftime(self.TIME_FORMAT, self.converter(second)))
+            self._second = cached
+        return cached[1]
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
