@@ -1,6 +1,5 @@
 """init-db and seed-db, as Flask commands (the same ones invoke and Heroku run)."""
 
-import os
 import subprocess
 import sys
 
@@ -13,6 +12,7 @@ from app.cli import MIGRATIONS_DIR
 from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.models import User
+from bench.harness import production_env
 
 
 def _users(app) -> list[tuple[str, str, str]]:
@@ -102,17 +102,10 @@ def test_models_and_migrations_agree(app) -> None:
 
 def _python(code_or_args: list[str], database_url: str) -> subprocess.CompletedProcess:
     """A fresh interpreter with a production environment (nothing imported by the tests)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TEST_")}
-    env.update(
-        APP_CONFIG="production",
-        FLASK_SKIP_DOTENV="1",
-        DATABASE_URL=database_url,
-        SECRET_KEY="s" * 40,
-    )
     return subprocess.run(
         [sys.executable, *code_or_args],
         cwd=PROJECT_ROOT,
-        env=env,
+        env=production_env(database_url),
         capture_output=True,
         text=True,
         timeout=120,
