@@ -48,9 +48,26 @@ def discard_dead_connections(dbapi_connection, connection_record, connection_pro
         raise DisconnectionError("The server closed the connection or sent an unsolicited message.")
 
 
+def commit_without_waiting(conn, cursor, statement, parameters, context, executemany):
+    """``before_cursor_execute`` hook: a statement executed with the ``asynchronous_commit``
+    option runs in a transaction that commits without waiting for its WAL record to reach the
+    disk (``SET LOCAL synchronous_commit = off``, sent in the same round trip).
+
+    For bookkeeping whose loss in a server crash harms no one (the last login time): the
+    commit stays atomic and ordered, only the last fraction of a second of such commits may be
+    lost if PostgreSQL or the machine crashes. Under load the flush is the longest wait of a
+    login (about 4 ms here while the cores are busy hashing, against 0.1 ms for the UPDATE).
+    When the statement joins an open transaction, the setting holds for that transaction.
+    """
+    if context is not None and context.execution_options.get("asynchronous_commit"):
+        statement = f"SET LOCAL synchronous_commit = off; {statement}"
+    return statement, parameters
+
+
 def install_connection_checks(app: Flask) -> None:
     with app.app_context():
         event.listen(db.engine, "checkout", discard_dead_connections)
+        event.listen(db.engine, "before_cursor_execute", commit_without_waiting, retval=True)
 
 
 @contextmanager

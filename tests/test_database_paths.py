@@ -3,10 +3,11 @@ pooled connections checked without a round trip."""
 
 import psycopg2
 import pytest
-from sqlalchemy import bindparam, event, func, literal, select, text
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+from sqlalchemy import bindparam, event, func, literal, select, text, update
 from sqlalchemy.exc import DataError
 
-from app.database import PreparedRead, discard_dead_connections, read_rows
+from app.database import PreparedRead, discard_dead_connections, execute_alone, read_rows
 from app.extensions import db
 from app.models import RowCount, User
 
@@ -110,6 +111,39 @@ def test_a_read_after_a_write_joins_the_transaction_and_sees_the_write(app) -> N
         )
         assert read_rows(IN_ITS_OWN_TRANSACTION)[0][0] is False
         assert read_rows(select(User.username))[0].username == "new"
+        db.session.rollback()
+
+
+SYNCHRONOUS_COMMIT = func.current_setting("synchronous_commit")
+
+
+@pytest.mark.parametrize(
+    ("options", "setting"), [({}, "on"), ({"asynchronous_commit": True}, "off")]
+)
+def test_asynchronous_commit_holds_for_its_statement_alone(app, member, options, setting) -> None:
+    """A statement run on its own with the option commits without waiting for the disk; the
+    next statement on the same connection waits again."""
+    touch = (
+        update(User)
+        .where(User.user_id == member.id)
+        .values(failed_login_count=0)
+        .returning(SYNCHRONOUS_COMMIT)
+        .execution_options(**options)
+    )
+    with app.test_request_context():
+        assert execute_alone(touch).scalar_one() == setting
+        dbapi_connection = db.session.connection().connection.dbapi_connection
+        assert dbapi_connection.info.transaction_status == TRANSACTION_STATUS_IDLE  # committed
+        assert read_rows(select(SYNCHRONOUS_COMMIT))[0][0] == "on"
+
+
+def test_asynchronous_commit_joining_a_transaction_holds_until_it_ends(app, member) -> None:
+    with app.test_request_context():
+        db.session.execute(text("SELECT 1"))
+        db.session.execute(select(literal(1)).execution_options(asynchronous_commit=True))
+        assert db.session.scalar(select(SYNCHRONOUS_COMMIT)) == "off"
+        db.session.commit()
+        assert db.session.scalar(select(SYNCHRONOUS_COMMIT)) == "on"
         db.session.rollback()
 
 

@@ -16,9 +16,13 @@ from app.models import User
 from app.models.columns import utcnow
 
 # A Core UPDATE, built once: it sets the columns its parameters name (and ``updated_at``). The
-# ORM's bulk update would also build the statement and sync the session on every login.
-LOGIN_BOOKKEEPING = update(User.__table__).where(
-    User.__table__.c.user_id == bindparam("login_user_id")
+# ORM's bulk update would also build the statement and sync the session on every login. Its
+# commit does not wait for the disk (see ``commit_without_waiting``): a crash may lose the
+# last logins' times, and an upgraded hash then stays the old one until the next login.
+LOGIN_BOOKKEEPING = (
+    update(User.__table__)
+    .where(User.__table__.c.user_id == bindparam("login_user_id"))
+    .execution_options(asynchronous_commit=True)
 )
 
 
