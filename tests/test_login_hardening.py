@@ -53,10 +53,33 @@ def test_the_lock_lapses_and_the_count_starts_afresh(app, client, member) -> Non
         db.session.commit()
 
     assert _fail(client, "member", 1) == [401]
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        assert (user.failed_login_count, user.locked_until) == (1, None)
     response = _login(client, "member", member.password)
 
     assert response.status_code == 200
     assert response.get_json()["token_type"] == "Bearer"
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        assert (user.failed_login_count, user.locked_until) == (0, None)
+
+
+def test_a_lapsed_lock_is_cleared_by_the_right_password(app, client, member) -> None:
+    _fail(client, "member", 5)
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        user.locked_until = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+
+    response = _login(client, "member", member.password)
+
+    assert response.status_code == 200
+    assert response.get_json()["token_type"] == "Bearer"
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        assert (user.failed_login_count, user.locked_until) == (0, None)
+        assert user.last_login_at is not None
 
 
 def test_lockout_of_one_account_leaves_others_alone(client, member, make_user) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import PreparedRead, read, read_row
+from app.database import PreparedRead, read_row
 from app.extensions import db
 from app.models.columns import timestamp_column
 from app.models.revoked_token import RevokedToken
@@ -27,7 +27,23 @@ ROLES = ("admin", "operator", "user")
 STAFF_ROLES = ("admin", "operator")
 
 
-class User(db.Model):
+class Principal:
+    """What flask-praetorian reads of a user, the same on the ORM ``User`` and on its read-only
+    ``Account`` snapshot."""
+
+    __slots__ = ()
+
+    @property
+    def identity(self) -> int:
+        """The id flask-praetorian puts in tokens."""
+        return self.user_id
+
+    def is_valid(self) -> bool:
+        """Whether praetorian may issue or refresh a token for this user."""
+        return self.is_active
+
+
+class User(Principal, db.Model):
     """An account. ``password`` holds the hash; ``roles`` is a comma-separated list."""
 
     __tablename__ = "users"
@@ -49,11 +65,6 @@ class User(db.Model):
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
-    def identity(self) -> int:
-        """The id flask-praetorian puts in tokens."""
-        return self.user_id
-
-    @property
     def rolenames(self) -> list[str]:
         """The user's roles as a list, as flask-praetorian reads them."""
         return split_roles(self.roles)
@@ -62,14 +73,12 @@ class User(db.Model):
     def rolenames(self, names: list[str]) -> None:
         self.roles = ",".join(sorted(set(names), key=ROLES.index))
 
-    def is_valid(self) -> bool:
-        """Whether praetorian may issue or refresh a token for this user."""
-        return self.is_active
-
     @classmethod
     def lookup(cls, username: str) -> "User | None":
-        """The user with this username, ignoring case (read without opening a transaction)."""
-        return read(USER_BY_USERNAME, {"lowered": username.lower()}).scalar()
+        """The user with this username, ignoring case (flask-praetorian requires this hook;
+        logins read an ``Account`` instead, see ``Account.lookup``)."""
+        statement = select(cls).where(func.lower(cls.username) == username.lower())
+        return db.session.scalars(statement).first()
 
     @classmethod
     def has_role(cls, role: str) -> ColumnElement[bool]:
@@ -119,11 +128,11 @@ def split_roles(roles: str | None) -> list[str]:
     return [role for role in (roles or "").split(",") if role]
 
 
-class Account:
-    """A user's row as loaded with the token on every authenticated request: a read-only
-    snapshot with the user's column attributes, enough to check the token and to answer reads
-    such as ``GET /users/me`` without building an ORM object (which costs more than the query).
-    Views that change the user load the ``User`` (``current_user()``)."""
+class Account(Principal):
+    """A user's row as loaded with the token on every authenticated request and by a login: a
+    read-only snapshot with the user's column attributes, enough to check the token, to sign in
+    and to answer reads such as ``GET /users/me`` without building an ORM object (which costs
+    more than the query). Views that change the user load the ``User`` (``current_user()``)."""
 
     __slots__ = tuple(column.key for column in User.__table__.columns)
 
@@ -137,11 +146,20 @@ class Account:
     def rolenames(self) -> list[str]:
         return split_roles(self.roles)
 
+    @classmethod
+    def lookup(cls, username: str) -> "Account | None":
+        """The account with this username, ignoring case (one prepared read, outside any
+        transaction)."""
+        row = read_row(ACCOUNT_BY_USERNAME, {"lowered": username.lower()})
+        return cls(row) if row else None
+
 
 ACCOUNT_FIELDS = frozenset(Account.__slots__)
 
-# Every login runs it (built once: building a statement costs more than running it).
-USER_BY_USERNAME = select(User).where(func.lower(User.username) == bindparam("lowered"))
+# Every login runs it.
+ACCOUNT_BY_USERNAME = PreparedRead(
+    select(*User.__table__.columns).where(func.lower(User.username) == bindparam("lowered"))
+)
 
 # Every authenticated request runs it: the account's columns and the token's revocation.
 TOKEN_SUBJECT = PreparedRead(
