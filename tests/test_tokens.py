@@ -165,6 +165,24 @@ def test_own_tokens_are_read_by_the_short_way_and_others_are_left_to_pyjwt(
         assert guard.extract_jwt_token(refused["other header"])["id"] == member.id
 
 
+def test_issued_claims_read_our_tokens_and_fall_back_to_pyjwt(app, member, token_for) -> None:
+    import jwt
+
+    from app.extensions import guard
+
+    token = token_for(member)
+    with app.app_context():
+        expected = jwt.decode(token, guard.encode_key, algorithms=["HS256"])
+        assert guard.issued_claims(token) == expected
+        other_header = jwt.encode(expected, guard.encode_key, "HS256", {"kid": "1"})
+        assert guard.issued_claims(other_header) == expected
+        own_tokens, guard._own_tokens = guard._own_tokens, None
+        try:
+            assert guard.issued_claims(token) == expected
+        finally:
+            guard._own_tokens = own_tokens
+
+
 def test_payload_changed_with_a_valid_signature_of_another_token_is_refused(
     client, admin, member, token_for
 ) -> None:

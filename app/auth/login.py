@@ -4,7 +4,6 @@ import math
 import time
 from datetime import timedelta
 
-import jwt
 from flask import current_app
 from flask_praetorian.exceptions import AuthenticationError, InvalidUserError
 from sqlalchemy import bindparam, case, null, update
@@ -97,7 +96,7 @@ def record_failed_login(user_id: int) -> None:
 
 def token_response(token: str) -> dict:
     """The body returned by every endpoint that issues an access token."""
-    expires_at = jwt.decode(token, options={"verify_signature": False})["exp"]
+    expires_at = guard.issued_claims(token)["exp"]
     return {
         "access_token": token,
         "token_type": "Bearer",
