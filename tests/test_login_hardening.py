@@ -45,32 +45,34 @@ def test_a_success_before_the_limit_resets_the_count(app, client, member) -> Non
         assert db.session.get(User, member.id).failed_login_count == 0
 
 
-def test_the_lock_lapses_and_the_count_starts_afresh(app, client, member) -> None:
-    _fail(client, "member", 5)
+def _lock_then_let_the_lock_lapse(app, client, member) -> None:
+    assert _fail(client, "member", 5) == [401] * 5
     with app.app_context():
         user = db.session.get(User, member.id)
         user.locked_until = utcnow() - timedelta(seconds=1)
         db.session.commit()
 
-    assert _fail(client, "member", 1) == [401]
+
+def _counters(app, member) -> tuple:
     with app.app_context():
         user = db.session.get(User, member.id)
-        assert (user.failed_login_count, user.locked_until) == (1, None)
+        return user.failed_login_count, user.locked_until
+
+
+def test_the_lock_lapses_and_the_count_starts_afresh(app, client, member) -> None:
+    _lock_then_let_the_lock_lapse(app, client, member)
+
+    assert _fail(client, "member", 1) == [401]
+    assert _counters(app, member) == (1, None)
     response = _login(client, "member", member.password)
 
     assert response.status_code == 200
     assert response.get_json()["token_type"] == "Bearer"
-    with app.app_context():
-        user = db.session.get(User, member.id)
-        assert (user.failed_login_count, user.locked_until) == (0, None)
+    assert _counters(app, member) == (0, None)
 
 
 def test_a_lapsed_lock_is_cleared_by_the_right_password(app, client, member) -> None:
-    _fail(client, "member", 5)
-    with app.app_context():
-        user = db.session.get(User, member.id)
-        user.locked_until = utcnow() - timedelta(seconds=1)
-        db.session.commit()
+    _lock_then_let_the_lock_lapse(app, client, member)
 
     response = _login(client, "member", member.password)
 
