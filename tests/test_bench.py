@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.bench import run_wrk_report, to_ms
+from bench.bench import fastest_round_verification, run_wrk_report, to_ms
 
 REPORT = """Running 5s test @ http://127.0.0.1:8000/users/me
   1 threads and 8 connections
@@ -44,3 +44,14 @@ def test_wrk_times_are_read_in_milliseconds(text, ms) -> None:
 def test_an_unreadable_time_names_itself() -> None:
     with pytest.raises(RuntimeError, match="'Req/Sec'"):
         to_ms("Req/Sec")
+
+
+def test_the_login_limit_pairs_the_verifications_around_each_round() -> None:
+    # Round 1: 0.030 before, 0.040 after (0.035); round 2: 0.020 and 0.060 (0.040).
+    assert fastest_round_verification([0.030, 0.040, 0.020, 0.060]) == pytest.approx(0.035)
+
+
+@pytest.mark.parametrize("verifications", [[], [0.03], [0.03, 0.04, 0.05]])
+def test_the_login_limit_refuses_unpaired_verifications(verifications) -> None:
+    with pytest.raises(ValueError, match="before and one after"):
+        fastest_round_verification(verifications)
