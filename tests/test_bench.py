@@ -1,8 +1,15 @@
 """The benchmark reads wrk's report correctly (the figures in the README come from it)."""
 
+import time
+
 import pytest
 
-from bench.bench import fastest_round_verification, run_wrk_report, to_ms
+from bench.bench import (
+    argon2_verify_seconds,
+    fastest_round_verification,
+    run_wrk_report,
+    to_ms,
+)
 
 REPORT = """Running 5s test @ http://127.0.0.1:8000/users/me
   1 threads and 8 connections
@@ -55,3 +62,12 @@ def test_the_login_limit_pairs_the_verifications_around_each_round() -> None:
 def test_the_login_limit_refuses_unpaired_verifications(verifications) -> None:
     with pytest.raises(ValueError, match="before and one after"):
         fastest_round_verification(verifications)
+
+
+def test_a_verification_is_timed_over_the_whole_window() -> None:
+    started = time.perf_counter()
+    seconds = argon2_verify_seconds(0.3)
+    elapsed = time.perf_counter() - started
+
+    assert 0.3 <= elapsed < 0.3 + 2 * seconds + 0.5  # the window, then the last verification
+    assert 0.001 < seconds <= elapsed
