@@ -55,9 +55,9 @@ def commit_without_waiting(conn, cursor, statement, parameters, context, execute
 
     For bookkeeping whose loss in a server crash harms no one (the last login time): the
     commit stays atomic and ordered, only the last fraction of a second of such commits may be
-    lost if PostgreSQL or the machine crashes. Under load the flush is the longest wait of a
-    login (about 4 ms here while the cores are busy hashing, against 0.1 ms for the UPDATE).
-    When the statement joins an open transaction, the setting holds for that transaction.
+    lost if PostgreSQL or the machine crashes. With both cores busy hashing, a login's UPDATE
+    took 3.9 ms waiting for its flush and 0.09 ms without it (measured on 2 cores). When the
+    statement joins an open transaction, the setting holds for that transaction.
     """
     if context is not None and context.execution_options.get("asynchronous_commit"):
         statement = f"SET LOCAL synchronous_commit = off; {statement}"
