@@ -165,15 +165,26 @@ def test_own_tokens_are_read_by_the_short_way_and_others_are_left_to_pyjwt(
         assert guard.extract_jwt_token(refused["other header"])["id"] == member.id
 
 
-def test_issued_claims_read_our_tokens_and_fall_back_to_pyjwt(app, member, token_for) -> None:
+def _pyjwt_must_not_be_asked(*args, **kwargs):
+    raise AssertionError("PyJWT decoded a token of our own")
+
+
+def test_issued_claims_read_our_tokens_and_fall_back_to_pyjwt(
+    app, member, token_for, monkeypatch
+) -> None:
     import jwt
 
+    from app.auth import guard as guard_module
     from app.extensions import guard
 
     token = token_for(member)
     with app.app_context():
         expected = jwt.decode(token, guard.encode_key, algorithms=["HS256"])
         assert guard.issued_claims(token) == expected
+        # Our own token takes the short way: PyJWT is not asked.
+        monkeypatch.setattr(guard_module.jwt, "decode", _pyjwt_must_not_be_asked)
+        assert guard.issued_claims(token) == expected
+        monkeypatch.undo()
         other_header = jwt.encode(expected, guard.encode_key, "HS256", {"kid": "1"})
         assert guard.issued_claims(other_header) == expected
         own_tokens, guard._own_tokens = guard._own_tokens, None
