@@ -1,16 +1,20 @@
 """Turn a ``select()`` into the contract's page envelope (``items``, ``_meta``, ``_links``)."""
 
+import json
 import math
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from flask import request
+from flask import Response, current_app, request
+from marshmallow import Schema
 from sqlalchemy import ScalarSelect, Select, bindparam, func, select
 
 from app.database import PreparedRead, read, read_rows
 
 # PostgreSQL's OFFSET is a bigint: an absurd page must not reach it.
 MAX_OFFSET = 2**63 - 1
+# How the JSON provider's compact output of a page envelope with no items ends.
+EMPTY_ITEMS_END = '"items":[]}\n'
 
 
 class PageQuery:
@@ -26,8 +30,9 @@ class PageQuery:
 
     def __init__(self, statement: Select, total: ScalarSelect | None = None, prepare=False):
         if total is None:
-            total = select(func.count()).select_from(statement.order_by(None).subquery())
-            total = total.scalar_subquery()
+            # (Counted without the page's columns: a column may need a bind value of its own.)
+            rows = statement.order_by(None).with_only_columns(1, maintain_column_froms=True)
+            total = select(func.count()).select_from(rows.subquery()).scalar_subquery()
         page = statement.add_columns(total).limit(bindparam("page_limit"))
         page = page.offset(bindparam("page_offset"))
         self.page = PreparedRead(page) if prepare else page
@@ -40,20 +45,22 @@ def paginate(
     per_page: int,
     total: ScalarSelect | None = None,
     item: Callable | None = None,
+    params: dict | None = None,
 ) -> dict:
     """One page of ``query``'s rows (a ``select()``, or a ``PageQuery`` built in advance) with
     the totals and links clients need.
 
     By default the statement selects one ORM entity and the page holds those objects. With
     ``item``, the statement selects columns and ``item`` turns each row into a page item: the
-    rows are read without the ORM, which is much cheaper for a read-only page.
+    rows are read without the ORM, which is much cheaper for a read-only page. ``params`` are
+    the values of the statement's own bind parameters.
     """
     if not isinstance(query, PageQuery):
         query = PageQuery(query, total)
     offset = (page - 1) * per_page
     rows = []
     if offset <= MAX_OFFSET:
-        bounds = {"page_limit": per_page, "page_offset": offset}
+        bounds = {**(params or {}), "page_limit": per_page, "page_offset": offset}
         rows = read(query.page, bounds).all() if item is None else read_rows(query.page, bounds)
     total_items = rows[0][-1] if rows else read_rows(query.total)[0][0]
     items = [row[0] for row in rows] if item is None else [item(row) for row in rows]
@@ -68,6 +75,27 @@ def paginate(
         },
         "links": page_links(page, per_page, total_pages),
     }
+
+
+def page_response(schema: Schema, page: dict) -> Response:
+    """The response to a page whose items are JSON texts already (written by PostgreSQL,
+    ``app.schemas.sql_json``), as ``schema`` and the JSON provider would write it.
+
+    The envelope is dumped by ``schema`` with no items and written by the provider, and the
+    items' texts take the place of the empty list, unparsed. That is only done where the result
+    is byte for byte what the provider would write (compact output, ``items`` its last key,
+    ASCII items); anywhere else, the items are parsed and the provider writes the whole page.
+    """
+    provider = current_app.json
+    envelope = schema.dump({**page, "items": []})
+    response = provider.response(envelope)
+    body = response.get_data(as_text=True)
+    items = ",".join(page["items"])
+    if body.endswith(EMPTY_ITEMS_END) and items.isascii() and "\x7f" not in items:
+        response.set_data(f'{body.removesuffix(EMPTY_ITEMS_END)}"items":[{items}]}}\n')
+        return response
+    envelope["items"] = json.loads(f"[{items}]")
+    return provider.response(envelope)
 
 
 def page_links(page: int, per_page: int, total_pages: int) -> dict[str, str | None]:

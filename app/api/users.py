@@ -1,6 +1,7 @@
 """Users: listings, one's own profile, and administration of any account."""
 
 import functools
+from operator import itemgetter
 
 from flask import jsonify, url_for
 from flask.views import MethodView
@@ -24,9 +25,10 @@ from app.errors import ApiError
 from app.extensions import db, guard
 from app.models import STAFF_ROLES, RowCount, User
 from app.models.user import Account
-from app.pagination import PageQuery, paginate
+from app.pagination import PageQuery, page_response, paginate
 from app.schemas.auth import ChangePasswordSchema, TokenSchema
 from app.schemas.common import ErrorSchema
+from app.schemas.sql_json import compile_json_sql
 from app.schemas.user import (
     AdminUserPageSchema,
     AdminUserSchema,
@@ -66,16 +68,25 @@ ONE_OF_THE_VIEWS = {
 }
 
 
-# What each view shows (PublicUserSchema, AdminUserSchema): the lists select no more.
+# The public view of a user, written by PostgreSQL (the list every user reads).
+PUBLIC_USER_JSON = compile_json_sql(PublicUserSchema(), User)
+if PUBLIC_USER_JSON is None:
+    raise RuntimeError(
+        "PublicUserSchema has a field app.schemas.sql_json cannot write: give it an SQL twin."
+    )
+# What each list selects: the public view's JSON text (PublicUserSchema); the admin view's
+# columns (AdminUserSchema), no more.
 VIEW_COLUMNS = {
-    "public": (User.user_id, User.username, User.created_datetime),
+    "public": (PUBLIC_USER_JSON.column,),
     "admin": tuple(User.__table__.columns),
 }
-# What a list row becomes: the public view dumps the row's columns as they are; the admin view
-# also shows ``roles`` as a list (``Account.rolenames``).
-VIEW_ITEMS = {"public": lambda row: row, "admin": Account}
+# What a list row becomes: the public view's JSON text; for the admin view, an ``Account`` (which
+# also shows ``roles`` as a list).
+VIEW_ITEMS = {"public": itemgetter(0), "admin": Account}
+VIEW_PARAMS = {"public": PUBLIC_USER_JSON.params, "admin": dict}
 
 
+PUBLIC_PAGE = PublicUserPageSchema()
 # One instance per view, built once: each compiles its dump on first use.
 USER_VIEWS = {
     "admin": AdminUserSchema(),
@@ -107,13 +118,14 @@ def user_list(filters: dict, columns) -> Select:
 
 
 def page_of_users(filters: dict, view: str) -> dict:
-    """A page of users: Core rows of the ``view``'s columns (no ORM objects to build for a
-    read-only page), as ``Account`` snapshots where the view shows more than columns."""
+    """A page of users: no ORM objects to build for a read-only page. The public view's items
+    are JSON texts written by PostgreSQL; the admin view's, ``Account`` snapshots."""
     if filters.keys().isdisjoint({"q", "role", "is_active"}):
         query = unfiltered_page_query(view, filters["sort"])
     else:
         query = user_list(filters, VIEW_COLUMNS[view])
-    return paginate(query, filters["page"], filters["per_page"], item=VIEW_ITEMS[view])
+    page, per_page, params = filters["page"], filters["per_page"], VIEW_PARAMS[view]()
+    return paginate(query, page, per_page, item=VIEW_ITEMS[view], params=params)
 
 
 @functools.cache
@@ -149,7 +161,7 @@ class Users(MethodView):
     @blp.response(200, PublicUserPageSchema)
     def get(self, filters):
         """List users (public view), filtered, sorted and a page at a time."""
-        return page_of_users(filters, "public")
+        return page_response(PUBLIC_PAGE, page_of_users(filters, "public"))
 
     @roles_required("admin")
     @requires(blp, "admin")
