@@ -2,11 +2,22 @@
 
 import base64
 import json
+from types import SimpleNamespace
 
+import flask
 import pendulum
 import pytest
+from flask_praetorian import Praetorian
+from flask_praetorian.constants import AccessType
+from flask_praetorian.exceptions import (
+    BlacklistedError,
+    ExpiredAccessError,
+    MissingClaimError,
+    PraetorianError,
+)
 
-from app.extensions import db
+from app.auth.guard import TokenSubject
+from app.extensions import db, guard
 from app.models import User
 
 PROTECTED_ROUTES = ["/users", "/users/me", "/users/admin-only", "/users/1"]
@@ -227,3 +238,56 @@ def test_a_user_deleted_after_the_token_check_is_a_revoked_token_not_an_error(
         db.session.commit()
         with pytest.raises(TokenRevokedError):
             current_user()
+
+
+NOW = 1_900_000_000
+VALID = {"jti": "j-1", "id": 1, "exp": NOW + 60, "rf_exp": NOW + 3600}
+CLAIM_SETS = {
+    "valid": VALID,
+    "expires-now": {**VALID, "exp": NOW},
+    "expired": {**VALID, "exp": NOW - 1},
+    "no-jti": {key: value for key, value in VALID.items() if key != "jti"},
+    "no-id": {key: value for key, value in VALID.items() if key != "id"},
+    "no-exp": {key: value for key, value in VALID.items() if key != "exp"},
+    "no-rf_exp": {key: value for key, value in VALID.items() if key != "rf_exp"},
+    "revoked": {**VALID, "jti": "revoked"},
+    "revoked-and-expired": {**VALID, "jti": "revoked", "exp": NOW - 1},
+    "registration": {**VALID, "is_ert": True},
+    "reset": {**VALID, "is_prt": True},
+    "registration-and-expired": {**VALID, "is_ert": True, "exp": NOW - 1},
+    "bare": {"exp": NOW - 1},
+}
+
+
+@pytest.mark.parametrize("name", CLAIM_SETS)
+def test_access_claims_are_checked_as_praetorian_checks_them(app, monkeypatch, name) -> None:
+    """The guard's own check of an access token's claims gives praetorian's answer (error and
+    message) for every claim set, at the same instant (both clocks read NOW + 0.999 s)."""
+    data = CLAIM_SETS[name]
+    monkeypatch.setattr("app.auth.guard.time.time", lambda: NOW + 0.999)
+    praetorian_clock = SimpleNamespace(int_timestamp=NOW)
+    monkeypatch.setattr(
+        "flask_praetorian.base.pendulum", SimpleNamespace(now=lambda zone: praetorian_clock)
+    )
+
+    def outcome(check) -> tuple:
+        try:
+            check()
+        except PraetorianError as error:
+            return type(error), error.message
+        return None, None
+
+    with app.test_request_context():
+        flask.g.token_subject = TokenSubject("revoked", 1, None, True)
+        ours = outcome(lambda: guard._validate_access_claims(data))
+        theirs = outcome(lambda: Praetorian._validate_jwt_data(guard, data, AccessType.access))
+    assert ours == theirs
+    expected = {
+        "valid": None,
+        "expires-now": None,
+        "expired": ExpiredAccessError,
+        "revoked-and-expired": BlacklistedError,
+        "bare": MissingClaimError,
+    }
+    if name in expected:
+        assert ours[0] is expected[name]
