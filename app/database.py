@@ -27,11 +27,13 @@ from contextlib import contextmanager
 
 import psycopg2
 from flask import Flask
+from flask.globals import _cv_app
 from psycopg2 import errors as pg_errors
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy import Row, Select, String, event
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.types import NullType, TypeEngine
 
@@ -68,6 +70,51 @@ def install_connection_checks(app: Flask) -> None:
     with app.app_context():
         event.listen(db.engine, "checkout", discard_dead_connections)
         event.listen(db.engine, "before_cursor_execute", commit_without_waiting, retval=True)
+    app.teardown_appcontext(return_reads_connection)
+    if not event.contains(Session, "after_transaction_create", release_reads_connection):
+        event.listen(Session, "after_transaction_create", release_reads_connection)
+
+
+# Where an app context keeps the pooled connection its prepared reads share.
+READS_CONNECTION = "_prepared_reads_connection"
+
+
+def reads_connection():
+    """The pooled connection the prepared reads of this app context (a request) share: checked
+    out by the first read, returned to the pool when the app context ends
+    (``return_reads_connection``). A list's token check and page then cost one checkout, not
+    two: a checkout and its return cost more than a prepared read's own Python (py-spy). The
+    connection goes back early when the request's ORM session begins
+    (``release_reads_connection``)."""
+    app_globals = _cv_app.get().g
+    connection = app_globals.__dict__.get(READS_CONNECTION)
+    if connection is not None:
+        if connection.is_valid:
+            return connection
+        connection.close()
+    try:
+        connection = db.engine.raw_connection()
+    except psycopg2.Error as error:
+        raise DBAPIError.instance(
+            None, None, error, psycopg2.Error, connection_invalidated=True
+        ) from error
+    setattr(app_globals, READS_CONNECTION, connection)
+    return connection
+
+
+def return_reads_connection(error: BaseException | None = None) -> None:
+    """``teardown_appcontext``: the prepared reads' connection goes back to the pool."""
+    app_context = _cv_app.get(None)
+    connection = app_context.g.__dict__.pop(READS_CONNECTION, None) if app_context else None
+    if connection is not None:
+        connection.close()
+
+
+def release_reads_connection(session, transaction) -> None:
+    """``after_transaction_create``: a session about to take a connection gets the one the
+    prepared reads held, so a request never holds two (a pool of one connection works as
+    before). The request's later reads join the session while its transaction is open."""
+    return_reads_connection()
 
 
 @contextmanager
@@ -151,19 +198,10 @@ class PreparedRead:
         return type_.compile(dialect=cls._dialect)
 
     def rows(self, params: Mapping | None = None) -> list:
-        """Run on a pooled connection of its own, in autocommit."""
+        """Run in autocommit on the pooled connection the request's prepared reads share."""
         params = params or {}
         values = [params.get(name, self._defaults[name]) for name in self._parameters]
-        try:
-            connection = db.engine.raw_connection()
-        except psycopg2.Error as error:
-            raise DBAPIError.instance(
-                self._execute, values, error, psycopg2.Error, connection_invalidated=True
-            ) from error
-        try:
-            return [self.row._make(row) for row in self._run(connection, values)]
-        finally:
-            connection.close()
+        return [self.row._make(row) for row in self._run(reads_connection(), values)]
 
     def _run(self, connection, values: list) -> list[tuple]:
         for observe in PreparedRead.observers:

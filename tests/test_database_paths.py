@@ -5,7 +5,7 @@ import psycopg2
 import pytest
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy import bindparam, event, func, literal, select, text, update
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 
 from app.database import PreparedRead, discard_dead_connections, execute_alone, read_rows
 from app.extensions import db
@@ -296,12 +296,52 @@ def test_a_prepared_read_takes_parameters_and_keeps_its_written_values(app) -> N
 
 def test_a_failing_prepared_read_raises_sqlalchemys_error_and_frees_the_connection(app) -> None:
     divide = PreparedRead(select((literal(1) / bindparam("by", type_=db.Integer)).label("x")))
+    with app.app_context():
+        pool = db.engine.pool
     with app.test_request_context():
         with pytest.raises(DataError) as raised:
             read_rows(divide, {"by": 0})
         assert "division by zero" in str(raised.value.orig)
         assert read_rows(divide, {"by": 1})[0].x == 1
-        assert db.engine.pool.checkedout() == 0
+        assert pool.checkedout() == 1
+    assert pool.checkedout() == 0
+
+
+def test_a_requests_prepared_reads_share_one_checkout(app, member_headers) -> None:
+    """A list's token check and page share one pooled connection, returned with the request
+    (also when the request fails)."""
+    with app.app_context():
+        engine = db.engine
+    checkouts = []
+    event.listen(engine, "checkout", lambda *args: checkouts.append(args[0]))
+    client = app.test_client()
+    response = client.get("/users?per_page=5", headers=member_headers)
+    assert response.status_code == 200
+    assert response.get_json()["_meta"]["total_items"] == 1
+    assert len(checkouts) == 1
+    assert engine.pool.checkedout() == 0
+    response = client.get("/users?per_page=5&page=0", headers=member_headers)
+    assert response.status_code == 400
+    assert "page" in response.get_json()["details"]
+    assert len(checkouts) == 2
+    assert engine.pool.checkedout() == 0
+
+
+def test_a_lost_shared_connection_is_replaced_within_the_request(app) -> None:
+    """A prepared read that loses its connection invalidates it; the request's next read
+    checks out another."""
+    one = PreparedRead(select(literal(1, db.Integer).label("x")))
+    with app.test_request_context():
+        read_rows(one)
+        first = db.engine.pool.checkedout()
+        (pid,) = read_rows(PreparedRead(select(func.pg_backend_pid().label("pid"))))[0]
+        with app.app_context(), db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(DBAPIError):
+            read_rows(one)
+        assert read_rows(one)[0].x == 1
+        assert first == 1
+        assert db.engine.pool.checkedout() == 1
 
 
 def alter_username_length(app, length: int) -> None:
@@ -326,3 +366,17 @@ def test_a_prepared_read_survives_a_migration_that_changes_its_columns(
 
     assert response.status_code == 200
     assert response.get_json()["username"] == "member"
+
+
+def test_a_request_that_reads_then_writes_needs_one_connection(make_app, member, auth) -> None:
+    """The prepared reads hand their connection back when the session begins: a pool of one
+    connection serves a request that checks its token, then writes."""
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 1})
+    client = app.test_client()
+    headers = auth(member)
+    response = client.patch("/users/me", json={"email": "new@example.com"}, headers=headers)
+    assert response.status_code == 200
+    assert response.get_json()["email"] == "new@example.com"
+    response = client.get("/users?per_page=5", headers=headers)
+    assert response.status_code == 200
+    assert response.get_json()["_meta"]["total_items"] == 1
