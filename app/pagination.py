@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, request
 from marshmallow import Schema
-from sqlalchemy import ScalarSelect, Select, bindparam, func, select
+from sqlalchemy import ScalarSelect, Select, bindparam, func, literal_column, select
 
 from app.database import PreparedRead, read, read_rows
 
@@ -26,15 +26,31 @@ class PageQuery:
     page asks for the total on its own. ``total`` is a cheaper exact count when the caller has
     one (``RowCount.of``); by default the statement's rows are counted. With ``prepare``, both
     are ``PreparedRead`` statements: for the lists every client asks for, built once.
+
+    With ``json_items``, the statement selects one column, each row's JSON text
+    (``app.schemas.sql_json``), and the page statement answers one row: the page's texts joined
+    by commas (``ARRAY(...)`` keeps the statement's order) and the total, even for an empty
+    page. One row is cheaper to send and to read than twenty.
     """
 
-    def __init__(self, statement: Select, total: ScalarSelect | None = None, prepare=False):
+    def __init__(
+        self,
+        statement: Select,
+        total: ScalarSelect | None = None,
+        prepare=False,
+        json_items=False,
+    ):
         if total is None:
             # (Counted without the page's columns: a column may need a bind value of its own.)
             rows = statement.order_by(None).with_only_columns(1, maintain_column_froms=True)
             total = select(func.count()).select_from(rows.subquery()).scalar_subquery()
-        page = statement.add_columns(total).limit(bindparam("page_limit"))
-        page = page.offset(bindparam("page_offset"))
+        rows = statement.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
+        if json_items:
+            texts = func.array(rows.scalar_subquery())
+            page = select(func.array_to_string(texts, literal_column("','")), total)
+        else:
+            page = rows.add_columns(total)
+        self.json_items = json_items
         self.page = PreparedRead(page) if prepare else page
         self.total = PreparedRead(select(total)) if prepare else select(total)
 
@@ -52,8 +68,9 @@ def paginate(
 
     By default the statement selects one ORM entity and the page holds those objects. With
     ``item``, the statement selects columns and ``item`` turns each row into a page item: the
-    rows are read without the ORM, which is much cheaper for a read-only page. ``params`` are
-    the values of the statement's own bind parameters.
+    rows are read without the ORM, which is much cheaper for a read-only page. A ``json_items``
+    query's page holds its items as JSON texts (all of them in one text, for
+    ``page_response``). ``params`` are the values of the statement's own bind parameters.
     """
     if not isinstance(query, PageQuery):
         query = PageQuery(query, total)
@@ -61,9 +78,17 @@ def paginate(
     rows = []
     if offset <= MAX_OFFSET:
         bounds = {**(params or {}), "page_limit": per_page, "page_offset": offset}
-        rows = read(query.page, bounds).all() if item is None else read_rows(query.page, bounds)
+        if item is None and not query.json_items:
+            rows = read(query.page, bounds).all()
+        else:
+            rows = read_rows(query.page, bounds)
     total_items = rows[0][-1] if rows else read_rows(query.total)[0][0]
-    items = [row[0] for row in rows] if item is None else [item(row) for row in rows]
+    if query.json_items:
+        items = [rows[0][0]] if rows and rows[0][0] else []
+    elif item is None:
+        items = [row[0] for row in rows]
+    else:
+        items = [item(row) for row in rows]
     total_pages = math.ceil(total_items / per_page) if total_items else 0
     return {
         "items": items,

@@ -82,6 +82,7 @@ def test_the_rows_are_written_by_the_database(
     assert response.status_code == 200
     assert len(statements) == 2
     assert "to_json(users.username)" in statements[1]
+    assert "array_to_string(array((SELECT" in statements[1]
     assert response.data.endswith(
         b'"items":[{"_links":{"self":"/users/2"},"created_at":"2020-11-22T10:30:15+00:00",'
         b'"id":2,"username":"ada"},{"_links":{"self":"/users/3"},'

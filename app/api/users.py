@@ -1,7 +1,6 @@
 """Users: listings, one's own profile, and administration of any account."""
 
 import functools
-from operator import itemgetter
 
 from flask import jsonify, url_for
 from flask.views import MethodView
@@ -80,10 +79,11 @@ VIEW_COLUMNS = {
     "public": (PUBLIC_USER_JSON.column,),
     "admin": tuple(User.__table__.columns),
 }
-# What a list row becomes: the public view's JSON text; for the admin view, an ``Account`` (which
-# also shows ``roles`` as a list).
-VIEW_ITEMS = {"public": itemgetter(0), "admin": Account}
+# What a list row becomes: for the admin view, an ``Account`` (which also shows ``roles`` as a
+# list); the public view's page holds JSON texts.
+VIEW_ITEMS = {"public": None, "admin": Account}
 VIEW_PARAMS = {"public": PUBLIC_USER_JSON.params, "admin": dict}
+JSON_VIEWS = {"public"}
 
 
 PUBLIC_PAGE = PublicUserPageSchema()
@@ -123,7 +123,7 @@ def page_of_users(filters: dict, view: str) -> dict:
     if filters.keys().isdisjoint({"q", "role", "is_active"}):
         query = unfiltered_page_query(view, filters["sort"])
     else:
-        query = user_list(filters, VIEW_COLUMNS[view])
+        query = PageQuery(user_list(filters, VIEW_COLUMNS[view]), json_items=view in JSON_VIEWS)
     page, per_page, params = filters["page"], filters["per_page"], VIEW_PARAMS[view]()
     return paginate(query, page, per_page, item=VIEW_ITEMS[view], params=params)
 
@@ -133,7 +133,7 @@ def unfiltered_page_query(view: str, sort: str) -> PageQuery:
     """Every user, in a view and an order: what clients ask for most, prepared once. The total
     is every user, and the database keeps that count exact."""
     statement = user_list({"sort": sort}, VIEW_COLUMNS[view])
-    return PageQuery(statement, RowCount.of("users"), prepare=True)
+    return PageQuery(statement, RowCount.of("users"), prepare=True, json_items=view in JSON_VIEWS)
 
 
 def get_user_or_404(user_id: int) -> User:
