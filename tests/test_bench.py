@@ -7,6 +7,7 @@ import pytest
 from bench.bench import (
     argon2_verify_seconds,
     fastest_round_verification,
+    measure_rounds,
     run_wrk_report,
     to_ms,
 )
@@ -71,3 +72,48 @@ def test_a_verification_is_timed_over_the_whole_window() -> None:
 
     assert 0.3 <= elapsed < 0.3 + 2 * seconds + 0.5  # the window, then the last verification
     assert 0.001 < seconds <= elapsed
+
+
+def rounds_with(bare_rates: list[float], rounds: int = 2, earlier: tuple = ()):
+    """measure_rounds over bare runs at these rates; the scenario's n-th run reports n."""
+    bare = iter(bare_rates)
+    scenario = iter(range(1, 100))
+    return measure_rounds(
+        rounds,
+        lambda: {"rps": next(bare)},
+        lambda: {"rps": next(scenario)},
+        [{"rps": rate} for rate in earlier],
+    )
+
+
+def test_rounds_on_a_steady_machine_are_not_repeated() -> None:
+    runs, alongside, extra = rounds_with([4000, 3900], earlier=(4100,))
+
+    assert (runs, alongside, extra) == ([{"rps": 1}, {"rps": 2}], [{"rps": 4000}, {"rps": 3900}], 0)
+
+
+def test_a_round_after_a_slow_bare_run_is_repeated() -> None:
+    """2,800 is below 0.85 of the 4,400 measured before: that round does not count."""
+    runs, alongside, extra = rounds_with([2800, 4300, 4200], earlier=(4400,))
+
+    assert extra == 1
+    assert [run["rps"] for run in runs] == [1, 2, 3]
+    assert [run["rps"] for run in alongside] == [2800, 4300, 4200]
+
+
+def test_the_reference_includes_the_scenarios_own_bare_runs() -> None:
+    """The 4,000 of this scenario's first round makes its 3,000 slow (the earlier best is
+    3,100), so a third round runs."""
+    runs, alongside, extra = rounds_with([4000, 3000, 3900], earlier=(3100,))
+
+    assert extra == 1
+    assert len(runs) == 3
+    assert [run["rps"] for run in alongside] == [4000, 3000, 3900]
+
+
+def test_repeats_stop_after_as_many_extra_rounds_as_rounds() -> None:
+    """A machine slow for the whole scenario: 2 counted + 2 extra, then the figures stand."""
+    runs, alongside, extra = rounds_with([2000, 2100, 2000, 2050, 1990], earlier=(4400,))
+
+    assert extra == 2
+    assert len(runs) == len(alongside) == 4
