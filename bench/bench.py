@@ -221,9 +221,10 @@ def main() -> int:
 
             repeated = []
 
-            def measure(label, path, bearer=None, script=None, around_each=None) -> dict:
-                """The best of the rounds, with its ratio to the best of the bare runs made
-                alongside them. ``around_each`` runs right before and right after each round."""
+            def measure(label, path, bearer=None, script=None, around_each=None) -> tuple:
+                """The table's row for a scenario: the best of its rounds, with its ratio to the
+                best of the bare runs made alongside them, and the RSS per worker after it.
+                ``around_each`` runs right before and right after each round."""
 
                 def scenario():
                     if around_each:
@@ -241,40 +242,28 @@ def main() -> int:
                 )
                 repeated.extend([label] * extra)
                 bare_runs.extend(alongside)
-                return best(runs) | {"ratio": best(runs)["rps"] / best(alongside)["rps"]}
+                ratio = best(runs)["rps"] / best(alongside)["rps"]
+                return label, best(runs) | {"ratio": ratio}, rss_per_worker_mb(gatehouse)
 
             # The reference for slow moments: one bare run before the first scenario.
             bare_runs.append(run_wrk(wrk, bare.base_url + "/", options.seconds))
-            scenarios = [
-                ("GET /users/me", "/users/me", token, None),
-                ("GET /users?per_page=20 (1,000 users)", "/users?per_page=20", token, None),
-            ]
-            for label, path, bearer, script in scenarios:
-                rows.append(
-                    (label, measure(label, path, bearer, script), rss_per_worker_mb(gatehouse))
-                )
+            rows.append(measure("GET /users/me", "/users/me", token))
+            rows.append(
+                measure("GET /users?per_page=20 (1,000 users)", "/users?per_page=20", token)
+            )
             seed_users(database.url, 99_000, PASSWORD, prefix="more")
             vacuum_analyze(database.url)
             rows.append(
-                (
-                    "GET /users?per_page=20 (100,000 users)",
-                    measure("GET /users?per_page=20 (100,000 users)", "/users?per_page=20", token),
-                    rss_per_worker_mb(gatehouse),
-                )
+                measure("GET /users?per_page=20 (100,000 users)", "/users?per_page=20", token)
             )
             rows.append(
-                (
+                measure(
                     "POST /login",
-                    measure(
-                        "POST /login",
-                        "/login",
-                        None,
-                        str(login_script),
-                        around_each=lambda: verifications.append(
-                            argon2_verify_seconds(options.seconds)
-                        ),
+                    "/login",
+                    script=str(login_script),
+                    around_each=lambda: verifications.append(
+                        argon2_verify_seconds(options.seconds)
                     ),
-                    rss_per_worker_mb(gatehouse),
                 )
             )
             rows.insert(
