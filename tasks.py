@@ -20,7 +20,7 @@ def development_env() -> dict[str, str]:
         from app.embedded_db import start_embedded_postgres
 
         server = start_embedded_postgres(DEVDB)
-        env["DATABASE_URL"] = server.get_uri("postgres", driver="psycopg2")
+        env["DATABASE_URL"] = server.url()
     return env
 
 

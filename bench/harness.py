@@ -50,7 +50,7 @@ class Database:
 
     def __init__(self, directory: Path) -> None:
         self.server = start_embedded_postgres(Path(directory) / "data", delete_on_exit=True)
-        self.url = self.server.get_uri("postgres", driver="psycopg2")
+        self.url = self.server.url()
 
     def flask(self, *args: str, env: dict[str, str]) -> str:
         result = subprocess.run(

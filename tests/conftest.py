@@ -39,7 +39,7 @@ def database_url(tmp_path_factory):
     server = start_embedded_postgres(
         tmp_path_factory.mktemp("postgres") / "data", delete_on_exit=True
     )
-    url = server.get_uri("postgres", driver="psycopg2")
+    url = server.url()
     os.environ["TEST_DATABASE_URL"] = url
     yield url
     server.cleanup()
