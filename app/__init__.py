@@ -1,6 +1,6 @@
 """Gatehouse: a role-based REST API on Flask."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
@@ -11,7 +11,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.api import register_blueprints
 from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME, strings_without_nul
 from app.audit import install_audit_trail
-from app.auth.revocation import is_token_revoked
 from app.cli import register_commands
 from app.config import load_config
 from app.database import install_connection_checks
@@ -25,7 +24,7 @@ from app.request_hooks import register_request_hooks
 
 def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the application for ``config_name`` (default: APP_CONFIG, else production)."""
-    app = Gatehouse(__name__, static_folder=None)
+    app = Flask(__name__, static_folder=None)
     app.session_interface = NoSessions()
     config = load_config(config_name)
     if config.EMBEDDED_DATABASE_DIR:
@@ -46,25 +45,6 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     return app
 
 
-class Gatehouse(Flask):
-    """Flask, remembering which views and hooks are plain functions: Flask asks again for every
-    one of them on every request (about a dozen ``inspect`` calls), and the answer never
-    changes."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._plain_functions: set = set()
-
-    def ensure_sync(self, func: Callable) -> Callable:
-        key = getattr(func, "__func__", func)
-        if key in self._plain_functions:
-            return func
-        made = super().ensure_sync(func)
-        if made is func:
-            self._plain_functions.add(key)
-        return made
-
-
 class NoSessions(SessionInterface):
     """The API keeps no state between requests (tokens travel in headers, no cookies are set),
     so Flask's signed-cookie session is never opened."""
@@ -82,7 +62,7 @@ def register_extensions(app: Flask) -> None:
     ma.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
-    guard.init_app(app, User, is_blacklisted=is_token_revoked)
+    guard.init_app(app, User)
     if app.config["CORS_ORIGINS"]:
         CORS(
             app,

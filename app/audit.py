@@ -73,9 +73,7 @@ def events_for_user(user: User, created: bool, deleted: bool) -> list[tuple[str,
 def _actor_and_request() -> tuple[int | None, str | None]:
     if not has_request_context():
         return None, None
-    subject = g.get("token_subject")
-    actor = subject.user_id if subject is not None and subject.account is not None else None
-    return actor, g.get("request_id")
+    return g.get("authenticated_user_id"), g.get("request_id")
 
 
 def record_user_changes(session: Session, flush_context) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
+from app.models.user import EMAIL_TAKEN, USERNAME_TAKEN
 
 ERROR_CODES = {
     400: "bad_request",
@@ -75,6 +76,15 @@ PRAETORIAN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
 
 BODY_LOCATIONS = {"json", "form", "files", "json_or_form"}
 
+# SQLSTATEs of the constraint failures a race can cause.
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+# The unique indexes whose failure names a field of the request.
+TAKEN_BY_CONSTRAINT = {
+    "uq_users_username_lower": ("username", USERNAME_TAKEN),
+    "uq_users_email_lower": ("email", EMAIL_TAKEN),
+}
+
 
 class ApiError(Exception):
     """An error a view raises on purpose; it becomes the envelope as is."""
@@ -93,6 +103,14 @@ class ApiError(Exception):
         self.message = message or MESSAGES.get(error, HTTPStatus(status).phrase)
         self.details = details
         self.headers = headers or {}
+
+
+def error_response_doc(description: str) -> dict:
+    """An OpenAPI response carrying the envelope (``blp.doc(responses={"404": ...})``)."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 def error_response(
@@ -169,9 +187,24 @@ def handle_praetorian_error(error: praetorian.PraetorianError):
 
 
 def handle_integrity_error(error: IntegrityError):
-    """A constraint caught what the schemas could not (duplicates under concurrency)."""
+    """A constraint caught what the views could not see coming (two requests at once): a taken
+    username or e-mail, or a row another request deleted meanwhile, is a 409 naming what it can;
+    any other constraint is our bug (500)."""
     db.session.rollback()
-    return error_response(409, "conflict", "A user with that username or e-mail already exists.")
+    diagnostics = getattr(error.orig, "diag", None)
+    constraint = getattr(diagnostics, "constraint_name", None)
+    if constraint in TAKEN_BY_CONSTRAINT:
+        field, message = TAKEN_BY_CONSTRAINT[constraint]
+        return error_response(409, "conflict", message, {field: [message]})
+    code = getattr(error.orig, "pgcode", None)
+    if code == UNIQUE_VIOLATION:
+        return error_response(409, "conflict", "That already exists.")
+    if code == FOREIGN_KEY_VIOLATION:
+        return error_response(
+            409, "conflict", "Something the request refers to was deleted meanwhile."
+        )
+    current_app.logger.error("integrity error", exc_info=error)
+    return error_response(500, "internal_error")
 
 
 def handle_vanished_row(error: Exception):

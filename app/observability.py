@@ -94,7 +94,6 @@ def finish_response(response):
     response.headers.update(SECURITY_HEADERS)
     if app.config["HSTS_ENABLED"]:
         response.headers["Strict-Transport-Security"] = HSTS
-    subject = app_globals.get("token_subject")
     started = app_globals.get("request_started", time.perf_counter())
     ACCESS_LOG.info(
         "request",
@@ -105,7 +104,7 @@ def finish_response(response):
                 "path": current.path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "user_id": subject.user_id if subject is not None else None,
+                "user_id": app_globals.get("authenticated_user_id"),
                 "remote_addr": current.remote_addr,
             }
         },

@@ -123,24 +123,3 @@ def test_development_without_database_url_uses_the_embedded_database(monkeypatch
     assert config.EMBEDDED_DATABASE_DIR.endswith(".devdb")
     assert config.SQLALCHEMY_DATABASE_URI is None
     assert len(config.SECRET_KEY) >= 32
-
-
-def test_the_app_remembers_plain_functions_but_returns_each_callable_as_given(app) -> None:
-    class View:
-        def get(self):
-            return self
-
-    first, second = View(), View()
-    assert app.ensure_sync(first.get) == first.get
-    # Remembered by its function: another instance's bound method comes back as itself.
-    assert app.ensure_sync(second.get)() is second
-    assert View.get in app._plain_functions
-
-    async def coroutine():
-        return "awaited"
-
-    # Coroutines are never remembered (Flask wraps them, or refuses them without its async
-    # extra, which Gatehouse does not install).
-    with pytest.raises(RuntimeError, match="async"):
-        app.ensure_sync(coroutine)
-    assert coroutine not in app._plain_functions

@@ -228,7 +228,7 @@ def test_health_uses_a_short_statement_timeout(app, client, counted_statements) 
 
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok"}
-    assert "SET LOCAL statement_timeout = 1500" in statements
+    assert "SET LOCAL statement_timeout = 1500; SELECT 1" in statements
 
 
 def test_log_lines_carry_the_second_they_were_written_in() -> None:

@@ -3,7 +3,7 @@
 import pytest
 
 from app.extensions import db
-from app.models import User
+from app.models import Bucketlist, User
 
 ENVELOPE_KEYS = {"error", "message", "status", "request_id"}
 
@@ -101,18 +101,50 @@ def test_unexpected_exception_is_a_500_without_details(app, client, caplog) -> N
     assert "secret internals" in caplog.text
 
 
-def test_unique_violation_is_409_conflict(app, client, member) -> None:
+@pytest.mark.parametrize(
+    ("username", "email", "field"),
+    [("MEMBER", "other@example.com", "username"), ("other", "Member@Example.com", "email")],
+)
+def test_unique_violation_is_409_naming_the_field(app, client, member, username, email, field):
     def duplicate():
-        db.session.add(User(username="MEMBER", email="other@example.com", password="x"))
+        db.session.add(User(username=username, email=email, password="x"))
         db.session.commit()
 
-    app.add_url_rule("/duplicate", view_func=duplicate)
+    app.add_url_rule("/duplicate", view_func=duplicate, methods=["POST"])
 
-    response = client.get("/duplicate")
+    response = client.post("/duplicate")
 
     _assert_envelope(response, 409, "conflict")
+    assert list(response.get_json()["details"]) == [field]
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 1
+
+
+def test_a_foreign_key_failure_is_not_called_a_taken_username(app, client, member) -> None:
+    """The owner was deleted meanwhile: a 409 that says so, not "the username is taken"."""
+
+    def orphan():
+        db.session.add(Bucketlist(owner_id=member.id + 1000, name="nobody's"))
+        db.session.commit()
+
+    app.add_url_rule("/orphan", view_func=orphan, methods=["POST"])
+
+    response = client.post("/orphan")
+
+    _assert_envelope(response, 409, "conflict")
+    body = response.get_json()
+    assert "deleted meanwhile" in body["message"]
+    assert "details" not in body
+
+
+def test_any_other_constraint_failure_is_our_bug_500(app, client, member) -> None:
+    def null_name():
+        db.session.add(Bucketlist(owner_id=member.id, name=None))
+        db.session.commit()
+
+    app.add_url_rule("/null", view_func=null_name, methods=["POST"])
+
+    _assert_envelope(client.post("/null"), 500, "internal_error")
 
 
 def test_a_row_deleted_by_a_concurrent_request_is_404_not_500(app, client, member) -> None:
@@ -126,9 +158,9 @@ def test_a_row_deleted_by_a_concurrent_request_is_404_not_500(app, client, membe
         user.email = "late@example.com"
         db.session.commit()
 
-    app.add_url_rule("/vanished", view_func=update_vanished_user)
+    app.add_url_rule("/vanished", view_func=update_vanished_user, methods=["POST"])
 
-    response = client.get("/vanished")
+    response = client.post("/vanished")
 
     body = _assert_envelope(response, 404, "not_found")
     assert body["message"] == "The resource was deleted while this request was being handled."

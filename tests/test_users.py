@@ -109,13 +109,16 @@ def test_pagination_envelope(client, make_user, admin, auth) -> None:
     body = response.get_json()
     assert [item["username"] for item in body["items"]] == ["extra1", "extra2"]
     assert body["_meta"] == {"page": 2, "per_page": 2, "total_pages": 3, "total_items": 5}
-    assert body["_links"] == {
-        "self": "/users?page=2&per_page=2",
-        "next": "/users?page=3&per_page=2",
-        "prev": "/users?page=1&per_page=2",
-        "first": "/users?page=1&per_page=2",
-        "last": "/users?page=3&per_page=2",
-    }
+    links = body["_links"]
+    assert links["self"] == "/users?page=2&per_page=2"
+    assert links["prev"] == "/users?page=1&per_page=2"
+    assert links["first"] == "/users?page=1&per_page=2"
+    # Links further on carry a cursor (and the page number they lead to).
+    assert links["next"].startswith("/users?page=3&per_page=2&cursor=")
+    assert links["last"].startswith("/users?page=3&per_page=2&cursor=")
+    following = client.get(links["next"], headers=auth(admin))
+    assert following.status_code == 200
+    assert [item["username"] for item in following.get_json()["items"]] == ["extra3"]
 
 
 def test_pagination_defaults_and_links_keep_other_parameters(client, admin, auth) -> None:
@@ -136,6 +139,7 @@ def test_page_past_the_end_is_200_with_no_items(client, admin, auth) -> None:
     body = response.get_json()
     assert body["items"] == []
     assert body["_meta"]["total_items"] == 1
+    # Back to the last page there is (the first, here).
     assert body["_links"]["prev"] == "/users?page=1&per_page=20"
     assert body["_links"]["next"] is None
 

@@ -1,13 +1,13 @@
 """Tokens: signing in, refreshing, signing out."""
 
 from flask import current_app
-from flask_praetorian import auth_required
 from flask_praetorian.utilities import get_jwt_data_from_app_context
 
 from app.api.blueprint import Blueprint
-from app.api.docs import requires
+from app.api.docs import BEARER_SCHEME
 from app.auth.login import authenticate, token_response
 from app.auth.revocation import revoke_token
+from app.errors import error_response_doc
 from app.extensions import db, guard, limiter
 from app.schemas.auth import LoginSchema, TokenSchema
 from app.schemas.common import ErrorSchema
@@ -30,10 +30,16 @@ def login(credentials):
 
 
 @blp.route("refresh", methods=["POST"])
-@requires(
-    blp,
+@blp.doc(
+    security=[{BEARER_SCHEME: []}],
     description="Send the expired token as the bearer token. Refused with 425 while its access "
     "has not expired yet, and with 401 once its refresh window has passed.",
+    responses={
+        "401": error_response_doc(
+            "No usable token: missing_token, invalid_token, token_expired or token_revoked."
+        ),
+        "403": error_response_doc("account_disabled."),
+    },
 )
 @blp.response(200, TokenSchema)
 @blp.alt_response(425, schema=ErrorSchema, description="The token's access has not expired.")
@@ -43,8 +49,7 @@ def refresh():
 
 
 @blp.route("logout", methods=["POST"])
-@auth_required
-@requires(blp)
+@blp.auth_required
 @blp.response(204)
 def logout():
     """Revoke the token this request carries; the user's other tokens stay valid."""

@@ -1,40 +1,39 @@
-"""The flask-smorest Blueprint every resource uses, with a stricter JSON body parser:
+"""The flask-smorest Blueprint every resource uses.
 
-- an operation that takes a body refuses a request without one (422), instead of reading it as
-  an empty object (a PATCH with no body is a mistake, not a no-op);
-- nesting too deep for Python's parser is malformed JSON (400), not an internal error;
-- a query string is handed to its schema as a plain dict (see ``load_querystring``).
+Who may call a view is said once, by one decorator that both enforces it (flask-praetorian's
+``auth_required``, ``roles_required`` or ``roles_accepted``) and documents it in the OpenAPI
+document (the bearer security requirement, who may call, the 401 and 403 answers), so the docs
+cannot say "admin" of a view anyone may call:
+
+    @blp.route("")
+    class Things(MethodView):
+        @blp.auth_required
+        def get(self): ...
+
+        @blp.roles_required("admin")
+        def post(self): ...
+
+Its JSON body parser is stricter than webargs' own: an operation that takes a body refuses a
+request without one (422), instead of reading it as an empty object (a PATCH with no body is a
+mistake, not a no-op), and nesting too deep for Python's parser is malformed JSON (400), not an
+internal error.
 """
 
 import json
-from weakref import WeakKeyDictionary
 
+import flask_praetorian
 import flask_smorest
-from marshmallow import Schema
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
-from webargs.multidictproxy import MultiDictProxy
+
+from app.api.docs import BEARER_SCHEME
+from app.errors import error_response_doc
 
 BODY_REQUIRED = "A JSON body is required."
+NO_USABLE_BEARER = "No usable token: missing_token, invalid_token, token_expired or token_revoked."
 
 
 class ArgumentsParser(FlaskParser):
-    # Per schema: the query parameters its fields read as lists (webargs' rule, see
-    # ``MultiDictProxy``), found once instead of on every request.
-    _multiple_keys: "WeakKeyDictionary[Schema, frozenset[str]]" = WeakKeyDictionary()
-
-    def load_querystring(self, req, schema):
-        """The query string as webargs' ``MultiDictProxy`` would show it to the schema (each
-        parameter's first value, every value for the fields that take several), as a plain
-        dict: the proxy raises and catches a ``KeyError`` for each absent field of each
-        request, which costs more than loading the values."""
-        multiple = self._multiple_keys.get(schema)
-        if multiple is None:
-            multiple = frozenset(MultiDictProxy(req.args, schema).multiple_keys)
-            self._multiple_keys[schema] = multiple
-        args = req.args
-        return {key: args.getlist(key) if key in multiple else args[key] for key in args}
-
     def _raw_load_json(self, req):
         try:
             data = super()._raw_load_json(req)
@@ -55,3 +54,42 @@ class Blueprint(flask_smorest.Blueprint):
         if isinstance(schema, type):
             schema = schema()
         return super().arguments(schema, *args, **kwargs)
+
+    def auth_required(self, view=None, *, unauthorized: str = NO_USABLE_BEARER):
+        """Any signed-in user may call the view. ``unauthorized`` describes its 401 answers when
+        the view gives more of them than a bad token (``@blp.auth_required(unauthorized=...)``).
+        """
+        if view is None:
+            return lambda view: self.auth_required(view, unauthorized=unauthorized)
+        guarded = flask_praetorian.auth_required(view)
+        return self._access(guarded, "any signed-in user", unauthorized=unauthorized)
+
+    def roles_required(self, *roles: str):
+        """Only users with every one of ``roles`` may call the view."""
+        return lambda view: self._access(
+            flask_praetorian.roles_required(*roles)(view),
+            "a user with the role" + ("s " if len(roles) > 1 else " ") + " and ".join(roles),
+            forbidden=True,
+        )
+
+    def roles_accepted(self, *roles: str):
+        """Users with any one of ``roles`` may call the view."""
+        return lambda view: self._access(
+            flask_praetorian.roles_accepted(*roles)(view),
+            "a user with one of the roles " + ", ".join(roles),
+            forbidden=True,
+        )
+
+    def _access(
+        self, guarded, who: str, forbidden: bool = False, unauthorized: str = NO_USABLE_BEARER
+    ):
+        """Document what the access decorator enforces, on the view it guards."""
+        refused = ("forbidden (missing role) or " if forbidden else "") + "account_disabled."
+        return self.doc(
+            security=[{BEARER_SCHEME: []}],
+            description=f"Requires a bearer token of {who}.",
+            responses={
+                "401": error_response_doc(unauthorized),
+                "403": error_response_doc(refused),
+            },
+        )(guarded)

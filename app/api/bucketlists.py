@@ -7,16 +7,16 @@ The resource to copy when adding your own: the ownership rule comes from ``@owne
 
 from flask import url_for
 from flask.views import MethodView
-from flask_praetorian import auth_required, current_user_id
+from flask_praetorian import current_user_id
 from sqlalchemy import func, select
 
 from app.api.blueprint import Blueprint
-from app.api.docs import query_args, requires
+from app.api.docs import query_args
 from app.auth.ownership import owned, visible_to_current_user
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Bucketlist, BucketlistItem
-from app.pagination import paginate
+from app.pagination import Order, paginate
 from app.schemas.bucketlist import (
     BucketlistCreateSchema,
     BucketlistItemPageSchema,
@@ -35,6 +35,10 @@ blp = Blueprint(
 )
 
 
+BY_ID = Order((Bucketlist.id,))
+ITEMS_BY_ID = Order((BucketlistItem.id,))
+
+
 def apply(changes: dict, target) -> None:
     for field, value in changes.items():
         setattr(target, field, value)
@@ -50,8 +54,7 @@ def item_of(bucketlist: Bucketlist, item_id: int) -> BucketlistItem:
 
 @blp.route("")
 class Bucketlists(MethodView):
-    @auth_required
-    @requires(blp)
+    @blp.auth_required
     @query_args(blp, BucketlistListArgsSchema)
     @blp.response(200, BucketlistPageSchema)
     def get(self, filters):
@@ -60,11 +63,9 @@ class Bucketlists(MethodView):
         if "q" in filters:
             name = func.lower(Bucketlist.name)
             statement = statement.where(name.contains(filters["q"].lower(), autoescape=True))
-        statement = statement.order_by(Bucketlist.id)
-        return paginate(statement, filters["page"], filters["per_page"])
+        return paginate(statement, filters, BY_ID)
 
-    @auth_required
-    @requires(blp)
+    @blp.auth_required
     @blp.arguments(BucketlistCreateSchema)
     @blp.response(201, BucketlistSchema)
     def post(self, values):
@@ -78,17 +79,15 @@ class Bucketlists(MethodView):
 
 @blp.route("/<int:bucketlist_id>")
 class BucketlistById(MethodView):
-    @auth_required
+    @blp.auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @requires(blp, owned=True)
     @blp.response(200, BucketlistSchema)
     def get(self, bucketlist):
         """Show a bucketlist."""
         return bucketlist
 
-    @auth_required
+    @blp.auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @requires(blp, owned=True)
     @blp.arguments(BucketlistUpdateSchema)
     @blp.response(200, BucketlistSchema)
     def patch(self, changes, bucketlist):
@@ -97,9 +96,8 @@ class BucketlistById(MethodView):
         db.session.commit()
         return bucketlist
 
-    @auth_required
+    @blp.auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @requires(blp, owned=True)
     @blp.response(204)
     def delete(self, bucketlist):
         """Delete a bucketlist and its items."""
@@ -109,9 +107,8 @@ class BucketlistById(MethodView):
 
 @blp.route("/<int:bucketlist_id>/items")
 class Items(MethodView):
-    @auth_required
+    @blp.auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @requires(blp, owned=True)
     @query_args(blp, ItemListArgsSchema)
     @blp.response(200, BucketlistItemPageSchema)
     def get(self, filters, bucketlist):
@@ -119,12 +116,10 @@ class Items(MethodView):
         statement = select(BucketlistItem).where(BucketlistItem.bucketlist_id == bucketlist.id)
         if "done" in filters:
             statement = statement.where(BucketlistItem.done == filters["done"])
-        statement = statement.order_by(BucketlistItem.id)
-        return paginate(statement, filters["page"], filters["per_page"])
+        return paginate(statement, filters, ITEMS_BY_ID)
 
-    @auth_required
+    @blp.auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @requires(blp, owned=True)
     @blp.arguments(ItemCreateSchema)
     @blp.response(201, BucketlistItemSchema)
     def post(self, values, bucketlist):
@@ -138,9 +133,8 @@ class Items(MethodView):
 
 @blp.route("/<int:bucketlist_id>/items/<int:item_id>")
 class ItemById(MethodView):
-    @auth_required
+    @blp.auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @requires(blp, owned=True)
     @blp.arguments(ItemUpdateSchema)
     @blp.response(200, BucketlistItemSchema)
     def patch(self, changes, bucketlist, item_id: int):
@@ -150,9 +144,8 @@ class ItemById(MethodView):
         db.session.commit()
         return item
 
-    @auth_required
+    @blp.auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @requires(blp, owned=True)
     @blp.response(204)
     def delete(self, bucketlist, item_id: int):
         """Remove an item from a bucketlist."""

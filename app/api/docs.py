@@ -37,40 +37,6 @@ def strings_without_nul(converter, field, ret, **kwargs) -> dict:
     return {}
 
 
-def requires(blp, *roles: str, owned: bool = False, description: str | None = None):
-    """Document an operation that needs a bearer token (and one of ``roles``, if given): the
-    security requirement, who may call it (or ``description``), and its 401/403 (and 404)
-    envelopes."""
-    if roles:
-        who = "a bearer token of one of the roles " + ", ".join(roles)
-    elif owned:
-        who = "a bearer token of the owner or an admin; anyone else gets 404"
-    else:
-        who = "a bearer token of any signed-in user"
-
-    def decorator(view):
-        view = blp.alt_response(
-            401,
-            schema=ErrorSchema,
-            description="No usable token: missing_token, invalid_token, token_expired or "
-            "token_revoked.",
-        )(view)
-        view = blp.alt_response(
-            403,
-            schema=ErrorSchema,
-            description=("forbidden (missing role) or " if roles else "") + "account_disabled.",
-        )(view)
-        if owned:
-            view = blp.alt_response(
-                404, schema=ErrorSchema, description="Not found, or not yours."
-            )(view)
-        return blp.doc(
-            security=[{BEARER_SCHEME: []}], description=description or f"Requires {who}."
-        )(view)
-
-    return decorator
-
-
 def query_args(blp, schema):
     """``@blp.arguments`` for query parameters, documenting the 400 a bad one gets."""
 

@@ -1,33 +1,23 @@
 """Users: listings, one's own profile, and administration of any account."""
 
-import functools
-
-from flask import jsonify, url_for
+from flask import url_for
 from flask.views import MethodView
-from flask_praetorian import (
-    auth_required,
-    current_rolenames,
-    current_user_id,
-    roles_accepted,
-    roles_required,
-)
-from sqlalchemy import Select, func, select
+from flask_praetorian import current_rolenames, current_user_id
+from sqlalchemy import Select, select
 
 from app.api.blueprint import Blueprint
-from app.api.docs import query_args, requires
-from app.auth.guard import current_account, current_user
+from app.api.docs import query_args
+from app.auth.guard import current_user
 from app.auth.login import token_response
 from app.auth.passwords import password_is_correct, set_password
 from app.auth.revocation import revoke_all_tokens
 from app.auth.safeguards import protect_admins
 from app.errors import ApiError
 from app.extensions import db, guard
-from app.models import STAFF_ROLES, RowCount, User
-from app.models.user import Account
-from app.pagination import PageQuery, page_response, paginate
+from app.models import STAFF_ROLES, User
+from app.pagination import Order, Total, count_rows, paginate
 from app.schemas.auth import ChangePasswordSchema, TokenSchema
 from app.schemas.common import ErrorSchema
-from app.schemas.sql_json import compile_json_sql
 from app.schemas.user import (
     AdminUserPageSchema,
     AdminUserSchema,
@@ -43,11 +33,14 @@ from app.schemas.user import (
 blp = Blueprint("users", __name__, url_prefix="/users", description="User accounts.")
 
 SORTS = {
-    "username": (func.lower(User.username),),
-    "-username": (func.lower(User.username).desc(),),
-    "created_at": (User.created_datetime, User.user_id),
-    "-created_at": (User.created_datetime.desc(), User.user_id.desc()),
+    "username": Order((User.lowered_username,)),
+    "-username": Order((User.lowered_username,), descending=True),
+    "created_at": Order((User.created_datetime, User.user_id)),
+    "-created_at": Order((User.created_datetime, User.user_id), descending=True),
 }
+# Above this many matches, a free-text filter's total is PostgreSQL's estimate (the contract
+# allows it, and says so in ``_meta.total_is_estimate``).
+EXACT_TEXT_MATCHES = 10_000
 ONE_OF_THE_VIEWS = {
     "200": {
         "description": "The public view; the self view for oneself; the admin view for admins "
@@ -65,34 +58,6 @@ ONE_OF_THE_VIEWS = {
         },
     }
 }
-
-
-# The public view of a user, written by PostgreSQL (the list every user reads).
-PUBLIC_USER_JSON = compile_json_sql(PublicUserSchema(), User)
-if PUBLIC_USER_JSON is None:
-    raise RuntimeError(
-        "PublicUserSchema has a field app.schemas.sql_json cannot write: give it an SQL twin."
-    )
-# What each list selects: the public view's JSON text (PublicUserSchema); the admin view's
-# columns (AdminUserSchema), no more.
-VIEW_COLUMNS = {
-    "public": (PUBLIC_USER_JSON.column,),
-    "admin": tuple(User.__table__.columns),
-}
-# What a list row becomes: for the admin view, an ``Account`` (which also shows ``roles`` as a
-# list); the public view's page holds JSON texts.
-VIEW_ITEMS = {"public": None, "admin": Account}
-VIEW_PARAMS = {"public": PUBLIC_USER_JSON.params, "admin": dict}
-JSON_VIEWS = {"public"}
-
-
-PUBLIC_PAGE = PublicUserPageSchema()
-# One instance per view, built once: each compiles its dump on first use.
-USER_VIEWS = {
-    "admin": AdminUserSchema(),
-    "self": SelfUserSchema(),
-    "public": PublicUserSchema(),
-}
 NO_SUCH_USER = {"schema": ErrorSchema, "description": "No user has that id (not_found)."}
 LOCKOUT = "it would remove yourself or the last active admin"
 TAKEN = {"schema": ErrorSchema, "description": "conflict: the username or e-mail is taken."}
@@ -102,38 +67,27 @@ def is_staff() -> bool:
     return not current_rolenames().isdisjoint(STAFF_ROLES)
 
 
-def user_list(filters: dict, columns) -> Select:
-    """``columns`` of the users matching the list filters, in the requested order."""
-    statement = select(*columns)
+def users_matching(filters: dict) -> Select:
+    """The users the list's filters select (``q``: part of the username, ignoring case)."""
+    statement = select(User)
     if "q" in filters:
-        needle = filters["q"].lower()
-        statement = statement.where(func.lower(User.username).contains(needle, autoescape=True))
+        statement = statement.where(User.username_contains(filters["q"]))
     if "role" in filters:
         statement = statement.where(User.has_role(filters["role"]))
     if "is_active" in filters:
-        if not is_staff():
-            raise ApiError(403, "forbidden", "Only admins and operators may filter on is_active.")
         statement = statement.where(User.is_active == filters["is_active"])
-    return statement.order_by(*SORTS[filters["sort"]])
+    return statement
 
 
-def page_of_users(filters: dict, view: str) -> dict:
-    """A page of users: no ORM objects to build for a read-only page. The public view's items
-    are JSON texts written by PostgreSQL; the admin view's, ``Account`` snapshots."""
-    if filters.keys().isdisjoint({"q", "role", "is_active"}):
-        query = unfiltered_page_query(view, filters["sort"])
+def page_of_users(filters: dict) -> dict:
+    """A page of the users the filters select, in the requested order. Totals come from the
+    counts the database keeps (``RowCount``), except for free-text filters."""
+    statement = users_matching(filters)
+    if "q" in filters:
+        count = lambda: count_rows(statement, exact_up_to=EXACT_TEXT_MATCHES)  # noqa: E731
     else:
-        query = PageQuery(user_list(filters, VIEW_COLUMNS[view]), json_items=view in JSON_VIEWS)
-    page, per_page, params = filters["page"], filters["per_page"], VIEW_PARAMS[view]()
-    return paginate(query, page, per_page, item=VIEW_ITEMS[view], params=params)
-
-
-@functools.cache
-def unfiltered_page_query(view: str, sort: str) -> PageQuery:
-    """Every user, in a view and an order: what clients ask for most, prepared once. The total
-    is every user, and the database keeps that count exact."""
-    statement = user_list({"sort": sort}, VIEW_COLUMNS[view])
-    return PageQuery(statement, RowCount.of("users"), prepare=True, json_items=view in JSON_VIEWS)
+        count = lambda: Total(User.count(filters.get("role"), filters.get("is_active")))  # noqa: E731
+    return paginate(statement, filters, SORTS[filters["sort"]], total=count)
 
 
 def get_user_or_404(user_id: int) -> User:
@@ -155,16 +109,16 @@ def user_location(user: User) -> dict[str, str]:
 
 @blp.route("")
 class Users(MethodView):
-    @auth_required
-    @requires(blp)
+    @blp.auth_required
     @query_args(blp, UserListArgsSchema)
     @blp.response(200, PublicUserPageSchema)
     def get(self, filters):
         """List users (public view), filtered, sorted and a page at a time."""
-        return page_response(PUBLIC_PAGE, page_of_users(filters, "public"))
+        if "is_active" in filters and not is_staff():
+            raise ApiError(403, "forbidden", "Only admins and operators may filter on is_active.")
+        return page_of_users(filters)
 
-    @roles_required("admin")
-    @requires(blp, "admin")
+    @blp.roles_required("admin")
     @blp.alt_response(409, **TAKEN)
     @blp.arguments(UserCreateSchema)
     @blp.response(201, AdminUserSchema)
@@ -185,15 +139,13 @@ class Users(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
-    @auth_required
-    @requires(blp)
+    @blp.auth_required
     @blp.response(200, SelfUserSchema)
     def get(self):
         """Show the signed-in user's own profile."""
-        return current_account()
+        return current_user()
 
-    @auth_required
-    @requires(blp)
+    @blp.auth_required
     @blp.alt_response(409, **TAKEN)
     @blp.arguments(SelfUpdateSchema)
     @blp.response(200, SelfUserSchema)
@@ -207,14 +159,10 @@ class Me(MethodView):
 
 
 @blp.route("/me/password", methods=["PUT"])
-@auth_required
-@requires(blp)
-@blp.alt_response(
-    401,
-    schema=ErrorSchema,
-    description="invalid_credentials (the current password is wrong, see "
+@blp.auth_required(
+    unauthorized="invalid_credentials (the current password is wrong, see "
     "details.current_password), or no usable token: missing_token, invalid_token, "
-    "token_expired or token_revoked.",
+    "token_expired or token_revoked."
 )
 @blp.arguments(ChangePasswordSchema)
 @blp.response(200, TokenSchema)
@@ -236,34 +184,31 @@ def change_password(payload):
 
 
 @blp.route("/admin-only")
-@roles_accepted(*STAFF_ROLES)
-@requires(blp, *STAFF_ROLES)
+@blp.roles_accepted(*STAFF_ROLES)
 @query_args(blp, UserListArgsSchema)
 @blp.response(200, AdminUserPageSchema)
 def admin_only(filters):
     """List users with every administrative field, filtered, sorted and a page at a time."""
-    return page_of_users(filters, "admin")
+    return page_of_users(filters)
 
 
 @blp.route("/<int:user_id>")
 class UserById(MethodView):
-    @auth_required
-    @requires(blp)
+    @blp.auth_required
     @blp.alt_response(404, **NO_SUCH_USER)
     @blp.doc(responses=ONE_OF_THE_VIEWS)
     def get(self, user_id: int):
         """Show one user, with as much detail as the viewer may see."""
         user = get_user_or_404(user_id)
         if is_staff():
-            view = "admin"
+            view = AdminUserSchema()
         elif current_user_id() == user.user_id:
-            view = "self"
+            view = SelfUserSchema()
         else:
-            view = "public"
-        return jsonify(USER_VIEWS[view].dump(user))
+            view = PublicUserSchema()
+        return view.dump(user)
 
-    @roles_required("admin")
-    @requires(blp, "admin")
+    @blp.roles_required("admin")
     @blp.alt_response(404, **NO_SUCH_USER)
     @blp.alt_response(
         409,
@@ -291,8 +236,7 @@ class UserById(MethodView):
         db.session.commit()
         return user
 
-    @roles_required("admin")
-    @requires(blp, "admin")
+    @blp.roles_required("admin")
     @blp.alt_response(404, **NO_SUCH_USER)
     @blp.alt_response(409, schema=ErrorSchema, description=f"conflict: {LOCKOUT}.")
     @blp.response(204)

@@ -8,11 +8,18 @@ Owners see and change their own objects; admins see and change everyone's; anybo
 
 import functools
 
+import flask_smorest
 from flask_praetorian import current_rolenames, current_user_id
 from sqlalchemy import Select, select
 
-from app.errors import ApiError
+from app.errors import ApiError, error_response_doc
 from app.extensions import db
+
+NOT_YOURS = flask_smorest.Blueprint.doc(
+    responses={
+        "404": error_response_doc("Not found, or not yours: only its owner or an admin may use it.")
+    }
+)
 
 
 def is_admin() -> bool:
@@ -29,7 +36,8 @@ def load_owned(model, object_id: int):
 
 def owned(model, url_argument: str, parameter: str):
     """Decorator: replace the URL's id (``url_argument``) with the object it names, loaded
-    with ``load_owned``, passed to the view as ``parameter``. Goes under ``@auth_required``."""
+    with ``load_owned``, passed to the view as ``parameter``, and document the 404. Goes under
+    ``@blp.auth_required``."""
 
     def decorator(view):
         @functools.wraps(view)
@@ -37,7 +45,7 @@ def owned(model, url_argument: str, parameter: str):
             kwargs[parameter] = load_owned(model, kwargs.pop(url_argument))
             return view(*args, **kwargs)
 
-        return wrapper
+        return NOT_YOURS(wrapper)
 
     return decorator
 

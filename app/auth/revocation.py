@@ -7,26 +7,13 @@ version, which ``app.auth.guard`` compares with the version stamped in each toke
 
 from datetime import UTC, datetime
 
-from flask import g
 from flask_praetorian.constants import REFRESH_EXPIRATION_CLAIM
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 
 from app.extensions import db
 from app.models import RevokedToken, User
 from app.models.columns import utcnow
-
-
-def is_token_revoked(jti: str) -> bool:
-    """praetorian's ``is_blacklisted`` hook, called on every request that carries a token.
-
-    The guard has usually loaded the answer with the token's user already (one statement for
-    both); the query below only runs when it has not.
-    """
-    subject = g.get("token_subject")
-    if subject is not None and subject.jti == jti:
-        return subject.revoked
-    return bool(db.session.scalar(select(exists().where(RevokedToken.jti == jti))))
 
 
 def revoke_token(claims: dict) -> None:

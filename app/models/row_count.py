@@ -1,27 +1,27 @@
 """Exact row counts kept by the database, so that a page of a large table knows its total
 without counting the table on every request."""
 
-from functools import cache
-
-from sqlalchemy import BigInteger, ScalarSelect, String, select
+from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 
 
 class RowCount(db.Model):
-    """One row per counted table, maintained by statement-level triggers on that table (see
-    migration 0005): inserts add, deletes subtract, TRUNCATE resets. The triggers run in the
-    writing transaction, so the count is exact for every reader, whatever its worker or
-    instance."""
+    """How many rows a table has (``facet`` empty), or how many of them share a facet (for users:
+    ``role=admin``, ``is_active=false``, ``role=admin&is_active=true``...). Triggers on the
+    counted tables keep them (migrations 0005 and 0006): one update per statement, however many
+    rows it wrote, in the writing transaction, so every reader sees exact counts, whatever its
+    worker or instance."""
 
     __tablename__ = "row_counts"
 
     table_name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    facet: Mapped[str] = mapped_column(String(128), primary_key=True, server_default="")
     row_count: Mapped[int] = mapped_column(BigInteger)
 
     @classmethod
-    @cache
-    def of(cls, table_name: str) -> ScalarSelect:
-        """The count of ``table_name``'s rows, as a subquery (built once per table)."""
-        return select(cls.row_count).where(cls.table_name == table_name).scalar_subquery()
+    def count(cls, table_name: str, facet: str = "") -> int:
+        """The count of ``table_name``'s rows (with ``facet``); no row means none."""
+        statement = select(cls.row_count).where(cls.table_name == table_name, cls.facet == facet)
+        return db.session.scalar(statement) or 0

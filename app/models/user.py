@@ -15,35 +15,22 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import PreparedRead, read_row
 from app.extensions import db
 from app.models.columns import timestamp_column
 from app.models.revoked_token import RevokedToken
+from app.models.row_count import RowCount
 
 ROLES = ("admin", "operator", "user")
 # Read-only staff and admins: they see the admin view of users and the audit trail.
 STAFF_ROLES = ("admin", "operator")
+USERNAME_TAKEN = "That username is taken."
+EMAIL_TAKEN = "That e-mail address is already registered."
 
 
-class Principal:
-    """What flask-praetorian reads of a user, the same on the ORM ``User`` and on its read-only
-    ``Account`` snapshot."""
-
-    __slots__ = ()
-
-    @property
-    def identity(self) -> int:
-        """The id flask-praetorian puts in tokens."""
-        return self.user_id
-
-    def is_valid(self) -> bool:
-        """Whether praetorian may issue or refresh a token for this user."""
-        return self.is_active
-
-
-class User(Principal, db.Model):
+class User(db.Model):
     """An account. ``password`` holds the hash; ``roles`` is a comma-separated list."""
 
     __tablename__ = "users"
@@ -65,6 +52,15 @@ class User(Principal, db.Model):
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
+    def identity(self) -> int:
+        """The id flask-praetorian puts in tokens."""
+        return self.user_id
+
+    def is_valid(self) -> bool:
+        """Whether praetorian may issue or refresh a token for this user."""
+        return self.is_active
+
+    @property
     def rolenames(self) -> list[str]:
         """The user's roles as a list, as flask-praetorian reads them."""
         return split_roles(self.roles)
@@ -75,10 +71,36 @@ class User(Principal, db.Model):
 
     @classmethod
     def lookup(cls, username: str) -> "User | None":
-        """The user with this username, ignoring case (flask-praetorian requires this hook;
-        logins read an ``Account`` instead, see ``Account.lookup``)."""
-        statement = select(cls).where(func.lower(cls.username) == username.lower())
+        """The user with this username, ignoring case (flask-praetorian's hook, and the login's
+        look-up)."""
+        statement = select(cls).where(cls.lowered_username == username.lower())
         return db.session.scalars(statement).first()
+
+    @hybrid_property
+    def lowered_username(self) -> str:
+        """The username in lower case: what uniqueness and the username order go by."""
+        return self.username.lower()
+
+    @lowered_username.inplace.expression
+    @classmethod
+    def _lowered_username_expression(cls) -> ColumnElement[str]:
+        return func.lower(cls.username, type_=String)
+
+    @classmethod
+    def username_contains(cls, text: str) -> ColumnElement[bool]:
+        """SQL: the username contains ``text``, ignoring case (served by a trigram index)."""
+        return cls.lowered_username.contains(text.lower(), autoescape=True)
+
+    @classmethod
+    def count(cls, role: str | None = None, is_active: bool | None = None) -> int:
+        """How many users there are (with ``role``, and active or not): counts the database
+        keeps exact in the writing transaction (``RowCount``), so no list counts its rows."""
+        facets = []
+        if role is not None:
+            facets.append(f"role={role}")
+        if is_active is not None:
+            facets.append(f"is_active={'true' if is_active else 'false'}")
+        return RowCount.count(cls.__tablename__, "&".join(facets))
 
     @classmethod
     def has_role(cls, role: str) -> ColumnElement[bool]:
@@ -103,17 +125,17 @@ class User(Principal, db.Model):
         rows = db.session.execute(statement).all()
         taken: dict[str, list[str]] = {}
         if username and any(row.username.lower() == username.lower() for row in rows):
-            taken["username"] = ["That username is taken."]
+            taken["username"] = [USERNAME_TAKEN]
         if email and any(row.email.lower() == email.lower() for row in rows):
-            taken["email"] = ["That e-mail address is already registered."]
+            taken["email"] = [EMAIL_TAKEN]
         return taken
 
     @classmethod
-    def token_subject(cls, user_id: int, jti: str) -> "tuple[Account | None, bool]":
-        """The account a token names, and whether that token was revoked: one round trip, since
-        it runs on every authenticated request."""
-        row = read_row(TOKEN_SUBJECT, {"user_id": user_id, "jti": jti})
-        return (Account(row), row.revoked) if row else (None, False)
+    def token_subject(cls, user_id: int, jti: str) -> "tuple[User | None, bool]":
+        """The user a token names, and whether that token was revoked: one statement, since it
+        runs on every authenticated request."""
+        row = db.session.execute(TOKEN_SUBJECT, {"user_id": user_id, "jti": jti}).first()
+        return (row[0], row[1]) if row else (None, False)
 
     @classmethod
     def identify(cls, user_id: int) -> "User | None":
@@ -124,57 +146,41 @@ class User(Principal, db.Model):
         return f"<User {self.user_id} {self.username!r}>"
 
 
+# Built once: building a statement (and its cache key) costs more than running this one.
+TOKEN_SUBJECT = select(
+    User, exists().where(RevokedToken.jti == bindparam("jti")).label("revoked")
+).where(User.user_id == bindparam("user_id"))
+
+
 def split_roles(roles: str | None) -> list[str]:
     return [role for role in (roles or "").split(",") if role]
-
-
-class Account(Principal):
-    """A user's row as loaded with the token on every authenticated request and by a login: a
-    read-only snapshot with the user's column attributes, enough to check the token, to sign in
-    and to answer reads such as ``GET /users/me`` without building an ORM object (which costs
-    more than the query). Views that change the user load the ``User`` (``current_user()``)."""
-
-    __slots__ = tuple(column.key for column in User.__table__.columns)
-
-    def __init__(self, row) -> None:
-        """Take the user columns ``row`` has (a list may select only the columns it shows)."""
-        for name, value in zip(row._fields, row, strict=True):
-            if name in ACCOUNT_FIELDS:
-                setattr(self, name, value)
-
-    @property
-    def rolenames(self) -> list[str]:
-        return split_roles(self.roles)
-
-    @classmethod
-    def lookup(cls, username: str) -> "Account | None":
-        """The account with this username, ignoring case (one prepared read, outside any
-        transaction)."""
-        row = read_row(ACCOUNT_BY_USERNAME, {"lowered": username.lower()})
-        return cls(row) if row else None
-
-
-ACCOUNT_FIELDS = frozenset(Account.__slots__)
-
-# Every login runs it.
-ACCOUNT_BY_USERNAME = PreparedRead(
-    select(*User.__table__.columns).where(func.lower(User.username) == bindparam("lowered"))
-)
-
-# Every authenticated request runs it: the account's columns and the token's revocation.
-TOKEN_SUBJECT = PreparedRead(
-    select(
-        *User.__table__.columns,
-        exists().where(RevokedToken.jti == bindparam("jti")).label("revoked"),
-    ).where(User.user_id == bindparam("user_id"))
-)
 
 
 def _role_array(roles) -> ColumnElement:
     return func.string_to_array(roles, ",", type_=ARRAY(Text))
 
 
-Index("uq_users_username_lower", func.lower(User.username), unique=True)
+# The list orders' indexes include what the filters read, so that a page deep in a list,
+# filtered by role or status, is found in the index alone (migration 0006).
+LIST_FILTER_COLUMNS = ["username", "roles", "is_active"]
+Index(
+    "uq_users_username_lower",
+    func.lower(User.username),
+    unique=True,
+    postgresql_include=["user_id", *LIST_FILTER_COLUMNS],
+)
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
 Index("ix_users_roles", _role_array(User.roles), postgresql_using="gin")
-Index("ix_users_created", User.created_datetime, User.user_id)
+Index(
+    "ix_users_created",
+    User.created_datetime,
+    User.user_id,
+    postgresql_include=LIST_FILTER_COLUMNS,
+)
+# ``q``, the substring filter (pg_trgm).
+Index(
+    "ix_users_username_trigrams",
+    func.lower(User.username).label("lowered"),
+    postgresql_using="gin",
+    postgresql_ops={"lowered": "gin_trgm_ops"},
+)

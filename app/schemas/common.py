@@ -5,9 +5,9 @@ from datetime import UTC
 from marshmallow import Schema, fields, validate
 
 from app.schemas.base import RequestSchema
-from app.schemas.dumper import CompiledDump, DumpedList
 
 MAX_PER_PAGE = 100
+MAX_CURSOR_LENGTH = 512
 
 
 class UtcDateTime(fields.DateTime):
@@ -16,11 +16,7 @@ class UtcDateTime(fields.DateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        elif value.tzinfo is not UTC:
-            # (The database hands out UTC already: a page of users skips the conversion.)
-            value = value.astimezone(UTC)
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return value.isoformat(timespec="seconds")
 
 
@@ -39,18 +35,32 @@ class PaginationArgsSchema(RequestSchema):
 
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    cursor = fields.String(
+        validate=validate.Length(min=1, max=MAX_CURSOR_LENGTH),
+        metadata={
+            "description": "Opaque: set by the next, prev and last links, so that following them "
+            "costs the same at any depth. It only finds the page that page names faster: a "
+            "cursor for another page or list is ignored."
+        },
+    )
 
 
-class PageMetaSchema(CompiledDump, Schema):
+class PageMetaSchema(Schema):
     """Where a page sits in the whole list."""
 
     page = fields.Integer()
     per_page = fields.Integer()
     total_pages = fields.Integer()
     total_items = fields.Integer()
+    total_is_estimate = fields.Boolean(
+        metadata={
+            "description": "Present (true) when total_items is PostgreSQL's estimate: only for a "
+            "list filtered by free text that matches more than 10,000 rows."
+        }
+    )
 
 
-class PageLinksSchema(CompiledDump, Schema):
+class PageLinksSchema(Schema):
     """Links to the neighbouring pages; they keep the request's filters."""
 
     self = fields.String()
@@ -65,9 +75,9 @@ def page_schema(item_schema: type[Schema]) -> type[Schema]:
     name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
     return type(
         name,
-        (CompiledDump, Schema),
+        (Schema,),
         {
-            "items": DumpedList(item_schema),
+            "items": fields.List(fields.Nested(item_schema)),
             "meta": fields.Nested(PageMetaSchema, data_key="_meta"),
             "links": fields.Nested(PageLinksSchema, data_key="_links"),
             "__doc__": f"A page of {item_schema.__name__.removesuffix('Schema')} items.",

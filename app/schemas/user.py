@@ -5,14 +5,11 @@ at anyone. Each adds fields to the one before; none of them knows the password h
 """
 
 from flask import url_for
-from flask.globals import _cv_app
 from marshmallow import Schema, fields, validate
-from sqlalchemy import ColumnElement, Text, bindparam, func
 
 from app.models.user import ROLES
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
-from app.schemas.dumper import CompiledDump
 from app.schemas.fields import (
     PasswordNotUsernameMixin,
     StrictBoolean,
@@ -20,7 +17,6 @@ from app.schemas.fields import (
     password_field,
     username_field,
 )
-from app.schemas.sql_json import json_object, json_string
 
 LINKS_METADATA = {
     "type": "object",
@@ -28,25 +24,7 @@ LINKS_METADATA = {
 }
 
 
-def user_url_prefix() -> str:
-    """What a user's URL is before the id. ``url_for`` runs once per request: a page has up to
-    100 users, and building a URL costs more than dumping the user. (``g`` is read through the
-    app context itself: each access through the ``g`` proxy costs as much as the rest of
-    ``user_url``.)"""
-    app_globals = _cv_app.get().g
-    prefix = app_globals.get("user_url_prefix")
-    if prefix is None:
-        prefix = url_for("users.UserById", user_id=0).removesuffix("0")
-        app_globals.user_url_prefix = prefix
-    return prefix
-
-
-def user_url(user_id: int) -> str:
-    """A user's URL."""
-    return f"{user_url_prefix()}{user_id}"
-
-
-class PublicUserSchema(CompiledDump, Schema):
+class PublicUserSchema(Schema):
     """What every signed-in user may see of any user."""
 
     id = fields.Integer(attribute="user_id", dump_only=True)
@@ -56,16 +34,7 @@ class PublicUserSchema(CompiledDump, Schema):
 
     def user_links(self, user) -> dict[str, str]:
         """Hypermedia links of a user."""
-        return {"self": user_url(user.user_id)}
-
-    def user_links_sql(self, column) -> ColumnElement:
-        """``user_links`` written by PostgreSQL (``app.schemas.sql_json``)."""
-        url = func.concat(bindparam("user_url_prefix", type_=Text), column("user_id"))
-        return json_object({"self": json_string(url, nullable=False)})
-
-    def sql_params(self) -> dict[str, str]:
-        """The bind values ``user_links_sql`` needs for this request."""
-        return {"user_url_prefix": user_url_prefix()}
+        return {"self": url_for("users.UserById", user_id=user.user_id)}
 
 
 class SelfUserSchema(PublicUserSchema):

@@ -54,7 +54,7 @@ def upgrade():
         op.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
         # The table names are this module's constants, not input.
         op.execute(
-            f"INSERT INTO row_counts (table_name, row_count) "  # noqa: S608
+            f"INSERT INTO row_counts (table_name, row_count) "
             f"SELECT '{table}', count(*) FROM {table}"
         )
         op.execute(

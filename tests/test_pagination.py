@@ -1,0 +1,230 @@
+"""Pages of every list: ``page=N`` and the cursors its links carry lead to the same items, in
+every order, forwards and backwards; a cursor that is not one of the list's links for that page
+is ignored (the page is found by its number)."""
+
+import base64
+import json
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Bucketlist, User
+from app.pagination import count_rows
+
+USERS = [f"user{number:02d}" for number in range(11)]
+ORDERS = {
+    "username": sorted([*USERS, "admin"]),
+    "-username": sorted([*USERS, "admin"], reverse=True),
+    "created_at": ["admin", *USERS],
+    "-created_at": [*reversed(USERS), "admin"],
+}
+
+
+@pytest.fixture
+def crowd(make_user, admin):
+    for name in USERS:
+        make_user(name)
+    return admin
+
+
+def _get(client, headers, url) -> dict:
+    response = client.get(url, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def _names(body: dict) -> list[str]:
+    return [item["username"] for item in body["items"]]
+
+
+def _walk(client, headers, url: str, link: str) -> list[dict]:
+    """The pages met following ``link`` from ``url`` to the end."""
+    pages = []
+    while url:
+        pages.append(_get(client, headers, url))
+        url = pages[-1]["_links"][link]
+    return pages
+
+
+@pytest.mark.parametrize("sort", ORDERS)
+def test_next_links_walk_the_whole_list_once_in_order(client, crowd, auth, sort) -> None:
+    pages = _walk(client, auth(crowd), f"/users?per_page=5&sort={sort}", "next")
+    assert [name for body in pages for name in _names(body)] == ORDERS[sort]
+    assert [body["_meta"]["page"] for body in pages] == [1, 2, 3]
+    assert {body["_meta"]["total_items"] for body in pages} == {12}
+
+
+@pytest.mark.parametrize("sort", ORDERS)
+def test_prev_links_walk_back_from_the_last_page(client, crowd, auth, sort) -> None:
+    headers = auth(crowd)
+    last = _get(client, headers, f"/users?per_page=5&sort={sort}")["_links"]["last"]
+    pages = _walk(client, headers, last, "prev")
+    assert [name for body in reversed(pages) for name in _names(body)] == ORDERS[sort]
+    assert [body["_meta"]["page"] for body in pages] == [3, 2, 1]
+
+
+@pytest.mark.parametrize("sort", ORDERS)
+def test_a_page_by_number_and_by_cursor_hold_the_same_items(client, crowd, auth, sort) -> None:
+    headers = auth(crowd)
+    page_two = _get(client, headers, f"/users?per_page=4&sort={sort}")["_links"]["next"]
+    by_cursor = _get(client, headers, page_two)
+    by_number = _get(client, headers, f"/users?per_page=4&page=2&sort={sort}")
+    assert _names(by_cursor) == _names(by_number) == ORDERS[sort][4:8]
+    assert by_cursor["_meta"] == by_number["_meta"]
+    assert _get(client, headers, by_cursor["_links"]["next"])["_links"]["next"] is None
+
+
+def test_the_last_link_holds_what_is_left_over(client, crowd, auth) -> None:
+    body = _get(client, auth(crowd), "/users?per_page=5")
+    last = _get(client, auth(crowd), body["_links"]["last"])
+    assert _names(last) == ORDERS["created_at"][10:]
+    assert last["_meta"] == {"page": 3, "per_page": 5, "total_pages": 3, "total_items": 12}
+    assert last["_links"]["next"] is None
+    assert last["_links"]["self"] == body["_links"]["last"]
+
+
+def test_filters_are_kept_and_applied_by_cursor_links(client, crowd, make_user, auth) -> None:
+    make_user("outsider", roles=("operator",))
+    headers = auth(crowd)
+    body = _get(client, headers, "/users?per_page=4&role=user&q=user0")
+    assert body["_meta"]["total_items"] == 10
+    following = _get(client, headers, body["_links"]["next"])
+    assert "role=user" in body["_links"]["next"]
+    assert "q=user0" in body["_links"]["next"]
+    assert _names(following) == [f"user0{number}" for number in range(4, 8)]
+
+
+def _cursor(data) -> str:
+    text = json.dumps(data).encode()
+    return base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+
+def _real_cursor(client, headers, url) -> str:
+    link = _get(client, headers, url)["_links"]["next"]
+    return link.split("cursor=")[1]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-base64!",
+        "0",
+        _cursor([1, 2]),
+        _cursor({"o": "x", "p": 2, "k": [1]}),
+        _cursor({"p": 2, "k": [1]}),
+        _cursor({"o": "x", "p": 0, "k": [1]}),
+        _cursor({"o": "x", "p": "2", "k": [1]}),
+        _cursor({"o": "x", "p": 2, "k": [1], "l": 1}),
+        _cursor({"o": "x", "p": 2}),
+        _cursor({"o": "x", "p": 2, "k": [1], "z": 1}),
+    ],
+)
+def test_a_cursor_that_is_not_a_link_of_the_list_is_ignored(client, crowd, auth, cursor) -> None:
+    headers = auth(crowd)
+    body = _get(client, headers, f"/users?per_page=5&page=2&cursor={cursor}")
+    assert _names(body) == ORDERS["created_at"][5:10]
+    assert body["_meta"]["page"] == 2
+
+
+def test_a_cursor_too_long_to_be_ours_is_400(client, crowd, auth) -> None:
+    response = client.get(f"/users?cursor={'x' * 600}", headers=auth(crowd))
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "bad_request"
+    assert "cursor" in response.get_json()["details"]
+
+
+def test_a_cursor_of_another_order_page_or_kind_of_key_is_ignored(client, crowd, auth) -> None:
+    headers = auth(crowd)
+    by_name = _real_cursor(client, headers, "/users?per_page=5&sort=username")
+    body = _get(client, headers, f"/users?per_page=5&page=2&cursor={by_name}")
+    assert _names(body) == ORDERS["created_at"][5:10]
+    # The page the link names, not the one an edited URL names, is what the cursor finds.
+    body = _get(client, headers, f"/users?per_page=5&page=3&sort=username&cursor={by_name}")
+    assert _names(body) == ORDERS["username"][10:]
+
+    by_date = _real_cursor(client, headers, "/users?per_page=5")
+    data = json.loads(base64.urlsafe_b64decode(by_date + "=" * (-len(by_date) % 4)))
+    for keys in (["yesterday", 1], [1, 1], ["2026-01-01T00:00:00+00:00", "1"], [], None):
+        forged = _cursor({**data, "k": keys})
+        body = _get(client, headers, f"/users?per_page=5&page=2&cursor={forged}")
+        assert _names(body) == ORDERS["created_at"][5:10], keys
+
+
+def test_links_keep_the_mount_prefix_like_item_links(client, crowd, auth) -> None:
+    """Under a prefix (``SCRIPT_NAME``), page links and item links agree."""
+    response = client.get(
+        "/users?per_page=5", headers=auth(crowd), environ_overrides={"SCRIPT_NAME": "/api"}
+    )
+    body = response.get_json()
+    assert body["items"][0]["_links"]["self"].startswith("/api/users/")
+    for name in ("self", "first", "next", "last"):
+        assert body["_links"][name].startswith("/api/users?page="), name
+    following = client.get(
+        body["_links"]["next"].removeprefix("/api"),
+        headers=auth(crowd),
+        environ_overrides={"SCRIPT_NAME": "/api"},
+    )
+    assert _names(following.get_json()) == ORDERS["created_at"][5:10]
+
+
+def test_every_list_takes_cursors(client, member, auth) -> None:
+    headers = auth(member)
+    for number in range(3):
+        created = client.post("/bucketlists", json={"name": f"list{number}"}, headers=headers)
+        assert created.status_code == 201
+    lists = _get(client, headers, "/bucketlists?per_page=2")
+    following = _get(client, headers, lists["_links"]["next"])
+    assert [item["name"] for item in following["items"]] == ["list2"]
+    bucketlist_id = lists["items"][0]["id"]
+    for number in range(3):
+        client.post(
+            f"/bucketlists/{bucketlist_id}/items", json={"title": f"t{number}"}, headers=headers
+        )
+    items = _get(client, headers, f"/bucketlists/{bucketlist_id}/items?per_page=2")
+    assert [item["title"] for item in _get(client, headers, items["_links"]["next"])["items"]] == [
+        "t2"
+    ]
+
+
+def test_a_distinct_list_counts_its_rows_not_one(app, make_user) -> None:
+    """Counting a ``.distinct()`` statement counts its distinct rows (a count that selected a
+    constant kept the DISTINCT and answered 1)."""
+    for number in range(3):
+        make_user(f"counted{number}")
+    with app.app_context():
+        for owner_id in (1, 1, 2, 2):
+            db.session.add(Bucketlist(owner_id=owner_id, name="a list"))
+        db.session.commit()
+        owners = select(User).join(Bucketlist, Bucketlist.owner_id == User.user_id).distinct()
+        assert count_rows(owners).items == 2
+        assert count_rows(select(User).distinct()).items == 3
+        past_the_limit = count_rows(select(User), exact_up_to=2)
+        assert past_the_limit.estimate is True
+        assert past_the_limit.items >= 3
+
+
+def test_a_text_filter_matching_many_reports_an_estimate(
+    app, client, admin, auth, monkeypatch
+) -> None:
+    with app.app_context():
+        db.session.execute(
+            User.__table__.insert(),
+            [
+                {"username": f"many{number}", "email": f"m{number}@x.org", "password": "x"}
+                for number in range(30)
+            ],
+        )
+        db.session.commit()
+    headers = auth(admin)
+
+    exact = _get(client, headers, "/users?q=many&per_page=5")
+    assert exact["_meta"]["total_items"] == 30
+    assert "total_is_estimate" not in exact["_meta"]
+    # (``app.api`` is also the name of the flask-smorest extension, hence sys.modules.)
+    monkeypatch.setattr(sys.modules["app.api.users"], "EXACT_TEXT_MATCHES", 10)
+    estimated = _get(client, headers, "/users?q=many&per_page=5")
+    assert estimated["_meta"]["total_is_estimate"] is True
+    assert estimated["_meta"]["total_items"] > 10
+    assert len(estimated["items"]) == 5
