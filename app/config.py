@@ -18,6 +18,7 @@ ONE_MEBIBYTE = 1024 * 1024
 ARGON2_MEMORY_COST_KIB = 7 * 1024
 ARGON2_TIME_COST = 5
 ARGON2_PARALLELISM = 1
+FAST_PATHS = ("autocommit_reads", "sql_dump")
 
 
 class ConfigError(RuntimeError):
@@ -150,6 +151,8 @@ class Config:
         self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
         self.RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "5 per minute")
         self.RATELIMIT_PASSWORD_FORGOT = os.environ.get("RATELIMIT_PASSWORD_FORGOT", "5 per minute")
+        # Pages asked for by number more than 10,000 rows into a list, per user.
+        self.RATELIMIT_DEEP_PAGES = os.environ.get("RATELIMIT_DEEP_PAGES", "30 per minute")
         # How many proxies (Heroku's router: 1) stand in front and set X-Forwarded-For.
         self.TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
 
@@ -161,6 +164,11 @@ class Config:
         ]
         self.HSTS_ENABLED = False
         self.HEALTH_TIMEOUT_MS = env_int("HEALTH_TIMEOUT_MS", 2000)
+        # The measured fast paths (bench/README.md): all on unless the benchmark switches one
+        # off to measure what it buys ("autocommit_reads", "sql_dump").
+        self.FAST_PATHS = set(FAST_PATHS) - {
+            name.strip() for name in os.environ.get("FAST_PATHS_OFF", "").split(",")
+        }
 
         # Accounts and e-mail
         self.REGISTRATION_ENABLED = env_bool("REGISTRATION_ENABLED", True)

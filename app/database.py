@@ -23,7 +23,7 @@ session, and two things keep that cheap.
 import select as select_module
 from contextlib import contextmanager
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -49,7 +49,12 @@ def read_without_transaction(state: ORMExecuteState) -> None:
     connection switches to autocommit (a request that never touches the database checks none
     out)."""
     session = state.session
-    if has_request_context() and request.method in SAFE_METHODS and not session.in_transaction():
+    if (
+        has_request_context()
+        and request.method in SAFE_METHODS
+        and not session.in_transaction()
+        and "autocommit_reads" in current_app.config["FAST_PATHS"]
+    ):
         session.connection().connection.dbapi_connection.autocommit = True
 
 

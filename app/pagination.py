@@ -18,29 +18,30 @@ that one row comparison ``(k1, k2) > (v1, v2)`` finds where a page starts.
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import math
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 
-from flask import request, url_for
-from sqlalchemy import ColumnElement, Select, func, inspect, select, tuple_
+from flask import current_app, g, request, url_for
+from limits import parse as parse_limit
+from marshmallow import Schema
+from sqlalchemy import ColumnElement, ScalarSelect, Select, func, inspect, select, tuple_
 from sqlalchemy.types import DateTime, Integer, String
 
-from app.extensions import db
+from app.errors import ApiError
+from app.extensions import db, limiter
+from app.schemas.common import Dumped
+from app.schemas.sql_dump import sql_dump
 
 # PostgreSQL's OFFSET is a bigint: an absurd page must not reach it.
 MAX_OFFSET = 2**63 - 1
-
-
-class Total(NamedTuple):
-    """How many items a list has, and whether that is PostgreSQL's estimate."""
-
-    items: int
-    estimate: bool = False
+# Past this many rows, page=N reads the total first, to walk from the nearer end.
+DEEP = 10_000
 
 
 @dataclass(frozen=True)
@@ -143,17 +144,14 @@ def _jsonable(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def count_rows(statement: Select, exact_up_to: int | None = None) -> Total:
-    """The number of rows ``statement`` selects: exact, or, when there are more than
-    ``exact_up_to``, PostgreSQL's estimate (counting stops there, so a filter that matches most
-    of a large table costs no more than ``exact_up_to`` rows)."""
+def count_of(statement: Select, exact_up_to: int | None = None) -> ScalarSelect:
+    """SQL counting the rows ``statement`` selects, or only up to one more than
+    ``exact_up_to`` (a filter that matches most of a large table then costs no more than that
+    many rows: ``paginate`` reports PostgreSQL's estimate instead)."""
     rows = statement.order_by(None)
     if exact_up_to is not None:
         rows = rows.limit(exact_up_to + 1)
-    counted = db.session.scalar(select(func.count()).select_from(rows.subquery()))
-    if exact_up_to is None or counted <= exact_up_to:
-        return Total(counted)
-    return Total(max(estimated_rows(statement.order_by(None)), counted), estimate=True)
+    return select(func.count()).select_from(rows.subquery()).scalar_subquery()
 
 
 def estimated_rows(statement: Select) -> int:
@@ -164,35 +162,100 @@ def estimated_rows(statement: Select) -> int:
     return int(plan.scalar()[0]["Plan"]["Plan Rows"])
 
 
+class PageItems:
+    """What the page statement selects for the items, and how that becomes them: the dump
+    PostgreSQL writes (``sql_dump``), or the ORM object, dumped by marshmallow."""
+
+    def __init__(self, schema: Schema, entity, in_sql: bool) -> None:
+        self.schema = schema
+        self.sql = sql_dump(schema, entity) if in_sql else None
+        self.column = self.sql.expression if self.sql else entity
+
+    @classmethod
+    def of(cls, schema_class: type[Schema], entity) -> "PageItems":
+        """Built once per schema and model (and setting of the ``sql_dump`` fast path)."""
+        return cls._built(schema_class, entity, "sql_dump" in current_app.config["FAST_PATHS"])
+
+    @classmethod
+    @functools.cache
+    def _built(cls, schema_class: type[Schema], entity, in_sql: bool) -> "PageItems":
+        return cls(schema_class(), entity, in_sql)
+
+    def params(self) -> dict:
+        return self.sql.params() if self.sql else {}
+
+    def dump(self, values) -> Dumped:
+        return Dumped(values) if self.sql else Dumped(self.schema.dump(list(values), many=True))
+
+
 def paginate(
     statement: Select,
     args: dict,
     order: Order,
-    total: Callable[[], Total] | None = None,
+    schema: Schema,
+    total: ScalarSelect | None = None,
+    exact_up_to: int | None = None,
 ) -> dict:
-    """One page of ``statement``'s objects (it selects one ORM entity) in ``order``, with the
-    totals and links clients need. ``args`` are the list's loaded query arguments (``page``,
-    ``per_page``, ``cursor``, filters). ``total`` counts the list when there is a cheaper way
-    than counting ``statement``'s rows."""
+    """One page of ``statement``'s objects (it selects one ORM entity) in ``order``, dumped with
+    ``schema``, with the totals and links clients need. ``args`` are the list's loaded query
+    arguments (``page``, ``per_page``, ``cursor``, filters). ``total`` is SQL counting the list
+    when there is a cheaper way than counting ``statement``'s rows; with ``exact_up_to``, it
+    counts no further than that, and a larger list reports PostgreSQL's estimate.
+
+    One statement answers the page and the total (PostgreSQL evaluates the uncorrelated count
+    once); only a page with no rows asks for the total on its own. Where ``schema`` can be
+    written in SQL (``app.schemas.sql_dump``), PostgreSQL dumps the items; otherwise the page's
+    objects are loaded and dumped by marshmallow.
+    """
     page, per_page = args["page"], args["per_page"]
     cursor = Cursor.decode(args["cursor"], order, page) if args.get("cursor") else None
-    counted = total() if total else count_rows(statement)
-    total_pages = math.ceil(counted.items / per_page)
-    keyed = statement.add_columns(*order.keys)
+    if total is None:
+        total = count_of(statement, exact_up_to)
+    entity = statement.column_descriptions[0]["entity"]
+    items = PageItems.of(schema, entity)
+    paged = statement.with_only_columns(items.column, *order.keys, total)
+    params = items.params()
 
-    has_next = page < total_pages
-    if cursor is None:
-        rows = _rows_at_offset(keyed, order, (page - 1) * per_page, per_page + 1)
-        has_next = len(rows) > per_page
+    offset = (page - 1) * per_page
+    known = None
+    if cursor is None and offset > DEEP:
+        refuse_too_many_deep_pages()
+    if cursor is None and offset > DEEP and exact_up_to is None:
+        # Far in: a page nearer the end is walked to from the end, and one past the end is not
+        # walked to at all, so the rows walked past are at most half the list.
+        known = db.session.scalar(select(total), params)
+    if known is not None and offset >= known:
+        rows = []
+    elif known is not None and offset > known // 2:
+        on_page = min(per_page, known - offset)
+        walked = known - offset - on_page
+        rows = _rows_at_offset(paged, entity, order, walked, on_page, params, reverse=True)[::-1]
+    elif cursor is None:
+        rows = _rows_at_offset(paged, entity, order, offset, per_page + 1, params)
     elif cursor.last:
-        on_last_page = counted.items - (total_pages - 1) * per_page
-        rows = _rows(keyed.order_by(*order.by(reverse=True)).limit(max(on_last_page, 0)))[::-1]
+        rows = _rows(paged.order_by(*order.by(reverse=True)).limit(per_page), params)
     elif cursor.before:
         beyond = order.beyond(cursor.keys, reverse=True)
-        rows = _rows(keyed.where(beyond).order_by(*order.by(reverse=True)).limit(per_page))[::-1]
+        rows = _rows(paged.where(beyond).order_by(*order.by(reverse=True)).limit(per_page), params)
     else:
         beyond = order.beyond(cursor.keys)
-        rows = _rows(keyed.where(beyond).order_by(*order.by()).limit(per_page + 1))
+        rows = _rows(paged.where(beyond).order_by(*order.by()).limit(per_page + 1), params)
+    if known is not None:
+        total_items = known
+    else:
+        total_items = rows[0][-1] if rows else db.session.scalar(select(total), params)
+    estimate = exact_up_to is not None and total_items > exact_up_to
+    if estimate:
+        total_items = max(estimated_rows(statement.order_by(None)), total_items)
+    total_pages = math.ceil(total_items / per_page)
+
+    if cursor is not None and cursor.last:
+        rows = rows[: total_items - (total_pages - 1) * per_page][::-1]
+    elif cursor is not None and cursor.before:
+        rows = rows[::-1]
+    if known is not None or (cursor is not None and (cursor.last or cursor.before)):
+        has_next = page < total_pages
+    else:
         has_next = len(rows) > per_page
     rows = rows[:per_page]
 
@@ -200,14 +263,14 @@ def paginate(
         "page": page,
         "per_page": per_page,
         "total_pages": total_pages,
-        "total_items": counted.items,
+        "total_items": total_items,
     }
-    if counted.estimate:
+    if estimate:
         meta["total_is_estimate"] = True
     links = PageLinks(order.fingerprint, per_page)
     last_page = max(total_pages, 1)
     return {
-        "items": [row[0] for row in rows],
+        "items": items.dump(row[0] for row in rows),
         "meta": meta,
         "links": {
             "self": links.to(page, cursor),
@@ -223,6 +286,27 @@ def paginate(
     }
 
 
+def refuse_too_many_deep_pages() -> None:
+    """429 past ``RATELIMIT_DEEP_PAGES`` pages by number far into a list, per user: each one
+    walks up to half a list's index, so a few clients asking for them without stopping would
+    keep the database busy for everyone (a client following links is never limited)."""
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"]:
+        return
+    limit = parse_limit(config["RATELIMIT_DEEP_PAGES"])
+    who = str(g.get("authenticated_user_id") or request.remote_addr)
+    if limiter.limiter.hit(limit, "deep-pages", who):
+        return
+    reset_at = limiter.limiter.get_window_stats(limit, "deep-pages", who).reset_time
+    raise ApiError(
+        429,
+        "rate_limited",
+        "Too many pages asked for by number far into a list: follow the list's links, which "
+        "cost the same at any depth.",
+        headers={"Retry-After": str(max(1, math.ceil(reset_at - time.time())))},
+    )
+
+
 def _prev_link(links: "PageLinks", page: int, rows: list, last_page: int) -> str | None:
     if page <= 1:
         return None
@@ -235,27 +319,35 @@ def _prev_link(links: "PageLinks", page: int, rows: list, last_page: int) -> str
 
 
 def _keys(row) -> list:
-    return list(row[1:])
+    return list(row[1:-1])
 
 
-def _rows(statement: Select) -> list:
-    return db.session.execute(statement).all()
+def _rows(statement: Select, params: dict) -> list:
+    return db.session.execute(statement, params).all()
 
 
-def _rows_at_offset(keyed: Select, order: Order, offset: int, limit: int) -> list:
-    """``limit`` rows from ``offset`` on. Past the first page, the skipped rows are walked by
-    their keys only: the inner query selects the primary key (PostgreSQL can answer it from the
-    order's index alone), and only the page's rows are loaded."""
+def _rows_at_offset(
+    paged: Select,
+    entity,
+    order: Order,
+    offset: int,
+    limit: int,
+    params: dict,
+    reverse: bool = False,
+) -> list:
+    """``limit`` rows from ``offset`` on (counted from the end with ``reverse``). Past the first
+    page, the skipped rows are walked by their keys only: the inner query selects the primary
+    key (PostgreSQL can answer it from the order's index alone), and only the page's rows are
+    read."""
     if offset > MAX_OFFSET:
         return []
-    ordered = keyed.order_by(*order.by())
+    ordered = paged.order_by(*order.by(reverse))
     if offset == 0:
-        return _rows(ordered.limit(limit))
-    entity = keyed.column_descriptions[0]["entity"]
+        return _rows(ordered.limit(limit), params)
     primary_key = inspect(entity).primary_key
-    skipped = keyed.with_only_columns(*primary_key, maintain_column_froms=True)
-    page_keys = skipped.order_by(*order.by()).offset(offset).limit(limit)
-    return _rows(ordered.where(tuple_(*primary_key).in_(page_keys)))
+    skipped = paged.with_only_columns(*primary_key, maintain_column_froms=True)
+    page_keys = skipped.order_by(*order.by(reverse)).offset(offset).limit(limit)
+    return _rows(ordered.where(tuple_(*primary_key).in_(page_keys)), params)
 
 
 class PageLinks:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Bucketlist, User
-from app.pagination import count_rows
+from app.pagination import count_of
 
 USERS = [f"user{number:02d}" for number in range(11)]
 ORDERS = {
@@ -198,11 +198,10 @@ def test_a_distinct_list_counts_its_rows_not_one(app, make_user) -> None:
             db.session.add(Bucketlist(owner_id=owner_id, name="a list"))
         db.session.commit()
         owners = select(User).join(Bucketlist, Bucketlist.owner_id == User.user_id).distinct()
-        assert count_rows(owners).items == 2
-        assert count_rows(select(User).distinct()).items == 3
-        past_the_limit = count_rows(select(User), exact_up_to=2)
-        assert past_the_limit.estimate is True
-        assert past_the_limit.items >= 3
+        assert db.session.scalar(select(count_of(owners))) == 2
+        assert db.session.scalar(select(count_of(select(User).distinct()))) == 3
+        # Counting stops one past the limit.
+        assert db.session.scalar(select(count_of(select(User), exact_up_to=1))) == 2
 
 
 def test_a_text_filter_matching_many_reports_an_estimate(
@@ -228,3 +227,51 @@ def test_a_text_filter_matching_many_reports_an_estimate(
     assert estimated["_meta"]["total_is_estimate"] is True
     assert estimated["_meta"]["total_items"] > 10
     assert len(estimated["items"]) == 5
+
+
+@pytest.mark.parametrize("sort", ORDERS)
+def test_pages_far_in_are_walked_from_the_nearer_end(client, crowd, auth, monkeypatch, sort):
+    """Past ``DEEP`` rows, a page in the second half of the list is walked to from its end, and
+    one past the end is not walked to at all: the same pages either way."""
+    headers = auth(crowd)
+    expected = {page: ORDERS[sort][(page - 1) * 5 : page * 5] for page in (1, 2, 3, 4)}
+    monkeypatch.setattr(sys.modules["app.pagination"], "DEEP", 0)
+    for page, names in expected.items():
+        body = _get(client, headers, f"/users?per_page=5&page={page}&sort={sort}")
+        assert _names(body) == names, page
+        assert body["_meta"]["total_items"] == 12
+        assert (body["_links"]["next"] is None) is (page >= 3)
+
+
+@pytest.mark.parametrize("query", ["role=user", "role=admin", "role=user&is_active=true"])
+def test_rare_and_common_filters_find_the_same_pages(
+    client, crowd, auth, monkeypatch, query
+) -> None:
+    """A filter few users match is read through its own index; a common one in the list's order:
+    the same items either way."""
+    headers = auth(crowd)
+    urls = [f"/users?per_page=4&page={page}&{query}" for page in (1, 2, 3)]
+    as_few = [_names(_get(client, headers, url)) for url in urls]
+    monkeypatch.setattr(sys.modules["app.api.users"], "FEW", -1)
+    as_common = [_names(_get(client, headers, url)) for url in urls]
+    assert as_few == as_common
+    assert any(as_few)
+
+
+def test_pages_far_in_by_number_are_limited_per_user_and_links_are_not(
+    make_app, crowd, auth, monkeypatch
+) -> None:
+    monkeypatch.setattr(sys.modules["app.pagination"], "DEEP", 0)
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_DEEP_PAGES="2 per minute")
+    client = app.test_client()
+    headers = auth(crowd)
+    for _ in range(2):
+        assert client.get("/users?per_page=5&page=2", headers=headers).status_code == 200
+    refused = client.get("/users?per_page=5&page=2", headers=headers)
+    assert refused.status_code == 429
+    assert refused.get_json()["error"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) >= 1
+    # Following links costs the same at any depth: never limited.
+    link = _get(client, headers, "/users?per_page=5")["_links"]["next"]
+    for _ in range(4):
+        assert client.get(link, headers=headers).status_code == 200

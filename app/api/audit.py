@@ -6,7 +6,7 @@ from app.api.blueprint import Blueprint
 from app.api.docs import query_args
 from app.models import STAFF_ROLES, AuditEvent
 from app.pagination import Order, paginate
-from app.schemas.audit import AuditEventPageSchema, AuditListArgsSchema
+from app.schemas.audit import AuditEventPageSchema, AuditEventSchema, AuditListArgsSchema
 
 blp = Blueprint("audit", __name__, url_prefix="/audit-events", description="Audit trail.")
 
@@ -24,4 +24,4 @@ def list_audit_events(filters):
     for name in FILTERS:
         if name in filters:
             statement = statement.where(getattr(AuditEvent, name) == filters[name])
-    return paginate(statement, filters, NEWEST_FIRST)
+    return paginate(statement, filters, NEWEST_FIRST, AuditEventSchema)

@@ -63,7 +63,7 @@ class Bucketlists(MethodView):
         if "q" in filters:
             name = func.lower(Bucketlist.name)
             statement = statement.where(name.contains(filters["q"].lower(), autoescape=True))
-        return paginate(statement, filters, BY_ID)
+        return paginate(statement, filters, BY_ID, BucketlistSchema)
 
     @blp.auth_required
     @blp.arguments(BucketlistCreateSchema)
@@ -116,7 +116,7 @@ class Items(MethodView):
         statement = select(BucketlistItem).where(BucketlistItem.bucketlist_id == bucketlist.id)
         if "done" in filters:
             statement = statement.where(BucketlistItem.done == filters["done"])
-        return paginate(statement, filters, ITEMS_BY_ID)
+        return paginate(statement, filters, ITEMS_BY_ID, BucketlistItemSchema)
 
     @blp.auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")

@@ -1,7 +1,7 @@
 """Exact row counts kept by the database, so that a page of a large table knows its total
 without counting the table on every request."""
 
-from sqlalchemy import BigInteger, String, select
+from sqlalchemy import BigInteger, ScalarSelect, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -21,7 +21,7 @@ class RowCount(db.Model):
     row_count: Mapped[int] = mapped_column(BigInteger)
 
     @classmethod
-    def count(cls, table_name: str, facet: str = "") -> int:
-        """The count of ``table_name``'s rows (with ``facet``); no row means none."""
-        statement = select(cls.row_count).where(cls.table_name == table_name, cls.facet == facet)
-        return db.session.scalar(statement) or 0
+    def count_of(cls, table_name: str, facet: str = "") -> ScalarSelect:
+        """SQL: the count of ``table_name``'s rows (with ``facet``); no counter means none."""
+        counter = select(cls.row_count).where(cls.table_name == table_name, cls.facet == facet)
+        return func.coalesce(counter.scalar_subquery(), 0)

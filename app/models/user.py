@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     Index,
+    ScalarSelect,
     String,
     Text,
     bindparam,
@@ -92,15 +93,15 @@ class User(db.Model):
         return cls.lowered_username.contains(text.lower(), autoescape=True)
 
     @classmethod
-    def count(cls, role: str | None = None, is_active: bool | None = None) -> int:
-        """How many users there are (with ``role``, and active or not): counts the database
-        keeps exact in the writing transaction (``RowCount``), so no list counts its rows."""
+    def count_of(cls, role: str | None = None, is_active: bool | None = None) -> ScalarSelect:
+        """SQL: how many users there are (with ``role``, and active or not). The database keeps
+        these counts exact in the writing transaction (``RowCount``): no list counts its rows."""
         facets = []
         if role is not None:
             facets.append(f"role={role}")
         if is_active is not None:
             facets.append(f"is_active={'true' if is_active else 'false'}")
-        return RowCount.count(cls.__tablename__, "&".join(facets))
+        return RowCount.count_of(cls.__tablename__, "&".join(facets))
 
     @classmethod
     def has_role(cls, role: str) -> ColumnElement[bool]:
@@ -177,6 +178,8 @@ Index(
     User.user_id,
     postgresql_include=LIST_FILTER_COLUMNS,
 )
+# The few inactive users (app/api/users.py reads a list of them through it).
+Index("ix_users_inactive", User.user_id, postgresql_where=~User.is_active)
 # ``q``, the substring filter (pg_trgm).
 Index(
     "ix_users_username_trigrams",

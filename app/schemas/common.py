@@ -70,6 +70,20 @@ class PageLinksSchema(Schema):
     last = fields.String()
 
 
+class Dumped(list):
+    """Items already dumped by their schema (``app.pagination.paginate`` dumps a page's)."""
+
+
+class DumpedList(fields.List):
+    """A page's items: passed on as they are when ``Dumped`` already; documented as a list of
+    the item schema."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, Dumped):
+            return list(value)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
 def page_schema(item_schema: type[Schema]) -> type[Schema]:
     """The paginated envelope whose ``items`` are dumped with ``item_schema``."""
     name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
@@ -77,7 +91,7 @@ def page_schema(item_schema: type[Schema]) -> type[Schema]:
         name,
         (Schema,),
         {
-            "items": fields.List(fields.Nested(item_schema)),
+            "items": DumpedList(fields.Nested(item_schema)),
             "meta": fields.Nested(PageMetaSchema, data_key="_meta"),
             "links": fields.Nested(PageLinksSchema, data_key="_links"),
             "__doc__": f"A page of {item_schema.__name__.removesuffix('Schema')} items.",

@@ -6,6 +6,7 @@ at anyone. Each adds fields to the one before; none of them knows the password h
 
 from flask import url_for
 from marshmallow import Schema, fields, validate
+from sqlalchemy import ColumnElement, Text, bindparam, cast, func, literal_column
 
 from app.models.user import ROLES
 from app.schemas.base import RequestSchema
@@ -35,6 +36,15 @@ class PublicUserSchema(Schema):
     def user_links(self, user) -> dict[str, str]:
         """Hypermedia links of a user."""
         return {"self": url_for("users.UserById", user_id=user.user_id)}
+
+    def user_links_sql(self, columns) -> ColumnElement:
+        """``user_links`` written by PostgreSQL (``app.schemas.sql_dump``)."""
+        url = bindparam("user_url_prefix", type_=Text) + cast(columns["user_id"], Text)
+        return func.json_build_object(literal_column("'self'"), url)
+
+    def sql_params(self) -> dict[str, str]:
+        """The bind values ``user_links_sql`` needs: what a user's URL is before its id."""
+        return {"user_url_prefix": url_for("users.UserById", user_id=0).removesuffix("0")}
 
 
 class SelfUserSchema(PublicUserSchema):
@@ -97,8 +107,10 @@ class UserListArgsSchema(PaginationArgsSchema):
     """Filters and order of the user lists."""
 
     q = fields.String(
-        validate=validate.Length(min=1, max=64),
-        metadata={"description": "Part of the username, ignoring case."},
+        validate=validate.Length(
+            min=3, max=64, error="Give 3 to 64 characters (shorter ones match too much to index)."
+        ),
+        metadata={"description": "Part of the username, ignoring case (3 characters or more)."},
     )
     role = fields.String(validate=validate.OneOf(ROLES))
     sort = fields.String(

@@ -154,6 +154,10 @@ def upgrade():
         unique=True,
         postgresql_include=["user_id", "username", "roles", "is_active"],
     )
+    # The few inactive users (a list of them is read through this index, see app/api/users.py).
+    op.create_index(
+        "ix_users_inactive", "users", ["user_id"], postgresql_where=sa.text("NOT is_active")
+    )
     op.create_index(
         "ix_users_username_trigrams",
         "users",
@@ -184,6 +188,7 @@ def count_table_rows(table: str) -> None:
 
 def downgrade():
     op.drop_index("ix_users_username_trigrams", table_name="users")
+    op.drop_index("ix_users_inactive", table_name="users")
     op.drop_index("uq_users_username_lower", table_name="users")
     op.create_index(
         "uq_users_username_lower", "users", [sa.literal_column("lower(username)")], unique=True
