@@ -1,7 +1,13 @@
 """Benchmark Gatehouse against a bare Flask JSON app served the same way (gunicorn, the committed
 gunicorn.conf.py, 2 sync workers), with wrk -t1 -c8 on loopback and PostgreSQL on its unix
 socket. Prints one table: req/s, p50, p99, errors, ratio to the bare app, RSS per worker; then
-the login limit and SQL statements per request.
+the lists at 1,000,000 users (first page, the last link, page=N in the middle of the list, a next
+link from there, a selective q, a rare role, and GET /users/me while six clients ask for pages
+in the middle of the list), the login limit and SQL statements per request.
+
+With ``--ablation``, it measures instead what each fast path buys (bench/README.md): the two
+rows it speeds up, with every fast path on and with each one off (``FAST_PATHS_OFF``), each
+server measured right after the others, round after round.
 
 Shared virtual machines have noisy neighbours: each scenario runs ``--rounds`` times, each time
 right after a run of the bare app, and the table keeps each one's best round. A scenario's ratio
@@ -14,6 +20,7 @@ the login limit's argon2id verification is measured right before and right after
 round, and the fastest round's mean is used.
 
     python bench/bench.py --seconds 10 --rounds 2
+    python bench/bench.py --ablation
 """
 
 import argparse
@@ -64,11 +71,14 @@ def to_ms(value: str) -> float:
 def percentile(output: str, percent: int) -> str:
     """A line of wrk's latency distribution ("     50%    2.10ms"): anchored at the line's
     start, since the thread statistics above it end in percentages too ("87.50%")."""
-    return re.search(rf"^\s*{percent}%\s+(\S+)$", output, re.MULTILINE).group(1)
+    found = re.search(rf"^\s*{percent}%\s+(\S+)$", output, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"wrk printed no {percent}% line:\n{output}")
+    return found.group(1)
 
 
-def run_wrk(wrk: str, url: str, seconds: int, token=None, script=None) -> dict:
-    command = [wrk, "-t1", "-c8", f"-d{seconds}s", "--latency", url]
+def run_wrk(wrk: str, url: str, seconds: int, token=None, script=None, connections=8) -> dict:
+    command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if token:
         command[1:1] = ["-H", f"Authorization: Bearer {token}"]
     if script:
@@ -189,12 +199,188 @@ def statements_per_request(database_url: str, token: str) -> dict[str, int]:
     return counts
 
 
+# The middle of a 1,000,000-user list of 20 a page: the farthest page=N from either end.
+MIDDLE_PAGE = 25_000
+FLOOD_CONNECTIONS = 6
+TIME_ROWS = ("req/s", "p50 ms", "p99 ms", "errors")
+
+
+def row_figures(result: dict, columns) -> str:
+    errors = result["errors"] + (1 if result["socket_errors"] else 0)
+    figures = {
+        "req/s": f"{result['rps']:.0f}",
+        "p50 ms": f"{result['p50']:.2f}",
+        "p99 ms": f"{result['p99']:.2f}",
+        "errors": str(errors),
+        "ratio": f"{result.get('ratio', 0):.2f}",
+        "RSS MB": f"{result.get('rss', 0):.1f}",
+        "vs first": f"{result.get('vs_first', 0):.2f}",
+    }
+    return "".join(f"{figures[name]:>9}" for name in columns)
+
+
+def print_table(title: str, rows: list[tuple[str, dict]], columns) -> None:
+    print(f"{title:46}" + "".join(f"{name:>9}" for name in columns))
+    for label, result in rows:
+        print(f"{label:46}" + row_figures(result, columns))
+
+
+def flood(wrk: str, base_url: str, token: str, path: str, seconds: int) -> dict:
+    """GET /users/me from one client while FLOOD_CONNECTIONS others ask for ``path``."""
+    flooding = subprocess.Popen(
+        [
+            wrk,
+            "-t1",
+            f"-c{FLOOD_CONNECTIONS}",
+            f"-d{seconds + 2}s",
+            "--latency",
+            "-H",
+            f"Authorization: Bearer {token}",
+            base_url + path,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1)
+        command = [
+            wrk,
+            "-t1",
+            "-c1",
+            f"-d{seconds}s",
+            "--latency",
+            "-H",
+            f"Authorization: Bearer {token}",
+            base_url + "/users/me",
+        ]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        flooded = flooding.communicate()[0]
+    return run_wrk_report(output) | {"flood": run_wrk_report(flooded)}
+
+
+def million_user_rows(wrk, base_url: str, options) -> list[tuple[str, dict]]:
+    """The lists at 1,000,000 users, one client at a time (the time a request takes at that
+    depth, no queueing): each scenario's best of ``--rounds`` runs, and its p50 against the
+    first page's. Then GET /users/me under a flood."""
+    token = call(base_url, "POST", "/login", {"username": "bench1", "password": PASSWORD})[2][
+        "access_token"
+    ]
+
+    def best_of(path: str) -> dict:
+        runs = [
+            run_wrk(wrk, base_url + path, options.seconds, token, connections=1)
+            for _ in range(options.rounds)
+        ]
+        return best(runs)
+
+    def link(path: str, name: str) -> str:
+        return call(base_url, "GET", path, token=token)[2]["_links"][name]
+
+    middle = f"/users?per_page=20&page={MIDDLE_PAGE}"
+    scenarios = [
+        ("first page", "/users?per_page=20"),
+        ("last link", link("/users?per_page=20", "last")),
+        (f"page={MIDDLE_PAGE} (the middle)", middle),
+        (f"next link from page {MIDDLE_PAGE}", link(middle, "next")),
+        ("q=bench12345 (11 users)", "/users?per_page=20&q=bench12345"),
+        ("role=admin (10 users)", "/users?per_page=20&role=admin"),
+        ("role=admin, page 2 by its link", link("/users?per_page=5&role=admin", "next")),
+    ]
+    rows = [(label, best_of(path)) for label, path in scenarios]
+    first_p50 = rows[0][1]["p50"]
+    for _, result in rows:
+        result["vs_first"] = result["p50"] / first_p50
+    rows.append(("GET /users/me", best_of("/users/me") | {"vs_first": 0}))
+    for label, path in ((f"page={MIDDLE_PAGE}", middle), ("its next link", link(middle, "next"))):
+        flooded = flood(wrk, base_url, token, path, options.seconds)
+        rows.append((f"GET /users/me, 6 others asking {label}", flooded | {"vs_first": 0}))
+    return rows
+
+
+def seed_million(database_url: str) -> None:
+    """Up to 1,000,000 users, 10 of them admins (user ids ending in 00000)."""
+    import sqlalchemy as sa
+
+    seed_users(database_url, 900_000, PASSWORD, prefix="many")
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE users SET roles = 'admin,user' WHERE user_id % 100000 = 0")
+        )
+    engine.dispose()
+    vacuum_analyze(database_url)
+
+
+def ablation(options, wrk) -> int:
+    """Every fast path on, then each one off: GET /users/me and the list at 1,000 users."""
+    from app.config import FAST_PATHS
+
+    with tempfile.TemporaryDirectory(prefix="gatehouse-ablation-") as scratch:
+        scratch = Path(scratch)
+        database = Database(scratch)
+        env = production_env(database.url, WEB_CONCURRENCY="2")
+        database.flask("init-db", env=env)
+        seed_users(database.url, 1000, PASSWORD, prefix="bench")
+        variants = {"all on": ""} | {f"{name} off": name for name in FAST_PATHS}
+        servers = {
+            label: Server(env | {"FAST_PATHS_OFF": off}, scratch / f"{off or 'all'}.log")
+            for label, off in variants.items()
+        }
+        bare = Server(env, scratch / "bare.log", app="bench.bare_app:app")
+        try:
+            bare.wait_until_up(path="/")
+            for server in servers.values():
+                server.wait_until_up()
+            token = call(
+                servers["all on"].base_url,
+                "POST",
+                "/login",
+                {"username": "bench1", "password": PASSWORD},
+            )[2]["access_token"]
+            rows = []
+            for path in ("/users/me", "/users?per_page=20"):
+                runs = {label: [] for label in ["bare", *servers]}
+                for _ in range(options.rounds):
+                    runs["bare"].append(run_wrk(wrk, bare.base_url + "/", options.seconds))
+                    for label, server in servers.items():
+                        runs[label].append(
+                            run_wrk(wrk, server.base_url + path, options.seconds, token)
+                        )
+                bare_best = best(runs.pop("bare"))["rps"]
+                base = best(runs["all on"])["rps"]
+                for label, measured in runs.items():
+                    result = best(measured)
+                    rows.append(
+                        (
+                            f"GET {path}, {label}",
+                            result
+                            | {
+                                "ratio": result["rps"] / bare_best,
+                                "change": result["rps"] / base - 1,
+                            },
+                        )
+                    )
+        finally:
+            for server in [*servers.values(), bare]:
+                server.stop()
+            database.cleanup()
+    print(f"{'scenario':46}" + "".join(f"{name:>9}" for name in (*TIME_ROWS, "ratio", "change")))
+    for label, result in rows:
+        change = f"{result['change'] * 100:+.0f}%"
+        print(f"{label:46}" + row_figures(result, (*TIME_ROWS, "ratio")) + f"{change:>9}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--ablation", action="store_true", help="What each fast path buys.")
     options = parser.parse_args()
     wrk = ensure_wrk()
+    if options.ablation:
+        return ablation(options, wrk)
     rows = []
     with tempfile.TemporaryDirectory(prefix="gatehouse-bench-") as scratch:
         scratch = Path(scratch)
@@ -243,7 +429,7 @@ def main() -> int:
                 repeated.extend([label] * extra)
                 bare_runs.extend(alongside)
                 ratio = best(runs)["rps"] / best(alongside)["rps"]
-                return label, best(runs) | {"ratio": ratio}, rss_per_worker_mb(gatehouse)
+                return label, best(runs) | {"ratio": ratio, "rss": rss_per_worker_mb(gatehouse)}
 
             # The reference for slow moments: one bare run before the first scenario.
             bare_runs.append(run_wrk(wrk, bare.base_url + "/", options.seconds))
@@ -267,27 +453,21 @@ def main() -> int:
                 )
             )
             rows.insert(
-                0, ("bare Flask JSON", best(bare_runs) | {"ratio": 1.0}, rss_per_worker_mb(bare))
+                0,
+                (
+                    "bare Flask JSON",
+                    best(bare_runs) | {"ratio": 1.0, "rss": rss_per_worker_mb(bare)},
+                ),
             )
             statements = statements_per_request(database.url, token)
+            seed_million(database.url)
+            million = million_user_rows(wrk, gatehouse.base_url, options)
         finally:
             gatehouse.stop()
             bare.stop()
             database.cleanup()
 
-    columns = ("req/s", "p50 ms", "p99 ms", "errors", "ratio", "RSS MB")
-    print(f"{'scenario':42}" + "".join(f"{name:>9}" for name in columns))
-    for label, result, rss in rows:
-        errors = result["errors"] + (1 if result["socket_errors"] else 0)
-        figures = (
-            f"{result['rps']:.0f}",
-            f"{result['p50']:.2f}",
-            f"{result['p99']:.2f}",
-            str(errors),
-            f"{result['ratio']:.2f}",
-            f"{rss:.1f}",
-        )
-        print(f"{label:42}" + "".join(f"{figure:>9}" for figure in figures))
+    print_table("scenario", rows, (*TIME_ROWS, "ratio", "RSS MB"))
     verify = fastest_round_verification(verifications)
     limit = 2 / verify
     login = rows[-1][1]["rps"]
@@ -303,6 +483,15 @@ def main() -> int:
         print(f"rounds repeated after a slow bare run ({len(repeated)}): " + ", ".join(repeated))
     for label, count in statements.items():
         print(f"SQL statements per request, {label}: {count}")
+    print()
+    print_table("1,000,000 users, 1 client (wrk -c1)", million, (*TIME_ROWS, "vs first"))
+    for label, result in million:
+        if "flood" in result:
+            flood_run = result["flood"]
+            print(
+                f"  while {label.split('asking ')[1]}: {flood_run['rps']:.0f} req/s, "
+                f"p50 {flood_run['p50']:.1f} ms, errors {flood_run['errors']}"
+            )
     return 0
 
 
