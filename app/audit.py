@@ -9,6 +9,7 @@ from flask import g, has_request_context
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
+from app.extensions import db
 from app.models import AuditEvent, User
 
 # How ``set_password`` tells the trail why a password changed (a change or a reset).
@@ -74,6 +75,21 @@ def _actor_and_request() -> tuple[int | None, str | None]:
     if not has_request_context():
         return None, None
     return g.get("authenticated_user_id"), g.get("request_id")
+
+
+def record_event(action: str, target_id: int | None, changes: dict) -> None:
+    """Add an event that is not a change of a user's columns (a session ended by theft, an
+    admin ending a user's sessions) to the current transaction."""
+    actor_id, request_id = _actor_and_request()
+    db.session.add(
+        AuditEvent(
+            actor_id=actor_id,
+            action=action,
+            target_id=target_id,
+            changes=changes,
+            request_id=request_id,
+        )
+    )
 
 
 def record_user_changes(session: Session, flush_context) -> None:

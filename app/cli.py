@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.revocation import prune_expired_revocations
+from app.auth.revocation import prune_sessions
 from app.config import PROJECT_ROOT
 from app.extensions import db, guard
 from app.models import User
@@ -118,8 +118,8 @@ def seed_db_command() -> None:
 @click.command("prune-tokens")
 @with_appcontext
 def prune_tokens_command() -> None:
-    """Delete revocations of tokens that can no longer be used anyway."""
-    click.echo(f"Pruned {prune_expired_revocations()} expired token revocation(s).")
+    """Delete sessions that ended or expired, with their refresh tokens."""
+    click.echo(f"Pruned {prune_sessions()} ended or expired session(s).")
 
 
 def register_commands(app: Flask) -> None:

@@ -122,7 +122,13 @@ class Config:
 
         # flask-praetorian
         self.JWT_ACCESS_LIFESPAN = {"seconds": env_int("JWT_ACCESS_LIFESPAN", 15 * 60)}
+        # A session lasts this long after its login, however often it is refreshed.
         self.JWT_REFRESH_LIFESPAN = {"seconds": env_int("JWT_REFRESH_LIFESPAN", 30 * 24 * 3600)}
+        # ... and ends after this long without a refresh.
+        self.SESSION_IDLE_LIFESPAN = env_int("SESSION_IDLE_LIFESPAN", 7 * 24 * 3600)
+        self.SESSIONS_PER_USER = env_int("SESSIONS_PER_USER", 10)
+        # Seconds in which a retired refresh token is a client's retry, not a theft.
+        self.REFRESH_REUSE_GRACE = env_int("REFRESH_REUSE_GRACE", 10)
         self.JWT_PLACES = ["header"]
         self.DISABLE_PRAETORIAN_ERROR_HANDLER = True
         self.PRAETORIAN_HASH_SCHEME = "argon2"
@@ -149,6 +155,7 @@ class Config:
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
+        self.RATELIMIT_REFRESH = os.environ.get("RATELIMIT_REFRESH", "30 per minute")
         self.RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "5 per minute")
         self.RATELIMIT_PASSWORD_FORGOT = os.environ.get("RATELIMIT_PASSWORD_FORGOT", "5 per minute")
         # Pages asked for by number more than 10,000 rows into a list, per user.

@@ -27,7 +27,6 @@ ERROR_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
-    425: "token_not_expired",
     429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
@@ -49,7 +48,6 @@ MESSAGES = {
     "invalid_token": "The token is invalid.",
     "token_expired": "The token has expired.",
     "token_revoked": "The token has been revoked.",
-    "token_not_expired": "The token's access has not expired yet, so it cannot be refreshed.",
     "forbidden": "Your roles do not allow this operation.",
     "account_disabled": "The account is disabled.",
     "rate_limited": "Too many requests: try again after the seconds given in Retry-After.",
@@ -57,7 +55,6 @@ MESSAGES = {
 
 # Most specific first: the first class an exception is an instance of decides.
 PRAETORIAN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
-    (praetorian.EarlyRefreshError, 425, "token_not_expired"),
     (praetorian.ExpiredAccessError, 401, "token_expired"),
     (praetorian.ExpiredRefreshError, 401, "token_expired"),
     (praetorian.BlacklistedError, 401, "token_revoked"),

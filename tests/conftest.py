@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from app import create_app
+from app.auth.sessions import start_session
 from app.cli import init_db
 from app.database import recorded_statements
 from app.embedded_db import start_embedded_postgres
@@ -130,11 +131,15 @@ def make_user(app):
 
 @pytest.fixture
 def token_for(app):
-    """A real access token for an account, as /login would issue it."""
+    """A real access token for an account, of a session started for it as /login starts one
+    (praetorian's ``encode_jwt_token`` options, such as an access lifespan, pass through)."""
 
     def issue(account: Account, **overrides) -> str:
-        with app.app_context():
-            return guard.encode_jwt_token(db.session.get(User, account.id), **overrides)
+        with app.test_request_context(method="POST"):
+            user = db.session.get(User, account.id)
+            session, _ = start_session(user)
+            db.session.commit()
+            return guard.encode_jwt_token(user, sid=session.id, **overrides)
 
     return issue
 

@@ -14,9 +14,8 @@ def test_login_returns_a_bearer_token_that_opens_protected_routes(client, member
 
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    # (The whole answer, refresh token included: tests/test_sessions.py.)
     assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == 900
     me = client.get("/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200
     assert me.get_json()["username"] == "member"
@@ -196,16 +195,20 @@ def test_legacy_hash_with_a_wrong_password_is_refused_and_kept(app, client, make
 def test_a_login_looks_the_account_up_and_writes_its_bookkeeping(
     app, client, member, counted_statements
 ) -> None:
-    """Two statements: the look-up, then one UPDATE of the last login time (and of the failed
-    count and lock, cleared), in one transaction."""
+    """The look-up, one UPDATE of the last login time (and of the failed count and lock,
+    cleared), the sessions to make room among, the new session and its refresh token."""
     with counted_statements() as statements:
         response = client.post("/login", json={"username": "member", "password": member.password})
 
     assert response.status_code == 200
     assert response.get_json()["token_type"] == "Bearer"
-    assert len(statements) == 2
     assert "WHERE lower(users.username) = " in statements[0]
     assert statements[1].startswith("UPDATE users SET")
+    assert "FROM sessions" in statements[2]
+    assert [statement.split()[0:3] for statement in statements[3:]] == [
+        ["INSERT", "INTO", "sessions"],
+        ["INSERT", "INTO", "refresh_tokens"],
+    ]
     with app.app_context():
         stored = db.session.get(User, member.id)
         assert stored.last_login_at is not None

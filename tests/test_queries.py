@@ -14,7 +14,7 @@ def test_an_authenticated_request_costs_one_statement(
     assert response.status_code == 200
     assert response.get_json()["username"] == "member"
     assert len(statements) == 1
-    assert "revoked_tokens" in statements[0]
+    assert "JOIN sessions" in statements[0]
 
 
 @pytest.mark.parametrize("path", ["/users", "/users/admin-only"])

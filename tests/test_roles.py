@@ -37,17 +37,14 @@ def test_roles_are_read_from_the_token_only_while_it_is_current(
     app, client, make_user, auth
 ) -> None:
     """A promoted user's new role shows once a new token is issued; old tokens are not trusted
-    to carry roles the user no longer has (role changes bump the token version)."""
-    from app.extensions import db
-    from app.models import User
-
+    to carry roles the user no longer has (a role change ends the user's sessions)."""
     account = make_user("climber", roles=("user",))
     old_headers = auth(account)
-    with app.app_context():
-        user = db.session.get(User, account.id)
-        user.rolenames = ["operator"]
-        user.token_version += 1
-        db.session.commit()
+    admin_headers = auth(make_user("boss", roles=("admin",)))
+    promoted = client.patch(
+        f"/users/{account.id}", json={"roles": ["operator"]}, headers=admin_headers
+    )
+    assert promoted.status_code == 200
 
     assert client.get("/users/admin-only", headers=old_headers).status_code == 401
     response = client.get("/users/admin-only", headers=auth(account))

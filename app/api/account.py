@@ -5,7 +5,8 @@ from sqlalchemy import func, select
 
 from app.api.blueprint import Blueprint
 from app.auth.passwords import set_password
-from app.auth.revocation import revoke_all_tokens
+from app.auth.revocation import void_emailed_tokens
+from app.auth.sessions import end_sessions
 from app.errors import ApiError
 from app.extensions import db, guard, limiter
 from app.models import User
@@ -60,7 +61,7 @@ def confirm_registration(payload):
     user = guard.get_user_from_registration_token(payload["token"])
     user.is_active = True
     user.email_confirmed = True
-    revoke_all_tokens(user)
+    void_emailed_tokens(user)
     db.session.commit()
     return user
 
@@ -81,7 +82,8 @@ def forgot_password(payload):
 @blp.arguments(ResetPasswordSchema)
 @blp.response(204)
 def reset_password(payload):
-    """Choose a new password with a reset token (works once); every older token is revoked."""
+    """Choose a new password with a reset token (works once); every session of the user ends."""
     user = guard.validate_reset_token(payload["token"])
     set_password(user, payload["password"], reset=True)
+    end_sessions(user.user_id, "password_reset")
     db.session.commit()

@@ -8,13 +8,12 @@ from sqlalchemy import Select, literal, select
 from app.api.blueprint import Blueprint
 from app.api.docs import query_args
 from app.auth.guard import current_user
-from app.auth.login import token_response
 from app.auth.passwords import password_is_correct, set_password
-from app.auth.revocation import revoke_all_tokens
 from app.auth.safeguards import protect_admins
+from app.auth.sessions import current_session_id, end_sessions, renew, tokens
 from app.errors import ApiError
 from app.extensions import db, guard
-from app.models import STAFF_ROLES, User
+from app.models import STAFF_ROLES, User, UserSession
 from app.pagination import Order, paginate
 from app.schemas.auth import ChangePasswordSchema, TokenSchema
 from app.schemas.common import ErrorSchema
@@ -197,7 +196,7 @@ class Me(MethodView):
 @blp.arguments(ChangePasswordSchema)
 @blp.response(200, TokenSchema)
 def change_password(payload):
-    """Change your password; every older token is revoked and a fresh one is returned."""
+    """Change your password: this session gets new tokens, every other session ends."""
     user = current_user()
     if not password_is_correct(user, payload["current_password"]):
         # A failed credential check, like a failed login (and not a token problem: the code says
@@ -209,8 +208,11 @@ def change_password(payload):
             {"current_password": ["The current password is incorrect."]},
         )
     set_password(user, payload["new_password"], field_name="new_password")
+    session = db.session.get(UserSession, current_session_id())
+    end_sessions(user.user_id, "password_changed", keep=session.id)
+    body = tokens(user, session, renew(user, session))
     db.session.commit()
-    return token_response(guard.encode_jwt_token(user))
+    return body
 
 
 @blp.route("/admin-only")
@@ -248,8 +250,8 @@ class UserById(MethodView):
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, AdminUserSchema)
     def patch(self, changes, user_id: int):
-        """Change an account's e-mail, roles or status; role and status changes revoke its
-        tokens."""
+        """Change an account's e-mail, roles or status; a role or status change ends its
+        sessions."""
         user = get_user_or_404(user_id)
         protect_admins(
             current_user(), user, roles=changes.get("roles"), is_active=changes.get("is_active")
@@ -259,10 +261,10 @@ class UserById(MethodView):
             user.email = changes["email"]
         if "roles" in changes and set(changes["roles"]) != set(user.rolenames):
             user.rolenames = changes["roles"]
-            revoke_all_tokens(user)
+            end_sessions(user.user_id, "roles_changed")
         if "is_active" in changes and changes["is_active"] != user.is_active:
             user.is_active = changes["is_active"]
-            revoke_all_tokens(user)
+            end_sessions(user.user_id, "deactivated" if not user.is_active else "activated")
         db.session.commit()
         return user
 
@@ -271,7 +273,7 @@ class UserById(MethodView):
     @blp.alt_response(409, schema=ErrorSchema, description=f"conflict: {LOCKOUT}.")
     @blp.response(204)
     def delete(self, user_id: int):
-        """Delete an account and everything it owns; its tokens stop working at once."""
+        """Delete an account and everything it owns; its sessions end with it."""
         user = get_user_or_404(user_id)
         protect_admins(current_user(), user, deleting=True)
         db.session.delete(user)

@@ -1,23 +1,27 @@
 """The flask-praetorian guard, extended with the checks praetorian leaves to the application.
 
-praetorian's decorators trust a token until it expires. Every token Gatehouse issues carries the
-user's token version. Each time praetorian reads a token (every protected request, refresh,
-reset and confirmation), PyJWT verifies it and praetorian checks its claims, as they always do;
-then the token's subject is loaded, in one statement with the token's revocation status, and the
-token is refused if it was revoked (logout), if the user is gone, if the version moved on
-(password, role or status changed), or if the account is disabled. This is the one place those
-rules live: views only use the access decorators (``app/api/blueprint.py``).
+praetorian's decorators trust a token until it expires. Each time praetorian reads a token
+(every protected request, reset and confirmation), PyJWT verifies it and praetorian checks its
+claims, as they always do; then the token's user is loaded, in one statement with the state of
+the session an access token names, and the token is refused if its session ended or expired
+(logout, a password change, an admin, theft of its refresh token...), if the user is gone, if an
+e-mailed token's version moved on (``app.auth.revocation``), or if the account is disabled.
+Nothing is cached: every worker and instance refuses an ended session on the very next request.
+This is the one place those rules live: views only use the access decorators
+(``app/api/blueprint.py``).
 """
 
 import secrets
+from datetime import UTC, datetime
 
 import flask
 from flask_praetorian import Praetorian
 from flask_praetorian.constants import AccessType
-from flask_praetorian.exceptions import BlacklistedError, InvalidUserError
+from flask_praetorian.exceptions import BlacklistedError, ExpiredAccessError, InvalidUserError
 from flask_praetorian.utilities import current_guard, current_user_id
 
 TOKEN_VERSION_CLAIM = "tv"  # noqa: S105 (a claim name, not a secret)
+SESSION_CLAIM = "sid"
 
 
 class TokenRevokedError(BlacklistedError):
@@ -55,11 +59,16 @@ class GatehouseGuard(Praetorian):
 
     def extract_jwt_token(self, token, access_type=AccessType.access):
         """The token's claims, verified by PyJWT and checked by praetorian, then held against
-        the database: the user still exists, the token is current and was not revoked, and the
-        account may sign in (one statement)."""
+        the database in one statement: the user still exists and may sign in, an access token's
+        session is live, an e-mailed token is current."""
         data = super().extract_jwt_token(token, access_type=access_type)
-        user, revoked = self.user_class.token_subject(data["id"], data["jti"])
-        if revoked or user is None or data.get(TOKEN_VERSION_CLAIM) != user.token_version:
+        session_id = data.get(SESSION_CLAIM) if access_type == AccessType.access else None
+        user, session = self.user_class.token_subject(data["id"], session_id)
+        if user is None:
+            raise TokenRevokedError("The token was revoked")
+        if access_type == AccessType.access:
+            _check_session(session)
+        elif data.get(TOKEN_VERSION_CLAIM) != user.token_version:
             raise TokenRevokedError("The token was revoked")
         if access_type != AccessType.register and not user.is_active:
             raise InvalidUserError("The account is disabled")
@@ -67,7 +76,19 @@ class GatehouseGuard(Praetorian):
         # finds it in the session's identity map instead of loading it again.
         flask.g.authenticated_user = user
         flask.g.authenticated_user_id = user.user_id
+        flask.g.authenticated_session_id = session_id
         return data
+
+
+def _check_session(session) -> None:
+    """An access token's session, as ``User.token_subject`` read it, must be live."""
+    if session is None:
+        raise TokenRevokedError("The token names no session of its user")
+    _, ended_at, expires_at, idle_expires_at = session
+    if ended_at is not None:
+        raise TokenRevokedError("The session has ended")
+    if datetime.now(UTC) >= min(expires_at, idle_expires_at):
+        raise ExpiredAccessError("The session has expired")
 
 
 def current_user():

@@ -1,10 +1,8 @@
 """Signing in: checking a password, upgrading its hash, and issuing the token."""
 
 import math
-import time
 from datetime import timedelta
 
-import jwt
 from flask import current_app
 from flask_praetorian.exceptions import AuthenticationError, InvalidUserError
 from sqlalchemy import case, null, update
@@ -81,14 +79,3 @@ def record_failed_login(user_id: int) -> None:
         user = db.session.get(User, user_id, populate_existing=True)
         user.locked_until = utcnow() + timedelta(seconds=config["LOGIN_LOCKOUT"])
     db.session.commit()
-
-
-def token_response(token: str) -> dict:
-    """The body returned by every endpoint that issues an access token."""
-    # (The token was signed a moment ago by this process: only its expiry is read.)
-    claims = jwt.decode(token, options={"verify_signature": False})
-    return {
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": max(0, claims["exp"] - int(time.time())),
-    }

@@ -1,7 +1,7 @@
 """Setting a password: the policy, the hash, and the revocation that goes with it."""
 
 from app.audit import PASSWORD_ACTION_ATTRIBUTE
-from app.auth.revocation import revoke_all_tokens
+from app.auth.revocation import void_emailed_tokens
 from app.errors import ApiError
 from app.extensions import guard
 from app.models import User
@@ -24,7 +24,7 @@ def set_password(
     setattr(
         user, PASSWORD_ACTION_ATTRIBUTE, "user.password_reset" if reset else "user.password_changed"
     )
-    revoke_all_tokens(user)
+    void_emailed_tokens(user)
 
 
 def password_is_correct(user: User, password: str) -> bool:

@@ -1,38 +1,31 @@
-"""Revoking tokens: one token (logout), or every token of a user at once.
-
-One token is revoked by storing its ``jti`` in PostgreSQL, so every worker and every instance
-sees it on the very next request. All of a user's tokens are revoked by bumping the user's token
-version, which ``app.auth.guard`` compares with the version stamped in each token.
+"""Tokens sent by e-mail (password reset, confirmation) are good once: each carries the user's
+token version, which moves on when the password or the address changes, voiding every such
+token sent before. Access and refresh tokens belong to sessions (``app.auth.sessions``).
 """
 
-from datetime import UTC, datetime
-
-from flask_praetorian.constants import REFRESH_EXPIRATION_CLAIM
-from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, or_
 
 from app.extensions import db
-from app.models import RevokedToken, User
+from app.models import User, UserSession
 from app.models.columns import utcnow
 
 
-def revoke_token(claims: dict) -> None:
-    """Refuse this one token from now on, until it could not be refreshed anyway."""
-    expires_at = datetime.fromtimestamp(claims[REFRESH_EXPIRATION_CLAIM], UTC)
-    db.session.execute(
-        insert(RevokedToken)
-        .values(jti=claims["jti"], user_id=claims["id"], expires_at=expires_at)
-        .on_conflict_do_nothing(index_elements=[RevokedToken.jti])
-    )
-
-
-def revoke_all_tokens(user: User) -> None:
-    """Refuse every token issued to ``user`` so far (password, role or status changed)."""
+def void_emailed_tokens(user: User) -> None:
+    """Refuse every reset and confirmation token sent to ``user`` so far."""
     user.token_version = User.token_version + 1
 
 
-def prune_expired_revocations() -> int:
-    """Forget revocations of tokens that have expired for refresh too; return how many."""
-    result = db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
+def prune_sessions() -> int:
+    """Delete sessions that ended or expired (and their refresh tokens); return how many."""
+    now = utcnow()
+    result = db.session.execute(
+        delete(UserSession).where(
+            or_(
+                UserSession.ended_at.is_not(None),
+                UserSession.expires_at <= now,
+                UserSession.idle_expires_at <= now,
+            )
+        )
+    )
     db.session.commit()
     return result.rowcount

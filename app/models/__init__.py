@@ -2,8 +2,8 @@
 
 from app.models.audit_event import AuditEvent
 from app.models.bucketlist import Bucketlist, BucketlistItem
-from app.models.revoked_token import RevokedToken
 from app.models.row_count import RowCount
+from app.models.session import RefreshToken, UserSession
 from app.models.user import ROLES, STAFF_ROLES, User
 
 __all__ = [
@@ -12,7 +12,8 @@ __all__ = [
     "AuditEvent",
     "Bucketlist",
     "BucketlistItem",
-    "RevokedToken",
+    "RefreshToken",
     "RowCount",
     "User",
+    "UserSession",
 ]

@@ -9,7 +9,6 @@ from sqlalchemy import (
     String,
     Text,
     bindparam,
-    exists,
     func,
     or_,
     select,
@@ -21,8 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.columns import timestamp_column
-from app.models.revoked_token import RevokedToken
 from app.models.row_count import RowCount
+from app.models.session import UserSession
 
 ROLES = ("admin", "operator", "user")
 # Read-only staff and admins: they see the admin view of users and the audit trail.
@@ -132,11 +131,14 @@ class User(db.Model):
         return taken
 
     @classmethod
-    def token_subject(cls, user_id: int, jti: str) -> "tuple[User | None, bool]":
-        """The user a token names, and whether that token was revoked: one statement, since it
-        runs on every authenticated request."""
-        row = db.session.execute(TOKEN_SUBJECT, {"user_id": user_id, "jti": jti}).first()
-        return (row[0], row[1]) if row else (None, False)
+    def token_subject(cls, user_id: int, session_id: int | None):
+        """The user a token names and the state of the session it names (``None`` when the
+        token names none or another user's): one statement, since every authenticated request
+        runs it."""
+        row = db.session.execute(
+            TOKEN_SUBJECT, {"user_id": user_id, "session_id": session_id}
+        ).first()
+        return (row[0], row[1:] if row[1] is not None else None) if row else (None, None)
 
     @classmethod
     def identify(cls, user_id: int) -> "User | None":
@@ -148,9 +150,20 @@ class User(db.Model):
 
 
 # Built once: building a statement (and its cache key) costs more than running this one.
-TOKEN_SUBJECT = select(
-    User, exists().where(RevokedToken.jti == bindparam("jti")).label("revoked")
-).where(User.user_id == bindparam("user_id"))
+TOKEN_SUBJECT = (
+    select(
+        User,
+        UserSession.id,
+        UserSession.ended_at,
+        UserSession.expires_at,
+        UserSession.idle_expires_at,
+    )
+    .outerjoin(
+        UserSession,
+        (UserSession.id == bindparam("session_id")) & (UserSession.user_id == User.user_id),
+    )
+    .where(User.user_id == bindparam("user_id"))
+)
 
 
 def split_roles(roles: str | None) -> list[str]:

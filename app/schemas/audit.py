@@ -14,6 +14,8 @@ AUDIT_ACTIONS = (
     "user.password_changed",
     "user.password_reset",
     "user.locked",
+    "user.sessions_ended",
+    "session.reuse_detected",
 )
 
 

@@ -25,11 +25,25 @@ class LoginSchema(RequestSchema):
 
 
 class TokenSchema(Schema):
-    """An access token and how long it grants access."""
+    """An access token, how long it grants access, and the session's refresh token."""
 
     access_token = fields.String(required=True)
     token_type = fields.String(required=True, metadata={"example": "Bearer"})
     expires_in = fields.Integer(required=True, metadata={"description": "Seconds of access."})
+    refresh_token = fields.String(
+        required=True,
+        metadata={"description": "Good for one /refresh, which returns its successor."},
+    )
+    refresh_expires_in = fields.Integer(
+        required=True,
+        metadata={"description": "Seconds before the session expires unless refreshed."},
+    )
+
+
+class RefreshSchema(RequestSchema):
+    """The session's current refresh token."""
+
+    refresh_token = token_field()
 
 
 class RegisterSchema(PasswordNotUsernameMixin, RequestSchema):

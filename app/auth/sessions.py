@@ -1,0 +1,210 @@
+"""Sessions: what a login starts, how its refresh token rotates, and how sessions end.
+
+- A login starts a session (the least recently used one ends past ``SESSIONS_PER_USER``). Its
+  access tokens are praetorian JWTs naming it (claim ``sid``); its refresh token is 256 random
+  bits, of which only the SHA-256 is stored.
+- ``/refresh`` rotates: in one transaction that locks the session row, the token presented is
+  retired and its successor issued. A retired token presented again within
+  ``REFRESH_REUSE_GRACE`` seconds of its retirement, while its successor is the live one, is a
+  client's retry: the successor is retired in turn and a new one issued (never two live
+  tokens). Any other retired token is theft or its aftermath (OAuth 2.0 Security BCP, RFC 9700
+  4.14.2: the server cannot tell thief from victim): the whole session ends, the event is
+  audited and the user is told by e-mail.
+- A session ends after ``SESSION_IDLE_LIFESPAN`` seconds without a refresh and, in any case,
+  ``JWT_REFRESH_LIFESPAN`` seconds after its login. Ending one (logout, a password change, an
+  admin) stops its access tokens on the very next request: the guard reads its state each time.
+"""
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app, g, request
+from flask_praetorian.exceptions import InvalidUserError
+from sqlalchemy import select, update
+
+from app.audit import record_event
+from app.auth.guard import SESSION_CLAIM
+from app.auth.notices import send_security_notice
+from app.errors import ApiError
+from app.extensions import db, guard
+from app.models import RefreshToken, User, UserSession
+from app.models.columns import utcnow
+
+REFRESH_TOKEN_BYTES = 32
+
+
+def hash_token(token: str) -> str:
+    """What is stored of a refresh token (256 random bits need no slow hash)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _issue_refresh_token(session: UserSession, predecessor_id: int | None = None) -> str:
+    token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+    db.session.add(
+        RefreshToken(
+            session_id=session.id, token_hash=hash_token(token), predecessor_id=predecessor_id
+        )
+    )
+    return token
+
+
+def _seconds(setting: str) -> timedelta:
+    config = current_app.config[setting]
+    return timedelta(**config) if isinstance(config, dict) else timedelta(seconds=config)
+
+
+def start_session(user: User) -> tuple[UserSession, str]:
+    """A new session for ``user`` (who just proved their password), and its refresh token."""
+    now = utcnow()
+    _end_least_recently_used(user.user_id, now)
+    session = UserSession(
+        user_id=user.user_id,
+        created_at=now,
+        last_used_at=now,
+        idle_expires_at=now + _seconds("SESSION_IDLE_LIFESPAN"),
+        expires_at=now + _seconds("JWT_REFRESH_LIFESPAN"),
+        authenticated_at=now,
+        user_agent=(request.user_agent.string or None) and request.user_agent.string[:256],
+        ip_address=request.remote_addr,
+    )
+    db.session.add(session)
+    db.session.flush()
+    return session, _issue_refresh_token(session)
+
+
+def _end_least_recently_used(user_id: int, now: datetime) -> None:
+    """Make room for one more session within ``SESSIONS_PER_USER``."""
+    limit = current_app.config["SESSIONS_PER_USER"]
+    live = db.session.scalars(
+        select(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.last_used_at.desc(), UserSession.id.desc())
+        .with_for_update()
+    ).all()
+    for session in [session for session in live if not session.is_over(now)][limit - 1 :]:
+        end_session(session, "evicted")
+
+
+def tokens(user: User, session: UserSession, refresh_token: str) -> dict:
+    """The body of every answer that issues tokens: a new access token for ``session`` (never
+    outliving it) and its refresh token."""
+    left = max(
+        0, int((min(session.expires_at, session.idle_expires_at) - utcnow()).total_seconds())
+    )
+    access_lifespan = min(int(guard.access_lifespan.total_seconds()), left)
+    access_token = guard.encode_jwt_token(
+        user,
+        override_access_lifespan={"seconds": access_lifespan},
+        override_refresh_lifespan={"seconds": left},
+        **{SESSION_CLAIM: session.id},
+    )
+    return {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": access_lifespan,
+        "refresh_token": refresh_token,
+        "refresh_expires_in": left,
+    }
+
+
+def rotate(presented: str) -> tuple[User, UserSession, str]:
+    """The session ``presented`` refreshes, its user, and the refresh token that replaces it;
+    401 for an unknown, retired (after the grace) or expired token, 403 for a disabled account.
+    A reuse is committed (the session ends) before the 401."""
+    found = db.session.execute(
+        select(RefreshToken.id, RefreshToken.session_id).where(
+            RefreshToken.token_hash == hash_token(presented)
+        )
+    ).first()
+    if found is None:
+        raise ApiError(401, "invalid_token", "The refresh token is not one of ours.")
+    # Every refresh of a session waits for this lock: two at once are served one after the
+    # other, and the second sees what the first did.
+    session = db.session.scalars(
+        select(UserSession)
+        .where(UserSession.id == found.session_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    now = utcnow()
+    if session.ended_at is not None:
+        raise ApiError(401, "token_revoked", "The session has ended.")
+    if session.is_over(now):
+        raise ApiError(401, "token_expired", "The session has expired: sign in again.")
+    token = db.session.get(RefreshToken, found.id, populate_existing=True)
+    live = db.session.scalars(
+        select(RefreshToken).where(
+            RefreshToken.session_id == session.id, RefreshToken.used_at.is_(None)
+        )
+    ).one_or_none()
+    grace = timedelta(seconds=current_app.config["REFRESH_REUSE_GRACE"])
+    if token.used_at is not None:
+        is_retry = (
+            live is not None and live.predecessor_id == token.id and now - token.used_at <= grace
+        )
+        if not is_retry:
+            _reuse_detected(session)
+            raise ApiError(401, "token_revoked", "The refresh token was used already.")
+        live.used_at = now
+    else:
+        token.used_at = now
+    user = db.session.get(User, session.user_id)
+    InvalidUserError.require_condition(user.is_active, "The account is disabled")
+    session.last_used_at = now
+    session.idle_expires_at = now + _seconds("SESSION_IDLE_LIFESPAN")
+    db.session.flush()
+    return user, session, _issue_refresh_token(session, predecessor_id=token.id)
+
+
+def _reuse_detected(session: UserSession) -> None:
+    end_session(session, "reuse_detected")
+    user = db.session.get(User, session.user_id)
+    record_event("session.reuse_detected", user.user_id, {"session": [session.id, None]})
+    db.session.commit()
+    send_security_notice(
+        user,
+        "A sign-in of your Gatehouse account was ended",
+        "A refresh token of one of your sessions was presented after it had been replaced. "
+        "That happens when a token is stolen and used, so the session was ended: every device "
+        "using it must sign in again. If this surprises you, change your password.",
+    )
+
+
+def renew(user: User, session: UserSession) -> str:
+    """A new refresh token for ``session`` (its live one retires), after its user proved their
+    password again (a password change)."""
+    now = utcnow()
+    db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.session_id == session.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    session.authenticated_at = now
+    db.session.flush()
+    return _issue_refresh_token(session)
+
+
+def end_session(session: UserSession, reason: str) -> None:
+    """End ``session``: its access and refresh tokens stop working at once."""
+    if session.ended_at is None:
+        session.ended_at = utcnow()
+        session.ended_reason = reason
+
+
+def end_sessions(user_id: int, reason: str, keep: int | None = None) -> int:
+    """End every live session of the user (but ``keep``); return how many ended."""
+    statement = (
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), ended_reason=reason)
+        .execution_options(synchronize_session="fetch")
+    )
+    if keep is not None:
+        statement = statement.where(UserSession.id != keep)
+    return db.session.execute(statement).rowcount
+
+
+def current_session_id() -> int | None:
+    """The session the request's access token names."""
+    return g.get("authenticated_session_id")

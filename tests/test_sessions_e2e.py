@@ -1,0 +1,106 @@
+"""Sessions against a real gunicorn with several workers: concurrent refreshes of one token leave
+one live token, a reuse after the grace ends the session in every worker at once, and an ended
+session's tokens are refused by every worker on the very next request."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import RefreshToken
+from bench.harness import Server, call, production_env
+
+PASSWORD = "sessions-e2e-password"
+
+
+@pytest.fixture(scope="module")
+def server(migrated_database, tmp_path_factory):
+    running = Server(
+        # No grace: a retired token presented again is a reuse at once.
+        production_env(migrated_database, WEB_CONCURRENCY="4", REFRESH_REUSE_GRACE="0"),
+        tmp_path_factory.mktemp("sessions") / "web.log",
+    )
+    running.wait_until_up()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def signed_in(server, make_user):
+    account = make_user("traveller", password=PASSWORD)
+
+    def login() -> dict:
+        status, _, body = call(
+            server.base_url, "POST", "/login", {"username": account.username, "password": PASSWORD}
+        )
+        assert status == 200, body
+        return body
+
+    return login
+
+
+def _every_worker_answers(base: str, token: str, times: int = 12) -> set[tuple[int, str]]:
+    """What a dozen requests with ``token`` get: with four workers, several of them answer."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(
+            pool.map(lambda _: call(base, "GET", "/users/me", token=token), range(times))
+        )
+    return {(status, (body or {}).get("error", "ok")) for status, _, body in results}
+
+
+def test_concurrent_refreshes_of_one_token_leave_one_live_token(app, server, signed_in) -> None:
+    body = signed_in()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(
+            pool.map(
+                lambda _: call(
+                    server.base_url, "POST", "/refresh", {"refresh_token": body["refresh_token"]}
+                ),
+                range(8),
+            )
+        )
+
+    statuses = sorted(status for status, _, _ in results)
+    # One rotation; with no grace, every other refresh of the same token is a reuse, which
+    # ends the session: never two live tokens.
+    assert statuses.count(200) == 1
+    assert set(statuses) <= {200, 401}
+    assert all(answer["error"] == "token_revoked" for status, _, answer in results if status == 401)
+    with app.app_context():
+        live = db.session.scalar(
+            select(func.count()).select_from(RefreshToken).where(RefreshToken.used_at.is_(None))
+        )
+    assert live <= 1
+
+
+def test_a_reuse_ends_the_session_in_every_worker_at_once(server, signed_in) -> None:
+    first = signed_in()
+    status, _, second = call(
+        server.base_url, "POST", "/refresh", {"refresh_token": first["refresh_token"]}
+    )
+    assert status == 200
+    assert _every_worker_answers(server.base_url, second["access_token"]) == {(200, "ok")}
+
+    status, _, answer = call(
+        server.base_url, "POST", "/refresh", {"refresh_token": first["refresh_token"]}
+    )
+
+    assert (status, answer["error"]) == (401, "token_revoked")
+    for token in (first["access_token"], second["access_token"]):
+        assert _every_worker_answers(server.base_url, token) == {(401, "token_revoked")}
+    status, _, answer = call(
+        server.base_url, "POST", "/refresh", {"refresh_token": second["refresh_token"]}
+    )
+    assert (status, answer["error"]) == (401, "token_revoked")
+
+
+def test_a_logout_is_refused_by_every_worker_on_the_next_request(server, signed_in) -> None:
+    ended, kept = signed_in(), signed_in()
+
+    status, _, _ = call(server.base_url, "POST", "/logout", token=ended["access_token"])
+
+    assert status == 204
+    assert _every_worker_answers(server.base_url, ended["access_token"]) == {(401, "token_revoked")}
+    assert _every_worker_answers(server.base_url, kept["access_token"]) == {(200, "ok")}
