@@ -9,6 +9,7 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.api import register_blueprints
+from app.api.auth import CSRF_HEADER
 from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME, strings_without_nul
 from app.audit import install_audit_trail
 from app.cli import register_commands
@@ -67,8 +68,10 @@ def register_extensions(app: Flask) -> None:
         CORS(
             app,
             origins=app.config["CORS_ORIGINS"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", CSRF_HEADER],
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
+            # Cookies (browser mode's refresh token) only to these origins.
+            supports_credentials=app.config["REFRESH_COOKIE"],
             max_age=600,
         )
     api.init_app(app)

@@ -1,16 +1,60 @@
-"""Tokens: signing in (a new session), refreshing (rotation), signing out (the session ends)."""
+"""Tokens: signing in (a new session), refreshing (rotation), signing out (the session ends).
 
-from flask import current_app
+Browser mode (``REFRESH_COOKIE=true``): the refresh token travels in an ``HttpOnly; Secure;
+SameSite=Strict`` cookie, scoped to the two routes that read it (``/refresh`` and ``/logout``),
+instead of the body, so that scripts in the page never see it. Those two routes then refuse a
+request without the ``X-Requested-With`` header (OWASP's custom request header defence: a
+cross-site form cannot send one, and a cross-site script may only where CORS allows it, which
+is ``CORS_ORIGINS`` alone).
+"""
+
+from flask import current_app, make_response, request, url_for
 
 from app.api.blueprint import Blueprint
 from app.auth.login import authenticate
 from app.auth.sessions import current_session_id, end_session, rotate, start_session, tokens
+from app.errors import ApiError
 from app.extensions import db, limiter
-from app.models import UserSession
+from app.models import User, UserSession
 from app.schemas.auth import LoginSchema, RefreshSchema, TokenSchema
 from app.schemas.common import ErrorSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens and sessions.")
+
+REFRESH_COOKIE_NAME = "gatehouse_refresh"
+CSRF_HEADER = "X-Requested-With"
+COOKIE_ROUTES = ("auth.refresh", "auth.logout")
+
+
+def browser_mode() -> bool:
+    return current_app.config["REFRESH_COOKIE"]
+
+
+def refuse_cross_site() -> None:
+    """In browser mode, a request the cookie rides on must carry the custom header."""
+    if browser_mode() and not request.headers.get(CSRF_HEADER):
+        raise ApiError(403, "forbidden", f"Send the {CSRF_HEADER} header with this request.")
+
+
+def answer_with_tokens(user: User, session: UserSession, refresh_token: str):
+    """The login-shaped answer: the refresh token in the body, or in browser mode in the
+    cookie (and not in the body)."""
+    body = tokens(user, session, refresh_token)
+    if not browser_mode():
+        return body
+    del body["refresh_token"]
+    response = make_response(TokenSchema().dump(body))
+    for endpoint in COOKIE_ROUTES:
+        response.set_cookie(
+            REFRESH_COOKIE_NAME,
+            refresh_token,
+            max_age=body["refresh_expires_in"],
+            path=url_for(endpoint),
+            secure=True,
+            httponly=True,
+            samesite="Strict",
+        )
+    return response
 
 
 @blp.route("login", methods=["POST"])
@@ -23,9 +67,9 @@ def login(credentials):
     """Start a session: exchange a username and password for an access and a refresh token."""
     user = authenticate(credentials["username"], credentials["password"])
     session, refresh_token = start_session(user)
-    body = tokens(user, session, refresh_token)
+    answer = answer_with_tokens(user, session, refresh_token)
     db.session.commit()
-    return body
+    return answer
 
 
 @blp.route("refresh", methods=["POST"])
@@ -35,18 +79,29 @@ def login(credentials):
 @blp.alt_response(
     401,
     schema=ErrorSchema,
-    description="invalid_token (not one of ours), token_expired (the session expired) or "
-    "token_revoked (the session ended, or the token was used already: the session ends).",
+    description="missing_token, invalid_token (not one of ours), token_expired (the session "
+    "expired) or token_revoked (the session ended, or the token was used already: the session "
+    "ends).",
 )
-@blp.alt_response(403, schema=ErrorSchema, description="account_disabled.")
+@blp.alt_response(
+    403,
+    schema=ErrorSchema,
+    description="account_disabled; in browser mode, forbidden without X-Requested-With.",
+)
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def refresh(payload):
     """Exchange the session's refresh token for new tokens, at any time; the token presented
     is retired, and presenting it again ends the session."""
-    user, session, refresh_token = rotate(payload["refresh_token"])
-    body = tokens(user, session, refresh_token)
+    refuse_cross_site()
+    presented = payload.get("refresh_token")
+    if presented is None and browser_mode():
+        presented = request.cookies.get(REFRESH_COOKIE_NAME)
+    if presented is None:
+        raise ApiError(401, "missing_token", "Send the session's refresh token.")
+    user, session, refresh_token = rotate(presented)
+    answer = answer_with_tokens(user, session, refresh_token)
     db.session.commit()
-    return body
+    return answer
 
 
 @blp.route("logout", methods=["POST"])
@@ -54,5 +109,17 @@ def refresh(payload):
 @blp.response(204)
 def logout():
     """End the session of this access token: its access and refresh tokens stop working."""
+    refuse_cross_site()
     end_session(db.session.get(UserSession, current_session_id()), "logout")
     db.session.commit()
+    response = make_response("", 204)
+    if browser_mode():
+        for endpoint in COOKIE_ROUTES:
+            response.delete_cookie(
+                REFRESH_COOKIE_NAME,
+                path=url_for(endpoint),
+                secure=True,
+                httponly=True,
+                samesite="Strict",
+            )
+    return response

@@ -5,12 +5,13 @@ from flask.views import MethodView
 from flask_praetorian import current_rolenames, current_user_id
 from sqlalchemy import Select, literal, select
 
+from app.api.auth import answer_with_tokens
 from app.api.blueprint import Blueprint
 from app.api.docs import query_args
 from app.auth.guard import current_user
 from app.auth.passwords import password_is_correct, set_password
 from app.auth.safeguards import protect_admins
-from app.auth.sessions import current_session_id, end_sessions, renew, tokens
+from app.auth.sessions import current_session_id, end_sessions, renew
 from app.errors import ApiError
 from app.extensions import db, guard
 from app.models import STAFF_ROLES, User, UserSession
@@ -210,9 +211,9 @@ def change_password(payload):
     set_password(user, payload["new_password"], field_name="new_password")
     session = db.session.get(UserSession, current_session_id())
     end_sessions(user.user_id, "password_changed", keep=session.id)
-    body = tokens(user, session, renew(user, session))
+    answer = answer_with_tokens(user, session, renew(user, session))
     db.session.commit()
-    return body
+    return answer
 
 
 @blp.route("/admin-only")

@@ -31,8 +31,10 @@ class TokenSchema(Schema):
     token_type = fields.String(required=True, metadata={"example": "Bearer"})
     expires_in = fields.Integer(required=True, metadata={"description": "Seconds of access."})
     refresh_token = fields.String(
-        required=True,
-        metadata={"description": "Good for one /refresh, which returns its successor."},
+        metadata={
+            "description": "Good for one /refresh, which returns its successor. In browser mode "
+            "(REFRESH_COOKIE) it is in an HttpOnly cookie instead."
+        },
     )
     refresh_expires_in = fields.Integer(
         required=True,
@@ -41,9 +43,9 @@ class TokenSchema(Schema):
 
 
 class RefreshSchema(RequestSchema):
-    """The session's current refresh token."""
+    """The session's current refresh token (in browser mode, the cookie carries it: send {})."""
 
-    refresh_token = token_field()
+    refresh_token = fields.String(validate=validate.Length(min=1, max=4096))
 
 
 class RegisterSchema(PasswordNotUsernameMixin, RequestSchema):
