@@ -60,6 +60,29 @@ def ensure_wrk() -> str:
     return shutil.which("wrk")
 
 
+# Each of wrk's threads refreshes its own session, one request at a time, taking the refresh
+# token each answer gives for its next request (a rotated token is good once).
+REFRESH_SCRIPT = """
+local count = 0
+function setup(thread)
+  count = count + 1
+  thread:set("id", count)
+end
+function init(args)
+  token = args[id]
+end
+function request()
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"},
+    '{"refresh_token": "' .. token .. '"}')
+end
+function response(status, headers, body)
+  local next_token = body:match('"refresh_token":"([^"]+)"')
+  if next_token then token = next_token end
+end
+"""
+REFRESH_SESSIONS = 8
+
+
 def to_ms(value: str) -> float:
     match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", value)
     if match is None:
@@ -77,8 +100,12 @@ def percentile(output: str, percent: int) -> str:
     return found.group(1)
 
 
-def run_wrk(wrk: str, url: str, seconds: int, token=None, script=None, connections=8) -> dict:
-    command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+def run_wrk(
+    wrk: str, url: str, seconds: int, token=None, script=None, connections=8, threads=1, args=()
+) -> dict:
+    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if args:
+        command += ["--", *args]
     if token:
         command[1:1] = ["-H", f"Authorization: Bearer {token}"]
     if script:
@@ -407,15 +434,25 @@ def main() -> int:
 
             repeated = []
 
-            def measure(label, path, bearer=None, script=None, around_each=None) -> tuple:
+            def measure(
+                label, path, bearer=None, script=None, around_each=None, sessions=None
+            ) -> tuple:
                 """The table's row for a scenario: the best of its rounds, with its ratio to the
                 best of the bare runs made alongside them, and the RSS per worker after it.
-                ``around_each`` runs right before and right after each round."""
+                ``around_each`` runs right before and right after each round; ``sessions``
+                gives each round's refresh tokens, one per wrk thread and connection."""
 
                 def scenario():
                     if around_each:
                         around_each()
-                    run = run_wrk(wrk, gatehouse.base_url + path, options.seconds, bearer, script)
+                    extra = {}
+                    if sessions:
+                        tokens = sessions()
+                        extra = {"threads": len(tokens), "connections": len(tokens)}
+                        extra["args"] = tokens
+                    run = run_wrk(
+                        wrk, gatehouse.base_url + path, options.seconds, bearer, script, **extra
+                    )
                     if around_each:
                         around_each()
                     return run
@@ -441,6 +478,28 @@ def main() -> int:
             vacuum_analyze(database.url)
             rows.append(
                 measure("GET /users?per_page=20 (100,000 users)", "/users?per_page=20", token)
+            )
+            refresh_script = scratch / "refresh.lua"
+            refresh_script.write_text(REFRESH_SCRIPT)
+
+            def fresh_sessions() -> list[str]:
+                return [
+                    call(
+                        gatehouse.base_url,
+                        "POST",
+                        "/login",
+                        {"username": f"bench{number}", "password": PASSWORD},
+                    )[2]["refresh_token"]
+                    for number in range(1, REFRESH_SESSIONS + 1)
+                ]
+
+            rows.append(
+                measure(
+                    f"POST /refresh ({REFRESH_SESSIONS} sessions)",
+                    "/refresh",
+                    script=str(refresh_script),
+                    sessions=fresh_sessions,
+                )
             )
             rows.append(
                 measure(
