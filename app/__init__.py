@@ -7,6 +7,7 @@ from flask import Flask
 from flask.sessions import NullSession, SessionInterface
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app.api import register_blueprints
 from app.api.auth import CSRF_HEADER
@@ -32,6 +33,10 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
         config.SQLALCHEMY_DATABASE_URI = embedded_database_url(config.EMBEDDED_DATABASE_DIR)
     app.config.from_object(config)
     app.config.update(overrides or {})
+    # Only ASCII digits name a row ("\d" also matches other scripts' digits), and a path with
+    # "//" is not redirected (werkzeug would answer an HTML 308 built from the Host header).
+    app.url_map.converters["int"] = AsciiIntegerConverter
+    app.url_map.merge_slashes = False
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
@@ -44,6 +49,12 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     register_observability(app)
     register_commands(app)
     return app
+
+
+class AsciiIntegerConverter(IntegerConverter):
+    """``<int:...>`` of ASCII digits only."""
+
+    regex = r"[0-9]+"
 
 
 class NoSessions(SessionInterface):

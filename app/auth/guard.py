@@ -11,16 +11,26 @@ This is the one place those rules live: views only use the access decorators
 (``app/api/blueprint.py``).
 """
 
+import re
 import secrets
 from datetime import UTC, datetime
 
 import flask
 from flask_praetorian import Praetorian
 from flask_praetorian.constants import AccessType
-from flask_praetorian.exceptions import BlacklistedError, ExpiredAccessError, InvalidUserError
+from flask_praetorian.exceptions import (
+    BlacklistedError,
+    ExpiredAccessError,
+    InvalidTokenHeader,
+    InvalidUserError,
+    MissingToken,
+)
 from flask_praetorian.utilities import current_guard, current_user_id
 
 TOKEN_VERSION_CLAIM = "tv"  # noqa: S105 (a claim name, not a secret)
+# RFC 6750 2.1: "Bearer" 1*SP b64token, b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+# "+" / "/" ) *"=" (one space: more is not what the grammar allows).
+BEARER_HEADER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)")
 SESSION_CLAIM = "sid"
 
 
@@ -56,6 +66,18 @@ class GatehouseGuard(Praetorian):
         """Issue a token stamped with the user's current token version."""
         custom_claims[TOKEN_VERSION_CLAIM] = user.token_version
         return super().encode_jwt_token(user, *args, **custom_claims)
+
+    def read_token_from_header(self):
+        """The bearer token of the ``Authorization`` header, exactly as RFC 6750 writes it
+        (``Bearer`` and one space, then the token's characters and nothing else); praetorian's
+        own reading takes the first token-looking run of characters and ignores the rest."""
+        header = flask.request.headers.get("Authorization")
+        if header is None:
+            raise MissingToken("No Authorization header")
+        match = BEARER_HEADER.fullmatch(header)
+        if match is None:
+            raise InvalidTokenHeader("The Authorization header is not 'Bearer <token>'")
+        return match.group(1)
 
     def extract_jwt_token(self, token, access_type=AccessType.access):
         """The token's claims, verified by PyJWT and checked by praetorian, then held against

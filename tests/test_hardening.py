@@ -1,0 +1,70 @@
+"""Findings of a security review, each pinned: oversized JSON integers, paths with "//" or
+digits of other scripts, and Authorization headers that are not exactly "Bearer <token>"."""
+
+import pytest
+
+ANONYMOUS_BODIES = [
+    "/login",
+    "/register",
+    "/password/forgot",
+    "/password/reset",
+    "/register/confirm",
+]
+
+
+@pytest.mark.parametrize("path", ANONYMOUS_BODIES)
+def test_an_integer_past_pythons_digit_limit_is_400_not_500(client, path) -> None:
+    response = client.post(path, data='{"x": ' + "1" * 4301 + "}", content_type="application/json")
+
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "bad_request"
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_double_slash_is_a_json_404_not_a_redirect_built_from_host(client, admin, auth) -> None:
+    response = client.get("/users//1", headers={**auth(admin), "Host": "evil.example"})
+
+    assert response.status_code == 404
+    assert response.content_type == "application/json"
+    assert "Location" not in response.headers
+    assert response.get_json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("digit", ["%EF%BC%91", "%D9%A3", "%E0%A5%A7"])
+def test_only_ascii_digits_name_a_row(client, admin, make_user, auth, digit) -> None:
+    for number in range(3):
+        make_user(f"numbered{number}")
+
+    response = client.get(f"/users/{digit}", headers=auth(admin))
+
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"
+    assert client.get("/users/1", headers=auth(admin)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer{token}",
+        "Bearer  {token}",
+        "Bearer {token}!!junk",
+        "Bearer {token}, Bearer {token}",
+        "Bearer {token} ",
+        "bearer {token}",
+        "Token {token}",
+        "Bearer",
+    ],
+)
+def test_authorization_must_be_exactly_bearer_and_the_token(
+    client, member, token_for, header
+) -> None:
+    token = token_for(member)
+
+    response = client.get("/users/me", headers={"Authorization": header.format(token=token)})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_token"
+    exact = client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert exact.status_code == 200
+    assert exact.get_json()["username"] == member.username
