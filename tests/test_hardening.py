@@ -68,3 +68,37 @@ def test_authorization_must_be_exactly_bearer_and_the_token(
     exact = client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
     assert exact.status_code == 200
     assert exact.get_json()["username"] == member.username
+
+
+def test_a_body_of_many_unknown_fields_gets_one_short_answer(client) -> None:
+    """70,000 unknown keys (760 KB) once made a 2 MB answer: now one sentence."""
+    body = "{" + ",".join(f'"k{number}": 1' for number in range(70_000)) + "}"
+
+    response = client.post("/password/reset", data=body, content_type="application/json")
+
+    assert response.status_code == 422
+    assert response.get_json()["details"] == {"_schema": ["Too many fields: this request takes 2."]}
+    assert len(response.get_data()) < 1024
+
+
+def test_a_few_unknown_fields_are_still_named(client) -> None:
+    response = client.post(
+        "/password/reset", json={"token": "t", "password": "p" * 12, "extra": 1, "more": 2}
+    )
+
+    assert response.status_code == 422
+    assert set(response.get_json()["details"]) >= {"extra", "more"}
+
+
+@pytest.mark.parametrize("path", ["/password/reset", "/register/confirm"])
+def test_the_emailed_token_routes_are_limited_per_address(make_app, path) -> None:
+    client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_EMAILED_TOKENS="2 per minute").test_client()
+    body = {"token": "not-a-token"} | ({"password": "a-long-password-1"} if "reset" in path else {})
+    for _ in range(2):
+        assert client.post(path, json=body).status_code == 401
+
+    refused = client.post(path, json=body)
+
+    assert refused.status_code == 429
+    assert refused.get_json()["error"] == "rate_limited"
+    assert "Retry-After" in refused.headers

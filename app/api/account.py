@@ -54,6 +54,7 @@ def register(account):
 
 
 @blp.route("register/confirm", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_EMAILED_TOKENS"])
 @blp.arguments(ConfirmRegistrationSchema)
 @blp.response(200, SelfUserSchema)
 def confirm_registration(payload):
@@ -79,6 +80,7 @@ def forgot_password(payload):
 
 
 @blp.route("password/reset", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_EMAILED_TOKENS"])
 @blp.arguments(ResetPasswordSchema)
 @blp.response(204)
 def reset_password(payload):

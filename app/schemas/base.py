@@ -3,6 +3,8 @@
 from marshmallow import Schema, ValidationError, pre_load
 
 UNSTORABLE = "Contains a character that cannot be stored (NUL or an unpaired surrogate)."
+# Unknown fields are named one by one, up to this many past the schema's own.
+EXTRA_FIELDS_NAMED = 20
 
 
 def _storable(value) -> bool:
@@ -28,12 +30,18 @@ def _storable(value) -> bool:
 
 class RequestSchema(Schema):
     """Refuses, field by field, strings the database could not store: a 422 (or 400 in a query
-    string) instead of a driver error."""
+    string) instead of a driver error; and a body with far more fields than the schema has in
+    one sentence, not one error per field (70,000 unknown keys made a 2 MB answer)."""
 
     @pre_load
     def refuse_unstorable_strings(self, data, **kwargs):
         if not hasattr(data, "keys"):
             return data
+        most = len(self.load_fields) + EXTRA_FIELDS_NAMED
+        if len(data) > most:
+            raise ValidationError(
+                f"Too many fields: this request takes {len(self.load_fields)}.", "_schema"
+            )
         problems = {
             str(key) if _storable(key) else "_schema": [UNSTORABLE]
             for key in data.keys()  # noqa: SIM118 (webargs hands a MultiDictProxy)
