@@ -71,16 +71,17 @@ def events_for_user(user: User, created: bool, deleted: bool) -> list[tuple[str,
     return found
 
 
-def _actor_and_request() -> tuple[int | None, str | None]:
+def _actor_and_request() -> tuple[int | None, str | None, str | None]:
+    """Who acts, the request id the response carries (maybe the client's), the server's own."""
     if not has_request_context():
-        return None, None
-    return g.get("authenticated_user_id"), g.get("request_id")
+        return None, None, None
+    return g.get("authenticated_user_id"), g.get("request_id"), g.get("server_request_id")
 
 
 def record_event(action: str, target_id: int | None, changes: dict) -> None:
     """Add an event that is not a change of a user's columns (a session ended by theft, an
     admin ending a user's sessions) to the current transaction."""
-    actor_id, request_id = _actor_and_request()
+    actor_id, request_id, server_request_id = _actor_and_request()
     db.session.add(
         AuditEvent(
             actor_id=actor_id,
@@ -88,6 +89,7 @@ def record_event(action: str, target_id: int | None, changes: dict) -> None:
             target_id=target_id,
             changes=changes,
             request_id=request_id,
+            server_request_id=server_request_id,
         )
     )
 
@@ -95,11 +97,11 @@ def record_event(action: str, target_id: int | None, changes: dict) -> None:
 def record_user_changes(session: Session, flush_context) -> None:
     """after_flush: insert one audit event per change the flush made to a user."""
     rows = []
-    actor_id, request_id = None, None
+    actor_id, request_id, server_request_id = None, None, None
     for user, created, deleted in _touched_users(session):
         for action, changes in events_for_user(user, created, deleted):
             if not rows:
-                actor_id, request_id = _actor_and_request()
+                actor_id, request_id, server_request_id = _actor_and_request()
             rows.append(
                 {
                     "actor_id": actor_id,
@@ -107,6 +109,7 @@ def record_user_changes(session: Session, flush_context) -> None:
                     "target_id": user.user_id,
                     "changes": changes,
                     "request_id": request_id,
+                    "server_request_id": server_request_id,
                 }
             )
     if rows:

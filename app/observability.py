@@ -100,6 +100,7 @@ def finish_response(response):
         extra={
             "fields": {
                 "request_id": app_globals.get("request_id"),
+                "server_request_id": app_globals.get("server_request_id"),
                 "method": current.method,
                 "path": current.path,
                 "status": response.status_code,

@@ -7,13 +7,17 @@ from flask import Flask, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 REQUEST_ID_HEADER = "X-Request-ID"
-SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# A client's id is echoed when it is short and made of these characters (it ends up in logs
+# and audit events); anything else is replaced by the server's.
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def assign_request_id() -> None:
-    """Echo the client's request id when it is sane, else make one."""
+    """The request's ids: the server's own, always (``server_request_id``), and the one the
+    response carries (``request_id``): the client's when it is sane, else the server's."""
+    g.server_request_id = uuid.uuid4().hex
     candidate = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = candidate if SANE_REQUEST_ID.fullmatch(candidate) else uuid.uuid4().hex
+    g.request_id = candidate if SANE_REQUEST_ID.fullmatch(candidate) else g.server_request_id
 
 
 def refuse_unreadable_body() -> None:

@@ -8,7 +8,16 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditEvent, User
 
-EVENT_FIELDS = {"id", "at", "actor_id", "action", "target_id", "changes", "request_id"}
+EVENT_FIELDS = {
+    "id",
+    "at",
+    "actor_id",
+    "action",
+    "target_id",
+    "changes",
+    "request_id",
+    "server_request_id",
+}
 
 
 def _events(app, action=None) -> list[AuditEvent]:

@@ -102,3 +102,31 @@ def test_the_emailed_token_routes_are_limited_per_address(make_app, path) -> Non
     assert refused.status_code == 429
     assert refused.get_json()["error"] == "rate_limited"
     assert "Retry-After" in refused.headers
+
+
+def test_a_client_request_id_never_files_an_audit_event_alone(app, client, admin, auth) -> None:
+    """Two requests sent with one X-Request-ID: each event keeps the server's own id beside it."""
+    headers = {**auth(admin), "X-Request-ID": "deadbeef-req-1"}
+    for name in ("first", "second"):
+        created = client.post(
+            "/users",
+            json={"username": name, "email": f"{name}@example.com", "password": "long-passw0rd!"},
+            headers=headers,
+        )
+        assert created.status_code == 201
+        assert created.headers["X-Request-ID"] == "deadbeef-req-1"
+
+    events = client.get("/audit-events?action=user.created", headers=auth(admin)).get_json()
+    pair = events["items"][:2]
+    assert [event["request_id"] for event in pair] == ["deadbeef-req-1"] * 2
+    assert len({event["server_request_id"] for event in pair}) == 2
+    assert all(len(event["server_request_id"]) == 32 for event in pair)
+
+
+@pytest.mark.parametrize("sent", ["x" * 65, "has space", "tab\there", "colon:id", "é"])
+def test_a_request_id_of_another_shape_is_replaced(client, sent) -> None:
+    response = client.get("/health", headers={"X-Request-ID": sent})
+
+    assert response.status_code == 200
+    assert response.headers["X-Request-ID"] != sent
+    assert len(response.headers["X-Request-ID"]) == 32

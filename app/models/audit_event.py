@@ -23,7 +23,10 @@ class AuditEvent(db.Model):
     target_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # {field: [old, new]}; never a password or a hash.
     changes: Mapped[dict] = mapped_column(JSONB, default=dict)
+    # The X-Request-ID of the response (the client's, when it sent a sane one)...
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # ... and the server's own, always beside it: a client cannot choose what files an event.
+    server_request_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 Index("ix_audit_events_actor_id", AuditEvent.actor_id, AuditEvent.id)

@@ -30,7 +30,16 @@ class AuditEventSchema(Schema):
     changes = fields.Dict(
         keys=fields.String(), values=fields.List(fields.Raw(allow_none=True)), dump_only=True
     )
-    request_id = fields.String(dump_only=True, allow_none=True)
+    request_id = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The response's X-Request-ID (the client's, if it sent one)."},
+    )
+    server_request_id = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The server's own id of the request, always unique."},
+    )
 
 
 AuditEventPageSchema = page_schema(AuditEventSchema)
