@@ -290,9 +290,7 @@ def million_user_rows(wrk, base_url: str, options) -> list[tuple[str, dict]]:
     """The lists at 1,000,000 users, one client at a time (the time a request takes at that
     depth, no queueing): each scenario's best of ``--rounds`` runs, and its p50 against the
     first page's. Then GET /users/me under a flood."""
-    token = call(base_url, "POST", "/login", {"username": "bench1", "password": PASSWORD})[2][
-        "access_token"
-    ]
+    token = sign_in(base_url, "bench1")["access_token"]
 
     def best_of(path: str) -> dict:
         runs = [
@@ -339,16 +337,27 @@ def seed_million(database_url: str) -> None:
     vacuum_analyze(database_url)
 
 
+def bench_database(scratch: Path) -> tuple[Database, dict[str, str]]:
+    """An embedded PostgreSQL, migrated, with 1,000 users, and the production environment."""
+    database = Database(scratch)
+    env = production_env(database.url, WEB_CONCURRENCY="2")
+    database.flask("init-db", env=env)
+    seed_users(database.url, 1000, PASSWORD, prefix="bench")
+    return database, env
+
+
+def sign_in(base_url: str, username: str = "bench1") -> dict:
+    """The tokens of a new session of a seeded user."""
+    return call(base_url, "POST", "/login", {"username": username, "password": PASSWORD})[2]
+
+
 def ablation(options, wrk) -> int:
     """Every fast path on, then each one off: GET /users/me and the list at 1,000 users."""
     from app.config import FAST_PATHS
 
     with tempfile.TemporaryDirectory(prefix="gatehouse-ablation-") as scratch:
         scratch = Path(scratch)
-        database = Database(scratch)
-        env = production_env(database.url, WEB_CONCURRENCY="2")
-        database.flask("init-db", env=env)
-        seed_users(database.url, 1000, PASSWORD, prefix="bench")
+        database, env = bench_database(scratch)
         variants = {"all on": ""} | {f"{name} off": name for name in FAST_PATHS}
         servers = {
             label: Server(env | {"FAST_PATHS_OFF": off}, scratch / f"{off or 'all'}.log")
@@ -359,12 +368,7 @@ def ablation(options, wrk) -> int:
             bare.wait_until_up(path="/")
             for server in servers.values():
                 server.wait_until_up()
-            token = call(
-                servers["all on"].base_url,
-                "POST",
-                "/login",
-                {"username": "bench1", "password": PASSWORD},
-            )[2]["access_token"]
+            token = sign_in(servers["all on"].base_url, "bench1")["access_token"]
             rows = []
             for path in ("/users/me", "/users?per_page=20"):
                 runs = {label: [] for label in ["bare", *servers]}
@@ -411,18 +415,13 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="gatehouse-bench-") as scratch:
         scratch = Path(scratch)
-        database = Database(scratch)
-        env = production_env(database.url, WEB_CONCURRENCY="2")
-        database.flask("init-db", env=env)
-        seed_users(database.url, 1000, PASSWORD, prefix="bench")
+        database, env = bench_database(scratch)
         bare = Server(env, scratch / "bare.log", app="bench.bare_app:app")
         gatehouse = Server(env, scratch / "web.log")
         try:
             bare.wait_until_up(path="/")
             gatehouse.wait_until_up()
-            token = call(
-                gatehouse.base_url, "POST", "/login", {"username": "bench1", "password": PASSWORD}
-            )[2]["access_token"]
+            token = sign_in(gatehouse.base_url, "bench1")["access_token"]
             login_script = scratch / "login.lua"
             login_script.write_text(LOGIN_SCRIPT)
 
@@ -484,12 +483,7 @@ def main() -> int:
 
             def fresh_sessions() -> list[str]:
                 return [
-                    call(
-                        gatehouse.base_url,
-                        "POST",
-                        "/login",
-                        {"username": f"bench{100 + number}", "password": PASSWORD},
-                    )[2]["refresh_token"]
+                    sign_in(gatehouse.base_url, f"bench{100 + number}")["refresh_token"]
                     for number in range(1, REFRESH_SESSIONS + 1)
                 ]
 
@@ -519,9 +513,7 @@ def main() -> int:
                 ),
             )
             # (A token of its own: the login row's logins of bench1 ended its earlier sessions.)
-            counting_token = call(
-                gatehouse.base_url, "POST", "/login", {"username": "bench2", "password": PASSWORD}
-            )[2]["access_token"]
+            counting_token = sign_in(gatehouse.base_url, "bench2")["access_token"]
             statements = statements_per_request(database.url, counting_token)
             seed_million(database.url)
             million = million_user_rows(wrk, gatehouse.base_url, options)

@@ -12,7 +12,7 @@ from flask import current_app, make_response, request, url_for
 
 from app.api.blueprint import Blueprint
 from app.auth.login import authenticate
-from app.auth.sessions import current_session_id, end_session, rotate, start_session, tokens
+from app.auth.sessions import current_session, end_session, rotate, start_session, tokens
 from app.errors import ApiError
 from app.extensions import db, limiter
 from app.models import User, UserSession
@@ -24,6 +24,7 @@ blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens and sessio
 REFRESH_COOKIE_NAME = "gatehouse_refresh"
 CSRF_HEADER = "X-Requested-With"
 COOKIE_ROUTES = ("auth.refresh", "auth.logout")
+COOKIE_ATTRIBUTES = {"secure": True, "httponly": True, "samesite": "Strict"}
 
 
 def browser_mode() -> bool:
@@ -50,9 +51,7 @@ def answer_with_tokens(user: User, session: UserSession, refresh_token: str):
             refresh_token,
             max_age=body["refresh_expires_in"],
             path=url_for(endpoint),
-            secure=True,
-            httponly=True,
-            samesite="Strict",
+            **COOKIE_ATTRIBUTES,
         )
     return response
 
@@ -110,16 +109,12 @@ def refresh(payload):
 def logout():
     """End the session of this access token: its access and refresh tokens stop working."""
     refuse_cross_site()
-    end_session(db.session.get(UserSession, current_session_id()), "logout")
+    end_session(current_session(), "logout")
     db.session.commit()
     response = make_response("", 204)
     if browser_mode():
         for endpoint in COOKIE_ROUTES:
             response.delete_cookie(
-                REFRESH_COOKIE_NAME,
-                path=url_for(endpoint),
-                secure=True,
-                httponly=True,
-                samesite="Strict",
+                REFRESH_COOKIE_NAME, path=url_for(endpoint), **COOKIE_ATTRIBUTES
             )
     return response

@@ -1,13 +1,14 @@
 """Sessions: yours to see and end; any user's for staff to see, and for admins to end."""
 
 from flask.views import MethodView
+from flask_praetorian import current_user_id
 from sqlalchemy import select
 
 from app.api.blueprint import Blueprint
 from app.api.docs import query_args
 from app.api.users import get_user_or_404
 from app.audit import record_event
-from app.auth.sessions import current_session_id, end_session, end_sessions
+from app.auth.sessions import current_session, end_session, end_sessions
 from app.errors import ApiError
 from app.extensions import db
 from app.models import STAFF_ROLES, UserSession
@@ -39,14 +40,13 @@ class MySessions(MethodView):
     @blp.response(200, SessionPageSchema)
     def get(self, args):
         """List your live sessions, the most recently used first; current marks this one."""
-        user_id = db.session.get(UserSession, current_session_id()).user_id
-        return paginate(live_sessions_of(user_id), args, MOST_RECENT_FIRST, SessionSchema)
+        return paginate(live_sessions_of(current_user_id()), args, MOST_RECENT_FIRST, SessionSchema)
 
     @blp.auth_required
     @blp.response(204)
     def delete(self):
         """End every session of yours but this one."""
-        session = db.session.get(UserSession, current_session_id())
+        session = current_session()
         end_sessions(session.user_id, "ended_by_user", keep=session.id)
         db.session.commit()
 
@@ -57,10 +57,8 @@ class MySessions(MethodView):
 @blp.response(204)
 def end_my_session(session_id: int):
     """End one of your sessions (this one too, like a logout)."""
-    mine = db.session.get(UserSession, current_session_id())
     session = db.session.get(UserSession, session_id)
-    now = utcnow()
-    if session is None or session.user_id != mine.user_id or session.is_over(now):
+    if session is None or session.user_id != current_user_id() or session.is_over(utcnow()):
         raise ApiError(404, "not_found", "No live session of yours has that id.")
     end_session(session, "ended_by_user")
     db.session.commit()

@@ -11,10 +11,10 @@ from app.api.docs import query_args
 from app.auth.guard import current_user
 from app.auth.passwords import password_is_correct, set_password
 from app.auth.safeguards import protect_admins
-from app.auth.sessions import current_session_id, end_sessions, renew
+from app.auth.sessions import current_session, end_sessions, renew
 from app.errors import ApiError
 from app.extensions import db, guard
-from app.models import STAFF_ROLES, User, UserSession
+from app.models import STAFF_ROLES, User
 from app.pagination import Order, paginate
 from app.schemas.auth import ChangePasswordSchema, TokenSchema
 from app.schemas.common import ErrorSchema
@@ -209,7 +209,7 @@ def change_password(payload):
             {"current_password": ["The current password is incorrect."]},
         )
     set_password(user, payload["new_password"], field_name="new_password")
-    session = db.session.get(UserSession, current_session_id())
+    session = current_session()
     end_sessions(user.user_id, "password_changed", keep=session.id)
     answer = answer_with_tokens(user, session, renew(user, session))
     db.session.commit()

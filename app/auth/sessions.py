@@ -89,9 +89,7 @@ def _end_least_recently_used(user_id: int, now: datetime) -> None:
 def tokens(user: User, session: UserSession, refresh_token: str) -> dict:
     """The body of every answer that issues tokens: a new access token for ``session`` (never
     outliving it) and its refresh token."""
-    left = max(
-        0, int((min(session.expires_at, session.idle_expires_at) - utcnow()).total_seconds())
-    )
+    left = max(0, int((session.ends_at - utcnow()).total_seconds()))
     access_lifespan = min(int(guard.access_lifespan.total_seconds()), left)
     access_token = guard.encode_jwt_token(
         user,
@@ -208,3 +206,8 @@ def end_sessions(user_id: int, reason: str, keep: int | None = None) -> int:
 def current_session_id() -> int | None:
     """The session the request's access token names."""
     return g.get("authenticated_session_id")
+
+
+def current_session() -> UserSession:
+    """The session of the request's access token (the guard checked it is live)."""
+    return db.session.get(UserSession, current_session_id())

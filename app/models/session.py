@@ -40,9 +40,14 @@ class UserSession(db.Model):
         back_populates="session", passive_deletes=True, lazy="raise"
     )
 
+    @property
+    def ends_at(self) -> datetime:
+        """When the session expires unless refreshed first (idle or absolute, the earlier)."""
+        return min(self.expires_at, self.idle_expires_at)
+
     def is_over(self, now: datetime) -> bool:
-        """Whether the session has ended or expired (idle or absolute) at ``now``."""
-        return self.ended_at is not None or now >= min(self.expires_at, self.idle_expires_at)
+        """Whether the session has ended or expired at ``now``."""
+        return self.ended_at is not None or now >= self.ends_at
 
 
 class RefreshToken(db.Model):

@@ -13,13 +13,10 @@ class SessionSchema(Schema):
     id = fields.Integer(dump_only=True)
     created_at = UtcDateTime(dump_only=True)
     last_used_at = UtcDateTime(dump_only=True)
-    expires_at = fields.Method("ends_at", metadata={"type": "string", "format": "date-time"})
+    expires_at = UtcDateTime(attribute="ends_at", dump_only=True)
     user_agent = fields.String(dump_only=True, allow_none=True)
     ip_address = fields.String(dump_only=True, allow_none=True)
     current = fields.Method("is_current", metadata={"type": "boolean"})
-
-    def ends_at(self, session) -> str:
-        return UtcDateTime()._serialize(min(session.expires_at, session.idle_expires_at), "", None)
 
     def is_current(self, session) -> bool:
         return session.id == current_session_id()
