@@ -114,7 +114,5 @@ def logout():
     response = make_response("", 204)
     if browser_mode():
         for endpoint in COOKIE_ROUTES:
-            response.delete_cookie(
-                REFRESH_COOKIE_NAME, path=url_for(endpoint), **COOKIE_ATTRIBUTES
-            )
+            response.delete_cookie(REFRESH_COOKIE_NAME, path=url_for(endpoint), **COOKIE_ATTRIBUTES)
     return response
