@@ -13,6 +13,15 @@ timeout = 30
 # Heroku gives a dyno 30 s after SIGTERM; finish in-flight requests well within that.
 graceful_timeout = 20
 keepalive = 5
+# gunicorn refuses these itself, before the app sees the request, with its own HTML page and no
+# X-Request-ID (README, "Security"): a request line over 4094 bytes (400), a header line over
+# 8190 bytes or more than 100 headers (431), and broken framing such as Content-Length together
+# with Transfer-Encoding (400). They are gunicorn's defaults, written down so that loosening one
+# is a visible decision: every request the app accepts fits well inside them (its tokens are
+# under 1 KB, its URLs under 300 bytes), and bodies are the app's to limit (1 MiB, 413).
+limit_request_line = 4094
+limit_request_field_size = 8190
+limit_request_fields = 100
 # The app writes the access log itself (JSON on stdout, with request and user ids).
 accesslog = None
 errorlog = "-"

@@ -1,5 +1,6 @@
 """Per-request plumbing: request ids, and refusing bodies the API cannot read."""
 
+import io
 import re
 import uuid
 
@@ -23,12 +24,31 @@ def assign_request_id() -> None:
 def refuse_unreadable_body() -> None:
     """413 before anything reads an oversized body; 415 for a body that is not JSON."""
     current = request._get_current_object()
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
     length = current.content_length
-    if length is not None and length > current_app.config["MAX_CONTENT_LENGTH"]:
+    if length is not None and length > limit:
         raise RequestEntityTooLarge()
-    has_body = bool(length) or "chunked" in current.headers.get("Transfer-Encoding", "")
-    if has_body and not current.is_json:
+    chunked = "chunked" in current.headers.get("Transfer-Encoding", "")
+    if (length or chunked) and not current.is_json:
         raise UnsupportedMediaType()
+    if chunked and length is None:
+        buffer_chunked_body(current.environ, limit)
+
+
+def buffer_chunked_body(environ: dict, limit: int) -> None:
+    """Read a chunked body (no Content-Length) up to ``limit`` bytes, 413 past it.
+
+    Werkzeug caps such a stream at the limit but then hands on the first ``limit`` bytes as if
+    they were the whole body (a 2 MiB upload became "not valid JSON"). Reading one byte more
+    tells a body of exactly the limit from a longer one; the bytes read replace the input.
+    Only servers that end the stream themselves (``wsgi.input_terminated``: gunicorn, werkzeug's)
+    are read this way; on others werkzeug reads no chunked body at all."""
+    if "wsgi.input_terminated" not in environ:
+        return
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    environ["wsgi.input"] = io.BytesIO(body)
 
 
 def add_request_id_header(response):

@@ -1,5 +1,8 @@
 """Every error, whoever raises it, leaves as the JSON envelope with a request id."""
 
+import io
+import json
+
 import pytest
 
 from app.extensions import db
@@ -36,6 +39,31 @@ def test_body_over_one_mebibyte_is_413(client) -> None:
     response = client.post("/login", data=body, content_type="application/json")
 
     _assert_envelope(response, 413, "payload_too_large")
+
+
+def chunked(body: bytes) -> dict:
+    """A request body sent without Content-Length, as a chunked upload arrives from gunicorn
+    (which ends the stream itself and says so in ``wsgi.input_terminated``)."""
+    return {
+        "input_stream": io.BytesIO(body),
+        "environ_base": {"wsgi.input_terminated": True},
+        "content_type": "application/json",
+        "headers": {"Transfer-Encoding": "chunked"},
+    }
+
+
+def test_chunked_body_over_one_mebibyte_is_413(client) -> None:
+    body = b'{"username": "' + b"a" * (2 * 1024 * 1024) + b'", "password": "x"}'
+
+    _assert_envelope(client.post("/login", **chunked(body)), 413, "payload_too_large")
+
+
+def test_chunked_body_within_the_limit_is_read_whole(client) -> None:
+    body = json.dumps({"username": "nobody", "password": "p" * 200}).encode()
+
+    response = client.post("/login", **chunked(body))
+
+    _assert_envelope(response, 401, "invalid_credentials")
 
 
 def test_malformed_json_is_400(client) -> None:
