@@ -1,6 +1,7 @@
 """Developer tasks. ``invoke --list`` shows them; the logic lives in the app's Flask commands."""
 
 import os
+import shutil
 import sys
 
 from invoke import Exit, task
@@ -8,6 +9,8 @@ from invoke import Exit, task
 ROOT = os.path.dirname(os.path.abspath(__file__))
 DEVDB = os.path.join(ROOT, ".devdb")
 FLASK = f"{sys.executable} -m flask --app app"
+# Debian packages that some tests drive, by the command they provide.
+TEST_DEBIAN_PACKAGES = {"chromium": "chromium"}
 
 
 def development_env() -> dict[str, str]:
@@ -96,9 +99,24 @@ def lock(c):
         requirements.write(header + frozen)
 
 
+def install_debian_packages(c, packages: dict[str, str]) -> None:
+    """Install the packages whose command is missing, with apt-get when running as root;
+    otherwise say how (the tests that need them are then skipped, except in CI)."""
+    missing = sorted({name for command, name in packages.items() if not shutil.which(command)})
+    if not missing:
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        apt = {"DEBIAN_FRONTEND": "noninteractive"}
+        c.run("apt-get update -qq", env=apt)
+        c.run(f"apt-get install -y -qq --no-install-recommends {' '.join(missing)}", env=apt)
+    else:
+        print(f"Some tests need Debian packages: sudo apt-get install {' '.join(missing)}")
+
+
 @task(help={"args": "Extra arguments for pytest, e.g. -k login."})
 def test(c, args=""):
     """Run the test suite on a throwaway embedded PostgreSQL (or TEST_DATABASE_URL)."""
+    install_debian_packages(c, TEST_DEBIAN_PACKAGES)
     c.run(f"{sys.executable} -m pytest --cov --cov-report=term-missing {args}", pty=False)
 
 

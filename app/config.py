@@ -148,7 +148,9 @@ class Config:
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "docs"
         self.OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
-        self.OPENAPI_SWAGGER_UI_CONFIG = {"persistAuthorization": True, "tryItOutEnabled": True}
+        # The token pasted into the docs page lives in that page only (persisting it would put a
+        # bearer token in the browser's localStorage, readable by any script of the origin).
+        self.OPENAPI_SWAGGER_UI_CONFIG = {"tryItOutEnabled": True}
 
         # Login hardening
         self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
@@ -220,6 +222,8 @@ class DevelopmentConfig(Config):
         # Development only: a fixed key so tokens survive a restart of the dev server.
         self.SECRET_KEY = self.SECRET_KEY or "development-only-key-never-use-in-production-0123"
         self.SEED_DEFAULT_PASSWORDS_ALLOWED = True
+        # Development only: the docs page keeps its token across reloads (in localStorage).
+        self.OPENAPI_SWAGGER_UI_CONFIG["persistAuthorization"] = True
         # Development writes e-mails to files instead of sending them.
         if "MAIL_BACKEND" not in os.environ:
             self.MAIL_BACKEND = "file"

@@ -85,13 +85,12 @@ def test_docs_page_is_swagger_ui_served_from_the_app(client) -> None:
     assert page.status_code == 200
     assert page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    assert 'url: "/openapi.json"' in html
+    assert 'data-spec-url="/openapi.json"' in html
     assert "http://" not in html
     assert "https://" not in html
     assets = re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', html)
     assert sorted(assets) == [
         "/docs/assets/swagger-ui-bundle.js",
-        "/docs/assets/swagger-ui-standalone-preset.js",
         "/docs/assets/swagger-ui.css",
     ]
     for asset in assets:
@@ -108,7 +107,6 @@ def test_swagger_ui_is_version_5_and_can_send_bearer_tokens(client) -> None:
     assert bundle.status_code == 200
     bundle.close()
     assert int(version.lstrip("v").split(".")[0]) >= 5  # 5 is the first to render OpenAPI 3.1
-    assert "persistAuthorization" in client.get("/docs").get_data(as_text=True)
     assert _spec(client)["components"]["securitySchemes"]["bearerAuth"]["type"] == "http"
 
 

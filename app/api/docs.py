@@ -16,6 +16,7 @@ BEARER_SCHEME = "bearerAuth"
 BEARER_SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 SWAGGER_UI_ASSETS = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
 SWAGGER_UI_ASSETS_URL = "/docs/assets/"
+DOCS_SCRIPT = Path(__file__).resolve().parent / "docs_static"
 # What RequestSchema enforces, in the document: no NUL. (Unpaired surrogates are refused too, but
 # JSON Schema patterns cannot say so portably: they cannot be written in valid UTF-8 JSON.)
 STORABLE_STRING_PATTERN = "^[^\\u0000]*$"
@@ -27,6 +28,12 @@ assets = Blueprint("docs_assets", __name__)
 def swagger_ui_asset(filename: str):
     """Swagger UI's scripts and styles (not part of the API, so not in the OpenAPI document)."""
     return send_from_directory(SWAGGER_UI_ASSETS, filename, max_age=24 * 3600)
+
+
+@assets.route("/docs/docs.js")
+def docs_script():
+    """The script that starts Swagger UI on the docs page."""
+    return send_from_directory(DOCS_SCRIPT, "docs.js", max_age=3600)
 
 
 def strings_without_nul(converter, field, ret, **kwargs) -> dict:
