@@ -130,3 +130,87 @@ def test_a_request_id_of_another_shape_is_replaced(client, sent) -> None:
     assert response.status_code == 200
     assert response.headers["X-Request-ID"] != sent
     assert len(response.headers["X-Request-ID"]) == 32
+
+
+GOOD_PASSWORD = "a-long-enough-passphrase"
+
+
+def register(client, username: str, email: str):
+    return client.post(
+        "/register", json={"username": username, "email": email, "password": GOOD_PASSWORD}
+    )
+
+
+def test_an_email_with_a_kelvin_sign_is_the_plain_address(client, member) -> None:
+    first = register(client, "kate", "\u212aate@example.com")
+    second = register(client, "kate2", "kate@example.com")
+
+    assert first.status_code == 201
+    assert first.get_json()["email"] == "kate@example.com"
+    assert second.status_code == 409
+    assert second.get_json()["details"] == {"email": ["That e-mail address is already registered."]}
+
+
+def test_an_email_is_stored_in_canonical_form(client, admin, auth) -> None:
+    response = register(client, "ada", "Ada.Lovelace@EXAMPLE.com")
+    forgot = client.post("/password/forgot", json={"email": "ADA.lovelace@example.COM"})
+
+    assert response.status_code == 201
+    assert response.get_json()["email"] == "ada.lovelace@example.com"
+    assert forgot.status_code == 202
+    assert forgot.get_json()["message"].startswith("If an active account")
+
+
+def test_a_full_width_username_is_stored_in_ascii(client) -> None:
+    response = register(client, "\uff4b\uff41\uff54\uff45\uff11", "kate1@example.com")
+
+    assert response.status_code == 201
+    assert response.get_json()["username"] == "kate1"
+
+
+@pytest.mark.parametrize("login_name", ["LOCKME1", "loc\u212ame1", "\uff4c\uff4f\uff43\uff4bme1"])
+def test_a_login_name_is_compared_in_canonical_form(client, make_user, login_name) -> None:
+    account = make_user("lockme1")
+
+    response = client.post("/login", json={"username": login_name, "password": account.password})
+    me = client.get(
+        "/users/me", headers={"Authorization": f"Bearer {response.get_json()['access_token']}"}
+    )
+
+    assert response.status_code == 200
+    assert me.get_json()["username"] == "lockme1"
+
+
+@pytest.mark.parametrize(
+    "username", ["admin.", "Adm1n", "_ADMIN_", "adrnin", "0perator", "op-erat0r"]
+)
+def test_a_username_that_passes_for_a_staff_account_is_refused(
+    client, admin, operator, username
+) -> None:
+    response = register(client, username, "newcomer@example.com")
+
+    assert response.status_code == 409
+    assert response.get_json()["details"] == {
+        "username": ["That username looks too much like a staff account's; choose another."]
+    }
+
+
+@pytest.mark.parametrize("username", ["administrator", "admin2", "member.", "operators"])
+def test_names_that_only_contain_or_resemble_members_are_free(
+    client, admin, operator, member, username
+) -> None:
+    response = register(client, username, f"new.{username.strip('.')}@example.com")
+
+    assert response.status_code == 201
+    assert response.get_json()["username"] == username
+
+
+def test_an_admin_cannot_create_a_staff_look_alike_either(client, admin, auth) -> None:
+    response = client.post(
+        "/users",
+        json={"username": "ADM1N", "email": "x@example.com", "password": GOOD_PASSWORD},
+        headers=auth(admin),
+    )
+
+    assert response.status_code == 409
+    assert list(response.get_json()["details"]) == ["username"]

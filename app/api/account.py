@@ -73,7 +73,7 @@ def confirm_registration(payload):
 @blp.response(202, AcceptedSchema)
 def forgot_password(payload):
     """Send a password reset token to that address; the answer is the same for any address."""
-    user = db.session.scalar(select(User).where(func.lower(User.email) == payload["email"].lower()))
+    user = db.session.scalar(select(User).where(func.lower(User.email) == payload["email"]))
     if user is not None and user.is_active:
         guard.send_reset_email(user.email, user)
     return {"message": RESET_ACCEPTED}

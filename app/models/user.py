@@ -19,6 +19,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.identity import canonical, skeleton
 from app.models.columns import timestamp_column
 from app.models.row_count import RowCount
 from app.models.session import UserSession
@@ -27,6 +28,7 @@ ROLES = ("admin", "operator", "user")
 # Read-only staff and admins: they see the admin view of users and the audit trail.
 STAFF_ROLES = ("admin", "operator")
 USERNAME_TAKEN = "That username is taken."
+USERNAME_LIKE_STAFF = "That username looks too much like a staff account's; choose another."
 EMAIL_TAKEN = "That e-mail address is already registered."
 
 
@@ -73,7 +75,7 @@ class User(db.Model):
     def lookup(cls, username: str) -> "User | None":
         """The user with this username, ignoring case (flask-praetorian's hook, and the login's
         look-up)."""
-        statement = select(cls).where(cls.lowered_username == username.lower())
+        statement = select(cls).where(cls.lowered_username == canonical(username))
         return db.session.scalars(statement).first()
 
     @hybrid_property
@@ -89,7 +91,7 @@ class User(db.Model):
     @classmethod
     def username_contains(cls, text: str) -> ColumnElement[bool]:
         """SQL: the username contains ``text``, ignoring case (served by a trigram index)."""
-        return cls.lowered_username.contains(text.lower(), autoescape=True)
+        return cls.lowered_username.contains(canonical(text), autoescape=True)
 
     @classmethod
     def count_of(cls, role: str | None = None, is_active: bool | None = None) -> ScalarSelect:
@@ -111,12 +113,14 @@ class User(db.Model):
     def taken_fields(
         cls, username: str | None, email: str | None, exclude_id: int | None = None
     ) -> dict[str, list[str]]:
-        """Which of ``username`` and ``email`` another account already has (ignoring case)."""
+        """Which of ``username`` and ``email`` another account already has (in canonical form),
+        and whether ``username`` would pass for a staff account's name (``app.identity``)."""
         conditions = []
         if username is not None:
-            conditions.append(func.lower(cls.username) == username.lower())
+            conditions.append(cls.lowered_username == canonical(username))
+            conditions.append(cls.has_role("admin") | cls.has_role("operator"))
         if email is not None:
-            conditions.append(func.lower(cls.email) == email.lower())
+            conditions.append(func.lower(cls.email) == canonical(email))
         if not conditions:
             return {}
         statement = select(cls.username, cls.email).where(or_(*conditions))
@@ -124,9 +128,11 @@ class User(db.Model):
             statement = statement.where(cls.user_id != exclude_id)
         rows = db.session.execute(statement).all()
         taken: dict[str, list[str]] = {}
-        if username and any(row.username.lower() == username.lower() for row in rows):
+        if username and any(canonical(row.username) == canonical(username) for row in rows):
             taken["username"] = [USERNAME_TAKEN]
-        if email and any(row.email.lower() == email.lower() for row in rows):
+        elif username and any(skeleton(row.username) == skeleton(username) for row in rows):
+            taken["username"] = [USERNAME_LIKE_STAFF]
+        if email and any(canonical(row.email) == canonical(email) for row in rows):
             taken["email"] = [EMAIL_TAKEN]
         return taken
 

@@ -2,14 +2,33 @@
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from app.identity import canonical, compatible
+
 USERNAME_PATTERN = r"[A-Za-z0-9_.-]{3,64}"
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256
 
 
+class Username(fields.String):
+    """A username, read in NFKC (``ｋａｔｅ`` is ``kate``, the Kelvin sign a K) with its case kept
+    for display; uniqueness and look-ups ignore case (``app.identity``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return compatible(super()._deserialize(value, attr, data, **kwargs))
+
+
+class EmailAddress(fields.Email):
+    """An e-mail address, read and stored in its canonical form (NFKC, case folded), so that
+    an address is unique however it is spelled."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return canonical(super()._deserialize(value, attr, data, **kwargs))
+
+
 def username_field(**kwargs) -> fields.String:
-    """3 to 64 of A-Z a-z 0-9 _ . - (ASCII only: no look-alike letters, no control bytes)."""
-    return fields.String(
+    """3 to 64 of A-Z a-z 0-9 _ . - once normalized (ASCII only: no look-alike letters, no
+    control bytes)."""
+    return Username(
         validate=validate.Regexp(
             f"^{USERNAME_PATTERN}$",
             error="Use 3 to 64 characters: letters, digits, '_', '.' or '-'.",
@@ -20,7 +39,7 @@ def username_field(**kwargs) -> fields.String:
 
 
 def email_field(**kwargs) -> fields.Email:
-    return fields.Email(
+    return EmailAddress(
         validate=validate.Length(max=254), metadata={"example": "ada@example.com"}, **kwargs
     )
 
