@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.auth.password_policy import password_problems
 from app.auth.revocation import prune_sessions
 from app.config import PROJECT_ROOT
 from app.extensions import db, guard
@@ -29,9 +30,9 @@ class SeedAccount:
 
 SEED_ACCOUNTS = (
     SeedAccount(
-        "admin", "admin@example.com", "admin", "SEED_ADMIN_PASSWORD", "admin-change-me-now"
+        "admin", "admin@example.com", "admin", "SEED_ADMIN_PASSWORD", "violet-harbor-lantern"
     ),
-    SeedAccount("user", "user@example.com", "user", "SEED_USER_PASSWORD", "user-change-me-now"),
+    SeedAccount("user", "user@example.com", "user", "SEED_USER_PASSWORD", "quiet-maple-orbit"),
 )
 
 
@@ -60,15 +61,18 @@ def init_db(drop: bool = False) -> None:
 
 
 def seed_password(account: SeedAccount) -> tuple[str, bool]:
-    """The account's password and whether it is the development default."""
+    """The account's password and whether it is the development default; either must pass the
+    password policy, like any other new password."""
     configured = current_app.config.get(account.password_setting)
-    if configured:
-        return configured, False
-    if not current_app.config["SEED_DEFAULT_PASSWORDS_ALLOWED"]:
+    if not configured and not current_app.config["SEED_DEFAULT_PASSWORDS_ALLOWED"]:
         raise click.ClickException(
             f"{account.password_setting} is not set: production does not seed default passwords"
         )
-    return account.development_password, True
+    password = configured or account.development_password
+    problems = password_problems(password, account.username, account.email)
+    if problems:
+        raise click.ClickException(f"{account.password_setting} is refused: {' '.join(problems)}")
+    return password, not configured
 
 
 def seed_db() -> list[str]:

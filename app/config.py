@@ -152,6 +152,9 @@ class Config:
         # bearer token in the browser's localStorage, readable by any script of the origin).
         self.OPENAPI_SWAGGER_UI_CONFIG = {"tryItOutEnabled": True}
 
+        # Ask Have I Been Pwned (k-anonymity range API) whether a new password was breached.
+        self.PASSWORD_BREACH_CHECK = env_bool("PASSWORD_BREACH_CHECK", False)
+
         # Login hardening
         self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
         self.LOGIN_LOCKOUT = env_int("LOGIN_LOCKOUT", 15 * 60)

@@ -79,8 +79,8 @@ def production_env(database_url: str, **overrides: str) -> dict[str, str]:
         FLASK_SKIP_DOTENV="1",
         DATABASE_URL=database_url,
         SECRET_KEY="harness-secret-key-" + "k" * 40,
-        SEED_ADMIN_PASSWORD="harness-admin-password",
-        SEED_USER_PASSWORD="harness-user-password",
+        SEED_ADMIN_PASSWORD="harness-keeper-password",
+        SEED_USER_PASSWORD="harness-member-password",
         RATELIMIT_ENABLED="false",
     )
     env.update(overrides)

@@ -26,15 +26,15 @@ def test_seed_db_twice_creates_each_account_once(app, runner, client) -> None:
     second = runner.invoke(args=["seed-db"])
 
     assert first.exit_code == 0, first.output
-    assert "admin: created (role admin), password 'admin-change-me-now'" in first.output
-    assert "user: created (role user), password 'user-change-me-now'" in first.output
+    assert "admin: created (role admin), password 'violet-harbor-lantern'" in first.output
+    assert "user: created (role user), password 'quiet-maple-orbit'" in first.output
     assert second.exit_code == 0, second.output
     assert second.output.count("already present") == 2
     assert _users(app) == [
         ("admin", "admin@example.com", "admin"),
         ("user", "user@example.com", "user"),
     ]
-    login = client.post("/login", json={"username": "admin", "password": "admin-change-me-now"})
+    login = client.post("/login", json={"username": "admin", "password": "violet-harbor-lantern"})
     assert login.status_code == 200
 
 
@@ -55,8 +55,8 @@ def test_production_refuses_to_seed_without_passwords(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("SECRET_KEY", "p" * 40)
-    monkeypatch.setenv("SEED_ADMIN_PASSWORD", "admin-password-long")
-    monkeypatch.setenv("SEED_USER_PASSWORD", "user-password-long")
+    monkeypatch.setenv("SEED_ADMIN_PASSWORD", "keeper-password-long")
+    monkeypatch.setenv("SEED_USER_PASSWORD", "member-password-long")
     monkeypatch.delenv(missing)
     production = create_app("production")
 
@@ -64,7 +64,7 @@ def test_production_refuses_to_seed_without_passwords(
 
     assert result.exit_code == 1
     assert f"{missing} is not set: production does not seed default passwords" in result.output
-    assert "change-me" not in result.output
+    assert "violet-harbor-lantern" not in result.output
     if missing == "SEED_USER_PASSWORD":
         assert [row[0] for row in _users(app)] == ["admin"]
     else:

@@ -15,7 +15,7 @@ from bench.harness import call, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "e2e-" + "s" * 60
-ADMIN_PASSWORD = "e2e-admin-password"
+ADMIN_PASSWORD = "e2e-keeper-password"
 
 
 def procfile_commands() -> dict[str, str]:
@@ -51,7 +51,7 @@ def heroku_env(migrated_database):
         DATABASE_URL="postgres://" + migrated_database.split("://", 1)[1],
         SECRET_KEY=SECRET_KEY,
         SEED_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        SEED_USER_PASSWORD="e2e-user-password",
+        SEED_USER_PASSWORD="e2e-member-password",
         WEB_CONCURRENCY="2",
         APP_CONFIG="production",
     )

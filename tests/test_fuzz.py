@@ -107,7 +107,7 @@ def test_fuzz_as_admin(fuzz_target) -> None:
         "--exclude-path",
         "/logout",
         FUZZ_USERNAME="admin",
-        FUZZ_PASSWORD="harness-admin-password",
+        FUZZ_PASSWORD="harness-keeper-password",
     )
 
     _assert_clean(result, fuzz_target)

@@ -25,7 +25,7 @@ def test_outage_answers_503_fast_and_recovers_without_restart(outage_stack) -> N
     database, server = outage_stack
     base = server.base_url
     _, _, body = call(
-        base, "POST", "/login", {"username": "admin", "password": "harness-admin-password"}
+        base, "POST", "/login", {"username": "admin", "password": "harness-keeper-password"}
     )
     token = body["access_token"]
     assert call(base, "GET", "/users/me", token=token)[0] == 200
@@ -35,7 +35,7 @@ def test_outage_answers_503_fast_and_recovers_without_restart(outage_stack) -> N
     for method, path, payload in [
         ("GET", "/users/me", None),
         ("GET", "/users", None),
-        ("POST", "/login", {"username": "admin", "password": "harness-admin-password"}),
+        ("POST", "/login", {"username": "admin", "password": "harness-keeper-password"}),
         ("GET", "/health", None),
         ("GET", "/users/me", None),
         ("GET", "/health", None),

@@ -8,11 +8,17 @@ from sqlalchemy import func, select, text
 from app.extensions import db
 from app.models import User
 
+CREATED_PASSWORD = "amber-quarry-signal"
 ADMIN_VIEW_EXTRAS = {"failed_login_count", "locked_until", "password_changed_at", "updated_at"}
 
 
 def _new_user(**fields) -> dict:
-    return {"username": "created", "email": "created@example.com", "password": "x" * 12, **fields}
+    return {
+        "username": "created",
+        "email": "created@example.com",
+        "password": CREATED_PASSWORD,
+        **fields,
+    }
 
 
 def test_admin_creates_a_user_with_roles_and_status(client, admin, auth) -> None:
@@ -35,7 +41,7 @@ def test_created_user_defaults_to_an_active_user(client, admin, auth) -> None:
     assert response.status_code == 201
     assert response.get_json()["roles"] == ["user"]
     assert response.get_json()["is_active"] is True
-    login = client.post("/login", json={"username": "created", "password": "x" * 12})
+    login = client.post("/login", json={"username": "created", "password": CREATED_PASSWORD})
     assert login.status_code == 200
 
 

@@ -1,12 +1,12 @@
 """Setting a password: the policy, the hash, and the revocation that goes with it."""
 
 from app.audit import PASSWORD_ACTION_ATTRIBUTE
+from app.auth.password_policy import password_problems
 from app.auth.revocation import void_emailed_tokens
 from app.errors import ApiError
 from app.extensions import guard
 from app.models import User
 from app.models.columns import utcnow
-from app.schemas.fields import PASSWORD_IS_USERNAME, password_matches_username
 
 
 def set_password(
@@ -14,11 +14,12 @@ def set_password(
 ) -> None:
     """Give ``user`` a new password; every token issued before stops working.
 
-    Length is checked by the schemas; the rule that needs the user (not the username) is
-    checked here, where the user is known, with the same 422 shape.
+    Length is checked by the schemas; the policy, which needs the account's username and
+    e-mail, is checked here, where the user is known, with the registration's 422 shape.
     """
-    if password_matches_username(password, user.username):
-        raise ApiError(422, "validation_error", details={field_name: [PASSWORD_IS_USERNAME]})
+    problems = password_problems(password, user.username, user.email)
+    if problems:
+        raise ApiError(422, "validation_error", details={field_name: problems})
     user.password = guard.hash_password(password)
     user.password_changed_at = utcnow()
     setattr(

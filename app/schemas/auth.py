@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from app.schemas.base import RequestSchema
 from app.schemas.fields import (
-    PasswordNotUsernameMixin,
+    PasswordPolicyMixin,
     email_field,
     password_field,
     username_field,
@@ -48,7 +48,7 @@ class RefreshSchema(RequestSchema):
     refresh_token = fields.String(validate=validate.Length(min=1, max=4096))
 
 
-class RegisterSchema(PasswordNotUsernameMixin, RequestSchema):
+class RegisterSchema(PasswordPolicyMixin, RequestSchema):
     """A new account."""
 
     username = username_field(required=True)

@@ -2,6 +2,7 @@
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from app.auth.password_policy import password_problems
 from app.identity import canonical, compatible
 
 USERNAME_PATTERN = r"[A-Za-z0-9_.-]{3,64}"
@@ -10,7 +11,7 @@ PASSWORD_MAX_LENGTH = 256
 
 
 class Username(fields.String):
-    """A username, read in NFKC (``ｋａｔｅ`` is ``kate``, the Kelvin sign a K) with its case kept
+    """A username, read in NFKC (full-width ``kate`` is ``kate``, the Kelvin sign a K), case kept
     for display; uniqueness and look-ups ignore case (``app.identity``)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -58,22 +59,17 @@ def password_field(**kwargs) -> fields.String:
     )
 
 
-def password_matches_username(password: str, username: str) -> bool:
-    """The policy's other rule: a password may not be the username (in any case)."""
-    return password.casefold() == username.casefold()
-
-
-PASSWORD_IS_USERNAME = "The password may not be the username."  # noqa: S105 (a message)
-
-
-class PasswordNotUsernameMixin:
-    """For schemas that take both a ``username`` and a ``password``."""
+class PasswordPolicyMixin:
+    """For schemas that take a new account's ``username``, ``email`` and ``password``: the
+    password policy of ``app.auth.password_policy``, its reasons in ``details.password``."""
 
     @validates_schema
-    def password_is_not_username(self, data, **kwargs) -> None:
-        password, username = data.get("password"), data.get("username")
-        if password and username and password_matches_username(password, username):
-            raise ValidationError(PASSWORD_IS_USERNAME, field_name="password")
+    def password_follows_the_policy(self, data, **kwargs) -> None:
+        if "password" not in data:
+            return
+        problems = password_problems(data["password"], data.get("username"), data.get("email"))
+        if problems:
+            raise ValidationError(problems, field_name="password")
 
 
 class StrictBoolean(fields.Boolean):

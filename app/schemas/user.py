@@ -12,7 +12,7 @@ from app.models.user import ROLES
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
 from app.schemas.fields import (
-    PasswordNotUsernameMixin,
+    PasswordPolicyMixin,
     StrictBoolean,
     email_field,
     password_field,
@@ -79,7 +79,7 @@ def roles_field(**kwargs) -> fields.List:
     )
 
 
-class UserCreateSchema(PasswordNotUsernameMixin, RequestSchema):
+class UserCreateSchema(PasswordPolicyMixin, RequestSchema):
     """An account created by an admin."""
 
     username = username_field(required=True)
