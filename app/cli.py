@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.auth.login import prune_login_failures
 from app.auth.password_policy import password_problems
 from app.auth.revocation import prune_sessions
 from app.config import PROJECT_ROOT
@@ -122,8 +123,10 @@ def seed_db_command() -> None:
 @click.command("prune-tokens")
 @with_appcontext
 def prune_tokens_command() -> None:
-    """Delete sessions that ended or expired, with their refresh tokens."""
+    """Delete sessions that ended or expired (with their refresh tokens), and failed-login
+    records that no longer count."""
     click.echo(f"Pruned {prune_sessions()} ended or expired session(s).")
+    click.echo(f"Pruned {prune_login_failures()} failed-login record(s) that no longer count.")
 
 
 def register_commands(app: Flask) -> None:

@@ -290,9 +290,7 @@ def test_change_password_needs_the_current_password(client, member, auth) -> Non
 
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_credentials"
-    assert response.get_json()["details"] == {
-        "current_password": ["The current password is incorrect."]
-    }
+    assert response.get_json()["details"] == {"current_password": ["The password is incorrect."]}
     assert client.get("/users/me", headers=headers).status_code == 200
 
 

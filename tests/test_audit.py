@@ -37,7 +37,7 @@ def _only_event(app, action, target_id=None) -> AuditEvent:
 def test_creation_by_an_admin(app, client, admin, auth) -> None:
     response = client.post(
         "/users",
-        json={"username": "fresh", "email": "fresh@example.com", "password": "x" * 12},
+        json={"username": "fresh", "email": "fresh@example.com", "password": "amber-quarry-signal"},
         headers={**auth(admin), "X-Request-ID": "create-1"},
     )
 
@@ -54,7 +54,8 @@ def test_creation_by_an_admin(app, client, admin, auth) -> None:
 
 def test_self_registration_has_no_actor(app, client) -> None:
     response = client.post(
-        "/register", json={"username": "selfmade", "email": "s@example.com", "password": "x" * 12}
+        "/register",
+        json={"username": "selfmade", "email": "s@example.com", "password": "amber-quarry-signal"},
     )
 
     event = _only_event(app, "user.created", target_id=response.get_json()["id"])

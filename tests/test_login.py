@@ -195,17 +195,19 @@ def test_legacy_hash_with_a_wrong_password_is_refused_and_kept(app, client, make
 def test_a_login_looks_the_account_up_and_writes_its_bookkeeping(
     app, client, member, counted_statements
 ) -> None:
-    """The look-up, one UPDATE of the last login time (and of the failed count and lock,
-    cleared), the sessions to make room among, the new session and its refresh token."""
+    """This address's standing for the name, the look-up, one UPDATE of the last login time
+    (and of the failed count and lock, cleared), the sessions to make room among, the new
+    session and its refresh token."""
     with counted_statements() as statements:
         response = client.post("/login", json={"username": "member", "password": member.password})
 
     assert response.status_code == 200
     assert response.get_json()["token_type"] == "Bearer"
-    assert "WHERE lower(users.username) = " in statements[0]
-    assert statements[1].startswith("UPDATE users SET")
-    assert "FROM sessions" in statements[2]
-    assert [statement.split()[0:3] for statement in statements[3:]] == [
+    assert "FROM login_failures" in statements[0]
+    assert "WHERE lower(users.username) = " in statements[1]
+    assert statements[2].startswith("UPDATE users SET")
+    assert "FROM sessions" in statements[3]
+    assert [statement.split()[0:3] for statement in statements[4:]] == [
         ["INSERT", "INTO", "sessions"],
         ["INSERT", "INTO", "refresh_tokens"],
     ]

@@ -1,38 +1,70 @@
-"""Per-account lockout after repeated failures, and per-IP rate limits."""
+"""Lockout per login name and client address, slowing under attack from many addresses, the
+same answers for unknown names, and per-IP rate limits."""
 
+import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
+from app.auth.login import SLOWDOWN_STEP
 from app.extensions import db
-from app.models import User
+from app.models import LoginFailure, User
 from app.models.columns import utcnow
 
-
-def _login(client, username: str, password: str):
-    return client.post("/login", json={"username": username, "password": password})
-
-
-def _fail(client, username: str, times: int) -> list[int]:
-    return [_login(client, username, "wrong-password-x").status_code for _ in range(times)]
+ATTACKER = "203.0.113.66"
+OWNER = "198.51.100.7"
 
 
-def test_five_failures_lock_the_account_even_against_the_right_password(
+def _login(client, username: str, password: str, address: str = ATTACKER):
+    return client.post(
+        "/login",
+        json={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def _fail(client, username: str, times: int, address: str = ATTACKER) -> list[int]:
+    return [_login(client, username, "wrong-password-x", address).status_code for _ in range(times)]
+
+
+def _answer(response) -> tuple:
+    body = response.get_json()
+    body.pop("request_id")
+    return response.status_code, body
+
+
+def test_five_failures_lock_that_address_out_even_against_the_right_password(
     app, client, member
 ) -> None:
-    assert _fail(client, "member", 4) == [401] * 4
-    assert _fail(client, "member", 1) == [401]
+    assert _fail(client, "member", 5) == [401] * 5
 
     response = _login(client, "member", member.password)
 
     assert response.status_code == 429
     assert response.get_json()["error"] == "rate_limited"
-    retry_after = int(response.headers["Retry-After"])
-    assert 890 <= retry_after <= 900
+    assert 890 <= int(response.headers["Retry-After"]) <= 900
     with app.app_context():
         user = db.session.get(User, member.id)
         assert user.failed_login_count == 5
         assert user.locked_until is not None
+
+
+def test_a_stranger_cannot_lock_the_owner_out(client, member) -> None:
+    _fail(client, "member", 12)
+
+    response = _login(client, "member", member.password, address=OWNER)
+
+    assert response.status_code == 200
+    assert response.get_json()["token_type"] == "Bearer"
+
+
+def test_an_unknown_name_is_locked_out_with_the_same_answers(client, member) -> None:
+    known = [_answer(_login(client, "member", "wrong-password-x")) for _ in range(6)]
+    unknown = [_answer(_login(client, "nobody-here", "wrong-password-x")) for _ in range(6)]
+
+    assert [status for status, _ in known] == [401] * 5 + [429]
+    assert known == unknown
 
 
 def test_a_success_before_the_limit_resets_the_count(app, client, member) -> None:
@@ -43,37 +75,22 @@ def test_a_success_before_the_limit_resets_the_count(app, client, member) -> Non
     assert _login(client, "member", member.password).status_code == 200
     with app.app_context():
         assert db.session.get(User, member.id).failed_login_count == 0
+        assert db.session.scalars(db.select(LoginFailure)).all() == []
 
 
-def _lock_then_let_the_lock_lapse(app, client, member) -> None:
-    assert _fail(client, "member", 5) == [401] * 5
+def _let_the_lock_lapse(app) -> None:
     with app.app_context():
-        user = db.session.get(User, member.id)
-        user.locked_until = utcnow() - timedelta(seconds=1)
+        db.session.execute(
+            update(LoginFailure).values(locked_until=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
 
 
-def _counters(app, member) -> tuple:
-    with app.app_context():
-        user = db.session.get(User, member.id)
-        return user.failed_login_count, user.locked_until
-
-
 def test_the_lock_lapses_and_the_count_starts_afresh(app, client, member) -> None:
-    _lock_then_let_the_lock_lapse(app, client, member)
+    assert _fail(client, "member", 5) == [401] * 5
+    _let_the_lock_lapse(app)
 
-    assert _fail(client, "member", 1) == [401]
-    assert _counters(app, member) == (1, None)
-    response = _login(client, "member", member.password)
-
-    assert response.status_code == 200
-    assert response.get_json()["token_type"] == "Bearer"
-    assert _counters(app, member) == (0, None)
-
-
-def test_a_lapsed_lock_is_cleared_by_the_right_password(app, client, member) -> None:
-    _lock_then_let_the_lock_lapse(app, client, member)
-
+    assert _fail(client, "member", 4) == [401] * 4
     response = _login(client, "member", member.password)
 
     assert response.status_code == 200
@@ -84,7 +101,7 @@ def test_a_lapsed_lock_is_cleared_by_the_right_password(app, client, member) -> 
         assert user.last_login_at is not None
 
 
-def test_lockout_of_one_account_leaves_others_alone(client, member, make_user) -> None:
+def test_lockout_of_one_name_leaves_others_alone(client, member, make_user) -> None:
     other = make_user("bystander")
     _fail(client, "member", 5)
 
@@ -102,6 +119,61 @@ def test_lockout_settings_come_from_the_config(make_app, member) -> None:
 
     assert response.status_code == 429
     assert 55 <= int(response.headers["Retry-After"]) <= 60
+
+
+def test_failures_from_many_addresses_slow_the_name_down(make_app, member) -> None:
+    client = make_app(LOGIN_SLOWDOWN_AFTER=4).test_client()
+    for number in range(5):
+        _fail(client, "member", 1, address=f"192.0.2.{number}")
+
+    started = time.perf_counter()
+    response = _login(client, "member", member.password, address=OWNER)
+    waited = time.perf_counter() - started
+
+    assert response.status_code == 200
+    assert response.get_json()["token_type"] == "Bearer"
+    assert waited >= 2 * SLOWDOWN_STEP  # five failures, one past the threshold: two steps
+
+
+def test_wrong_current_passwords_count_like_failed_logins(client, member, auth) -> None:
+    def change(current: str):
+        return client.put(
+            "/users/me/password",
+            json={"current_password": current, "new_password": "amber-quarry-signal"},
+            headers=auth(member),
+            environ_base={"REMOTE_ADDR": ATTACKER},
+        )
+
+    wrong = [change("wrong-password-x").status_code for _ in range(5)]
+    right = change(member.password)
+    login = _login(client, "member", member.password)
+
+    assert wrong == [401] * 5
+    assert right.status_code == 429
+    assert right.get_json()["error"] == "rate_limited"
+    assert login.status_code == 429
+
+
+def test_prune_tokens_deletes_failure_records_that_no_longer_count(app, client, runner) -> None:
+    _fail(client, "stale-name", 1)
+    _fail(client, "locked-name", 5)
+    _fail(client, "fresh-name", 1)
+    with app.app_context():
+        long_ago = utcnow() - timedelta(hours=1)
+        db.session.execute(
+            update(LoginFailure)
+            .where(LoginFailure.login_name != "fresh-name")
+            .values(last_failed_at=long_ago)
+        )
+        db.session.commit()
+
+    result = runner.invoke(args=["prune-tokens"])
+
+    assert result.exit_code == 0
+    assert "Pruned 1 failed-login record(s) that no longer count." in result.output
+    with app.app_context():
+        kept = db.session.scalars(db.select(LoginFailure.login_name)).all()
+    assert sorted(kept) == ["fresh-name", "locked-name"]
 
 
 @pytest.mark.parametrize(

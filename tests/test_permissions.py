@@ -59,7 +59,11 @@ def test_permission_matrix(client, make_user, auth, method, path, body, caller, 
     target = make_user("target")
     account = None if caller == "anonymous" else make_user(f"{caller}x", roles=(caller,))
     bodies = {
-        "new_user": {"username": "created", "email": "created@example.com", "password": "x" * 12},
+        "new_user": {
+            "username": "created",
+            "email": "created@example.com",
+            "password": "amber-quarry-signal",
+        },
         "new_email": {"email": f"changed-{caller}@example.com"},
         "password_change": {
             "current_password": account.password if account else "whatever",

@@ -9,7 +9,8 @@ from app.api.auth import answer_with_tokens
 from app.api.blueprint import Blueprint
 from app.api.docs import query_args
 from app.auth.guard import current_user
-from app.auth.passwords import password_is_correct, set_password
+from app.auth.login import check_current_password
+from app.auth.passwords import set_password
 from app.auth.safeguards import protect_admins
 from app.auth.sessions import current_session, end_sessions, renew
 from app.errors import ApiError
@@ -199,15 +200,9 @@ class Me(MethodView):
 def change_password(payload):
     """Change your password: this session gets new tokens, every other session ends."""
     user = current_user()
-    if not password_is_correct(user, payload["current_password"]):
-        # A failed credential check, like a failed login (and not a token problem: the code says
-        # which).
-        raise ApiError(
-            401,
-            "invalid_credentials",
-            "The current password is incorrect.",
-            {"current_password": ["The current password is incorrect."]},
-        )
+    # A failed check is a failed login (invalid_credentials, counted towards the lockout), not a
+    # token problem.
+    check_current_password(user, payload["current_password"], "current_password")
     set_password(user, payload["new_password"], field_name="new_password")
     session = current_session()
     end_sessions(user.user_id, "password_changed", keep=session.id)

@@ -1,81 +1,192 @@
-"""Signing in: checking a password, upgrading its hash, and issuing the token."""
+"""Signing in: checking a password, counting failures, upgrading the hash.
+
+Failures are counted per login name and client address (``LoginFailure``), never per account
+alone, so that:
+
+- after ``LOGIN_MAX_FAILURES`` consecutive failures for one name from one address, that address
+  gets 429 for that name for ``LOGIN_LOCKOUT`` seconds, even with the right password, and a
+  success resets its count; every other address, the owner's included, is unaffected;
+- failures from many addresses against one name slow that name's checks down (from
+  ``LOGIN_SLOWDOWN_AFTER`` failures in the last ``LOGIN_LOCKOUT`` seconds, each further one adds
+  ``SLOWDOWN_STEP`` seconds, at most ``SLOWDOWN_MAX``) but never lock it;
+- a name nobody has is counted, locked and slowed exactly like a real one, and costs the same
+  argon2 verification: the answers and their timing do not tell whether an account exists.
+
+Wrong current passwords (``PUT /users/me/password``) count like failed logins.
+"""
 
 import math
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
+from typing import NoReturn
 
-from flask import current_app
+from flask import current_app, request
 from flask_praetorian.exceptions import AuthenticationError, InvalidUserError
-from sqlalchemy import case, null, update
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 
 from app.errors import ApiError
 from app.extensions import db, guard
-from app.models import User
+from app.identity import canonical
+from app.models import LoginFailure, User
 from app.models.columns import utcnow
+
+SLOWDOWN_STEP = 0.05
+SLOWDOWN_MAX = 1.0
+LOGIN_NAME_LENGTH = 254
 
 
 def authenticate(username: str, password: str) -> User:
-    """The user these credentials belong to, or ``AuthenticationError``.
+    """The user these credentials belong to, or ``AuthenticationError`` (429 while this address
+    is locked out of this name).
 
     Not ``guard.authenticate``: that skips hashing for unknown usernames (a timing oracle) and
     verifies legacy hashes twice. Here every attempt costs one verification, and a hash made
     with a deprecated scheme (pbkdf2_sha512) is replaced by an argon2id hash.
 
     A failed attempt is committed here (the error ends the request); a successful one leaves
-    its bookkeeping (last login, cleared failures and lock, upgraded hash) to the caller's
-    commit.
+    its bookkeeping (last login, cleared failures, upgraded hash) to the caller's commit.
     """
+    login_name = canonical(username)[:LOGIN_NAME_LENGTH]
+    on_record = hold_back(login_name)
     user = User.lookup(username)
     if user is None:
         guard.spend_verify_time(password)
-        raise AuthenticationError("The username or password is incorrect")
-    refuse_if_locked(user)
+        count_failure(login_name, None)
     valid, upgraded_hash = guard.pwd_ctx.verify_and_update(password, user.password)
     if not valid:
-        record_failed_login(user.user_id)
-        raise AuthenticationError("The username or password is incorrect")
+        count_failure(login_name, user)
     InvalidUserError.require_condition(user.is_active, "The account is disabled")
+    clear_failures(login_name, user, on_record)
     user.last_login_at = utcnow()
-    user.failed_login_count = 0
-    user.locked_until = None
     if upgraded_hash:
         user.password = upgraded_hash
     return user
 
 
-def refuse_if_locked(user: User) -> None:
-    """429 while the account is locked, whatever the password. A lapsed lock is no lock: the
-    next failure counts from zero (``record_failed_login``), a success clears it."""
-    if user.locked_until is None:
-        return
+def check_current_password(user: User, password: str, field_name: str) -> None:
+    """A password check by a signed-in user (changing the password): counted like a login,
+    under the account's own name, and refused the same way while this address is locked."""
+    login_name = canonical(user.username)
+    on_record = hold_back(login_name)
+    if not guard.pwd_ctx.verify(password, user.password):
+        count_failure(
+            login_name,
+            user,
+            ApiError(
+                401,
+                "invalid_credentials",
+                "The password is incorrect.",
+                {field_name: ["The password is incorrect."]},
+            ),
+        )
+    clear_failures(login_name, user, on_record)
+
+
+def client_address() -> str:
+    return (request.remote_addr or "")[:64]
+
+
+def hold_back(login_name: str) -> bool:
+    """429 while this address is locked out of ``login_name``; a pause while the name is under
+    attack from many addresses. One statement reads both, and whether this address has
+    failures on record for the name."""
+    config = current_app.config
     now = utcnow()
-    if user.locked_until <= now:
-        return
-    retry_after = math.ceil((user.locked_until - now).total_seconds())
-    raise ApiError(
+    failures = LoginFailure.__table__.c
+    recent = failures.last_failed_at > now - timedelta(seconds=config["LOGIN_LOCKOUT"])
+    this_address = failures.address == client_address()
+    lock, on_record, total = db.session.execute(
+        select(
+            func.max(failures.locked_until).filter(this_address),
+            func.count().filter(this_address),
+            func.coalesce(func.sum(failures.failures).filter(recent), 0),
+        ).where(failures.login_name == login_name)
+    ).one()
+    if lock is not None and lock > now:
+        raise locked_out(lock, now)
+    beyond = total - config["LOGIN_SLOWDOWN_AFTER"]
+    if beyond >= 0:
+        time.sleep(min(SLOWDOWN_MAX, SLOWDOWN_STEP * (beyond + 1)))
+    return on_record > 0
+
+
+def locked_out(until: datetime, now: datetime) -> ApiError:
+    return ApiError(
         429,
         "rate_limited",
-        "Too many failed logins: the account is locked for a while.",
-        headers={"Retry-After": str(retry_after)},
+        "Too many failed attempts from this address: try again later.",
+        headers={"Retry-After": str(math.ceil((until - now).total_seconds()))},
     )
 
 
-def record_failed_login(user_id: int) -> None:
-    """Count the failure in one statement on the row as it is when the statement runs (parallel
-    attempts all count, and a lock that has lapsed by then starts the count afresh), and lock
-    the account at the limit. The lock goes through the ORM, so the audit trail records it."""
+def count_failure(login_name: str, user: User | None, error: Exception | None = None) -> NoReturn:
+    """Count a failure for this name from this address in one statement (parallel attempts all
+    count; a lapsed lock or a count gone stale starts afresh), lock the address out at the
+    limit, commit, and raise ``error`` (by default the login's 401)."""
     config = current_app.config
-    users = User.__table__
-    lapsed = users.c.locked_until <= utcnow()
-    failures = db.session.execute(
-        update(users)
-        .where(users.c.user_id == user_id)
+    now = utcnow()
+    lockout = timedelta(seconds=config["LOGIN_LOCKOUT"])
+    table = LoginFailure.__table__
+    stale = or_(table.c.locked_until <= now, table.c.last_failed_at <= now - lockout)
+    counted = case((stale, 1), else_=table.c.failures + 1)
+    first_lock = now + lockout if config["LOGIN_MAX_FAILURES"] <= 1 else None
+    statement = (
+        insert(table)
         .values(
-            failed_login_count=case((lapsed, 0), else_=users.c.failed_login_count) + 1,
-            locked_until=case((lapsed, null()), else_=users.c.locked_until),
+            login_name=login_name,
+            address=client_address(),
+            failures=1,
+            last_failed_at=now,
+            locked_until=first_lock,
         )
-        .returning(users.c.failed_login_count)
-    ).scalar()
-    if failures is not None and failures >= config["LOGIN_MAX_FAILURES"]:
-        user = db.session.get(User, user_id, populate_existing=True)
-        user.locked_until = utcnow() + timedelta(seconds=config["LOGIN_LOCKOUT"])
+        .on_conflict_do_update(
+            index_elements=[table.c.login_name, table.c.address],
+            set_={
+                "failures": counted,
+                "last_failed_at": now,
+                "locked_until": case(
+                    (counted >= config["LOGIN_MAX_FAILURES"], now + lockout), else_=None
+                ),
+            },
+        )
+        .returning(table.c.locked_until)
+    )
+    locked_until = db.session.execute(statement).scalar_one()
+    if user is not None:
+        users = User.__table__
+        db.session.execute(
+            update(users)
+            .where(users.c.user_id == user.user_id)
+            .values(failed_login_count=users.c.failed_login_count + 1)
+        )
+        if locked_until is not None:
+            # Through the ORM, so that the audit trail records the lockout.
+            user.locked_until = locked_until
     db.session.commit()
+    raise error or AuthenticationError("The username or password is incorrect")
+
+
+def clear_failures(login_name: str, user: User, on_record: bool) -> None:
+    """A success: this address's count for the name starts again; the account's counters are
+    cleared (left to the caller's commit)."""
+    if on_record:
+        db.session.execute(
+            LoginFailure.__table__.delete().where(
+                LoginFailure.login_name == login_name, LoginFailure.address == client_address()
+            )
+        )
+    user.failed_login_count = 0
+    user.locked_until = None
+
+
+def prune_login_failures() -> int:
+    """Delete failure records that no longer count or lock anything; return how many."""
+    now = utcnow()
+    stale = LoginFailure.last_failed_at <= now - timedelta(
+        seconds=current_app.config["LOGIN_LOCKOUT"]
+    )
+    unlocked = or_(LoginFailure.locked_until.is_(None), LoginFailure.locked_until <= now)
+    result = db.session.execute(LoginFailure.__table__.delete().where(stale, unlocked))
+    db.session.commit()
+    return result.rowcount

@@ -26,8 +26,3 @@ def set_password(
         user, PASSWORD_ACTION_ATTRIBUTE, "user.password_reset" if reset else "user.password_changed"
     )
     void_emailed_tokens(user)
-
-
-def password_is_correct(user: User, password: str) -> bool:
-    """Whether ``password`` is the user's current password."""
-    return guard.pwd_ctx.verify(password, user.password)

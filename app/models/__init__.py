@@ -2,6 +2,7 @@
 
 from app.models.audit_event import AuditEvent
 from app.models.bucketlist import Bucketlist, BucketlistItem
+from app.models.login_failure import LoginFailure
 from app.models.row_count import RowCount
 from app.models.session import RefreshToken, UserSession
 from app.models.user import ROLES, STAFF_ROLES, User
@@ -12,6 +13,7 @@ __all__ = [
     "AuditEvent",
     "Bucketlist",
     "BucketlistItem",
+    "LoginFailure",
     "RefreshToken",
     "RowCount",
     "User",
