@@ -121,9 +121,13 @@ def locked_out(until: datetime, now: datetime) -> ApiError:
 
 
 def count_failure(login_name: str, user: User | None, error: Exception | None = None) -> NoReturn:
-    """Count a failure for this name from this address in one statement (parallel attempts all
-    count; a lapsed lock or a count gone stale starts afresh), lock the address out at the
-    limit, commit, and raise ``error`` (by default the login's 401)."""
+    """Count a failure for this name from this address, lock the address out at the limit,
+    commit, and raise ``error`` (by default the login's 401).
+
+    One statement, the same whether or not the name has an account (so the two cost the same):
+    it counts on the address's row as it is when the statement runs (parallel attempts all
+    count; a lapsed lock or a count gone stale starts afresh) and adds one to the account's
+    ``failed_login_count`` where there is an account."""
     config = current_app.config
     now = utcnow()
     lockout = timedelta(seconds=config["LOGIN_LOCKOUT"])
@@ -131,7 +135,7 @@ def count_failure(login_name: str, user: User | None, error: Exception | None = 
     stale = or_(table.c.locked_until <= now, table.c.last_failed_at <= now - lockout)
     counted = case((stale, 1), else_=table.c.failures + 1)
     first_lock = now + lockout if config["LOGIN_MAX_FAILURES"] <= 1 else None
-    statement = (
+    failure = (
         insert(table)
         .values(
             login_name=login_name,
@@ -151,18 +155,21 @@ def count_failure(login_name: str, user: User | None, error: Exception | None = 
             },
         )
         .returning(table.c.locked_until)
+        .cte("failure")
     )
-    locked_until = db.session.execute(statement).scalar_one()
-    if user is not None:
-        users = User.__table__
-        db.session.execute(
-            update(users)
-            .where(users.c.user_id == user.user_id)
-            .values(failed_login_count=users.c.failed_login_count + 1)
-        )
-        if locked_until is not None:
-            # Through the ORM, so that the audit trail records the lockout.
-            user.locked_until = locked_until
+    users = User.__table__
+    account = (
+        update(users)
+        .where(User.lowered_username == login_name)
+        # (updated_at by hand: Python-side defaults are not applied inside a CTE)
+        .values(failed_login_count=users.c.failed_login_count + 1, updated_at=now)
+        .returning(users.c.user_id)
+        .cte("account")
+    )
+    locked_until = db.session.execute(select(failure.c.locked_until).add_cte(account)).scalar_one()
+    if user is not None and locked_until is not None:
+        # Through the ORM, so that the audit trail records the lockout.
+        user.locked_until = locked_until
     db.session.commit()
     raise error or AuthenticationError("The username or password is incorrect")
 
