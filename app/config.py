@@ -129,6 +129,8 @@ class Config:
         self.SESSIONS_PER_USER = env_int("SESSIONS_PER_USER", 10)
         # Seconds in which a retired refresh token is a client's retry, not a theft.
         self.REFRESH_REUSE_GRACE = env_int("REFRESH_REUSE_GRACE", 10)
+        # Seconds after a password check in which a session may use the "fresh" routes.
+        self.REAUTH_WINDOW = env_int("REAUTH_WINDOW", 300)
         # Browser mode: the refresh token travels in an HttpOnly cookie, not in bodies.
         self.REFRESH_COOKIE = env_bool("REFRESH_COOKIE", False)
         self.JWT_PLACES = ["header"]

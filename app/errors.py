@@ -48,6 +48,7 @@ MESSAGES = {
     "invalid_token": "The token is invalid.",
     "token_expired": "The token has expired.",
     "token_revoked": "The token has been revoked.",
+    "reauthentication_required": "Confirm your password (POST /reauthenticate) and try again.",
     "forbidden": "Your roles do not allow this operation.",
     "account_disabled": "The account is disabled.",
     "rate_limited": "Too many requests: try again after the seconds given in Retry-After.",

@@ -11,12 +11,20 @@ is ``CORS_ORIGINS`` alone).
 from flask import current_app, make_response, request, url_for
 
 from app.api.blueprint import Blueprint
-from app.auth.login import authenticate
-from app.auth.sessions import current_session, end_session, rotate, start_session, tokens
+from app.auth.guard import current_user
+from app.auth.login import authenticate, check_current_password
+from app.auth.sessions import (
+    current_session,
+    end_session,
+    mark_authenticated,
+    rotate,
+    start_session,
+    tokens,
+)
 from app.errors import ApiError
 from app.extensions import db, limiter
 from app.models import User, UserSession
-from app.schemas.auth import LoginSchema, RefreshSchema, TokenSchema
+from app.schemas.auth import LoginSchema, ReauthenticateSchema, RefreshSchema, TokenSchema
 from app.schemas.common import ErrorSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens and sessions.")
@@ -116,3 +124,21 @@ def logout():
         for endpoint in COOKIE_ROUTES:
             response.delete_cookie(REFRESH_COOKIE_NAME, path=url_for(endpoint), **COOKIE_ATTRIBUTES)
     return response
+
+
+@blp.route("reauthenticate", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.auth_required(
+    unauthorized="invalid_credentials (the password is wrong, see details.password; counted "
+    "like a failed login), or no usable token: missing_token, invalid_token, token_expired or "
+    "token_revoked."
+)
+@blp.arguments(ReauthenticateSchema)
+@blp.response(204)
+@blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
+def reauthenticate(payload):
+    """Confirm your password: for REAUTH_WINDOW seconds this session may make sensitive changes."""
+    check_current_password(current_user(), payload["password"], "password")
+    mark_authenticated(current_session())
+    db.session.commit()
+    return "", 204

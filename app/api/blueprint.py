@@ -20,6 +20,7 @@ reads (4,300 digits), is malformed JSON (400), not an internal error.
 """
 
 import json
+from functools import wraps
 
 import flask_praetorian
 import flask_smorest
@@ -27,10 +28,15 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
 from app.api.docs import BEARER_SCHEME
+from app.auth.sessions import require_fresh_authentication
 from app.errors import error_response_doc
 
 BODY_REQUIRED = "A JSON body is required."
 NO_USABLE_BEARER = "No usable token: missing_token, invalid_token, token_expired or token_revoked."
+STALE_SESSION = (
+    NO_USABLE_BEARER + " Or reauthentication_required: the session's last password check is older"
+    " than REAUTH_WINDOW seconds (POST /reauthenticate, then try again)."
+)
 
 
 class ArgumentsParser(FlaskParser):
@@ -67,6 +73,21 @@ class Blueprint(flask_smorest.Blueprint):
             return lambda view: self.auth_required(view, unauthorized=unauthorized)
         guarded = flask_praetorian.auth_required(view)
         return self._access(guarded, "any signed-in user", unauthorized=unauthorized)
+
+    def fresh_auth_required(self, view):
+        """Any signed-in user whose session checked their password in the last
+        ``REAUTH_WINDOW`` seconds may call the view (sensitive changes: ASVS 7.5)."""
+
+        @wraps(view)
+        def fresh(*args, **kwargs):
+            require_fresh_authentication()
+            return view(*args, **kwargs)
+
+        return self._access(
+            flask_praetorian.auth_required(fresh),
+            "any signed-in user, whose session checked the password recently",
+            unauthorized=STALE_SESSION,
+        )
 
     def roles_required(self, *roles: str):
         """Only users with every one of ``roles`` may call the view."""

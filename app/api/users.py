@@ -176,7 +176,7 @@ class Me(MethodView):
         """Show the signed-in user's own profile."""
         return current_user()
 
-    @blp.auth_required
+    @blp.fresh_auth_required
     @blp.alt_response(409, **TAKEN)
     @blp.arguments(SelfUpdateSchema)
     @blp.response(200, SelfUserSchema)

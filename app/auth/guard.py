@@ -106,7 +106,8 @@ def _check_session(session) -> None:
     """An access token's session, as ``User.token_subject`` read it, must be live."""
     if session is None:
         raise TokenRevokedError("The token names no session of its user")
-    _, ended_at, expires_at, idle_expires_at = session
+    _, ended_at, expires_at, idle_expires_at, authenticated_at = session
+    flask.g.authenticated_at = authenticated_at
     if ended_at is not None:
         raise TokenRevokedError("The session has ended")
     if datetime.now(UTC) >= min(expires_at, idle_expires_at):

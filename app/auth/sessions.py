@@ -183,6 +183,30 @@ def renew(user: User, session: UserSession) -> str:
     return _issue_refresh_token(session)
 
 
+def require_fresh_authentication() -> None:
+    """For "fresh" routes: the session's last password check (login, ``/reauthenticate``, a
+    password change) must be at most ``REAUTH_WINDOW`` seconds old, else 401
+    ``reauthentication_required`` with RFC 9470's ``WWW-Authenticate`` challenge."""
+    window = current_app.config["REAUTH_WINDOW"]
+    checked = g.get("authenticated_at")
+    if checked is not None and utcnow() - checked <= timedelta(seconds=window):
+        return
+    raise ApiError(
+        401,
+        "reauthentication_required",
+        headers={
+            "WWW-Authenticate": 'Bearer error="insufficient_user_authentication", '
+            'error_description="A recent password check is required", '
+            f"max_age={window}"
+        },
+    )
+
+
+def mark_authenticated(session: UserSession) -> None:
+    """The session's user just proved their password again (``/reauthenticate``)."""
+    session.authenticated_at = utcnow()
+
+
 def end_session(session: UserSession, reason: str) -> None:
     """End ``session``: its access and refresh tokens stop working at once."""
     if session.ended_at is None:

@@ -163,6 +163,7 @@ TOKEN_SUBJECT = (
         UserSession.ended_at,
         UserSession.expires_at,
         UserSession.idle_expires_at,
+        UserSession.authenticated_at,
     )
     .outerjoin(
         UserSession,

@@ -15,6 +15,14 @@ def token_field() -> fields.String:
     return fields.String(required=True, validate=validate.Length(min=1, max=4096))
 
 
+class ReauthenticateSchema(RequestSchema):
+    """The signed-in user's password, checked again before a sensitive change."""
+
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=1024)
+    )
+
+
 class LoginSchema(RequestSchema):
     """Credentials exchanged for a token."""
 

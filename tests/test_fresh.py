@@ -1,0 +1,130 @@
+"""Fresh authentication (ASVS 7.5, RFC 9470): "auth, fresh" routes need the session's last
+password check to be at most REAUTH_WINDOW seconds old; /reauthenticate renews it."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from app.extensions import db
+from app.models import UserSession
+from app.models.columns import utcnow
+
+CHALLENGE = (
+    'Bearer error="insufficient_user_authentication", '
+    'error_description="A recent password check is required", max_age=300'
+)
+
+
+@pytest.fixture
+def age_sessions(app):
+    """Move every session's last password check ``seconds`` into the past."""
+
+    def age(seconds: int) -> None:
+        with app.app_context():
+            db.session.execute(
+                update(UserSession).values(authenticated_at=utcnow() - timedelta(seconds=seconds))
+            )
+            db.session.commit()
+
+    return age
+
+
+def change_email(client, headers, email="moved@example.com"):
+    return client.patch("/users/me", json={"email": email}, headers=headers)
+
+
+def test_a_recent_login_may_change_the_email(client, member, auth) -> None:
+    response = change_email(client, auth(member))
+
+    assert response.status_code == 200
+    assert response.get_json()["email"] == "moved@example.com"
+
+
+def test_a_stale_session_must_reauthenticate(client, member, auth, age_sessions) -> None:
+    headers = auth(member)
+    age_sessions(301)
+
+    response = change_email(client, headers)
+
+    assert response.status_code == 401
+    body = response.get_json()
+    assert body["error"] == "reauthentication_required"
+    assert "/reauthenticate" in body["message"]
+    assert response.headers["WWW-Authenticate"] == CHALLENGE
+
+
+def test_reauthenticating_renews_the_window(client, member, auth, age_sessions) -> None:
+    headers = auth(member)
+    age_sessions(301)
+
+    wrong = client.post("/reauthenticate", json={"password": "wrong-password-x"}, headers=headers)
+    right = client.post("/reauthenticate", json={"password": member.password}, headers=headers)
+    changed = change_email(client, headers)
+
+    assert wrong.status_code == 401
+    assert wrong.get_json()["error"] == "invalid_credentials"
+    assert wrong.get_json()["details"] == {"password": ["The password is incorrect."]}
+    assert right.status_code == 204
+    assert right.get_data() == b""
+    assert changed.status_code == 200
+    assert changed.get_json()["email"] == "moved@example.com"
+
+
+def test_reauthenticating_renews_only_its_own_session(client, member, auth, age_sessions) -> None:
+    first, second = auth(member), auth(member)
+    age_sessions(301)
+
+    client.post("/reauthenticate", json={"password": member.password}, headers=first)
+    response = change_email(client, second)
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "reauthentication_required"
+
+
+def test_wrong_passwords_at_reauthenticate_count_towards_the_lockout(client, member, auth) -> None:
+    headers = auth(member)
+
+    wrong = [
+        client.post("/reauthenticate", json={"password": "nope-nope-nope"}, headers=headers)
+        for _ in range(5)
+    ]
+    right = client.post("/reauthenticate", json={"password": member.password}, headers=headers)
+
+    assert [response.status_code for response in wrong] == [401] * 5
+    assert right.status_code == 429
+    assert right.get_json()["error"] == "rate_limited"
+
+
+def test_the_window_comes_from_the_config(make_app, member, token_for, age_sessions) -> None:
+    client = make_app(REAUTH_WINDOW=60).test_client()
+    headers = {"Authorization": f"Bearer {token_for(member)}"}
+    age_sessions(61)
+
+    response = change_email(client, headers)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].endswith("max_age=60")
+
+
+def test_reauthenticate_needs_a_token(client) -> None:
+    response = client.post("/reauthenticate", json={"password": "whatever-password"})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "missing_token"
+
+
+def test_exactly_the_fresh_routes_say_so_in_the_document(client) -> None:
+    spec = client.get("/openapi.json").get_json()
+
+    fresh = {
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if method != "parameters"
+        and "reauthentication_required"
+        in operation.get("responses", {}).get("401", {}).get("description", "")
+    }
+
+    assert fresh == {("PATCH", "/users/me")}
+    assert "204" in spec["paths"]["/reauthenticate"]["post"]["responses"]
