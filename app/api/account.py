@@ -1,9 +1,10 @@
 """Accounts: registration with optional e-mail confirmation, and password reset."""
 
-from flask import current_app, url_for
-from sqlalchemy import func, select
+from flask import current_app, make_response, url_for
 
 from app.api.blueprint import Blueprint
+from app.auth.email_change import EMAIL_CHANGE_CLAIM, change_email, emailed_token_user
+from app.auth.notices import send_security_notice
 from app.auth.passwords import set_password
 from app.auth.revocation import void_emailed_tokens
 from app.auth.sessions import end_sessions
@@ -23,34 +24,65 @@ from app.schemas.user import SelfUserSchema
 blp = Blueprint("account", __name__, url_prefix="/", description="Registration and passwords.")
 
 RESET_ACCEPTED = "If an active account has that e-mail address, a reset token was sent to it."
+REGISTRATION_ACCEPTED = (
+    "Check your inbox: a link to confirm the account was sent to that address (if an account "
+    "has it already, its holder was told instead)."
+)
 
 
 @blp.route("register", methods=["POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"])
 @blp.arguments(RegisterSchema)
 @blp.response(201, SelfUserSchema)
-@blp.alt_response(409, schema=ErrorSchema, description="The username or e-mail is taken.")
+@blp.alt_response(
+    202,
+    schema=AcceptedSchema,
+    description="With EMAIL_CONFIRMATION=true, for every well-formed request: a confirmation "
+    "link goes to the address, or, when an account has it already, a word to its holder.",
+)
+@blp.alt_response(
+    409,
+    schema=ErrorSchema,
+    description="The username is taken (or, without EMAIL_CONFIRMATION, the e-mail).",
+)
 def register(account):
-    """Create an account with the role user (inactive until confirmed, when confirmation is on)."""
+    """Create an account with the role user (it signs in once its address is confirmed, when
+    confirmation is on)."""
     if not current_app.config["REGISTRATION_ENABLED"]:
         raise ApiError(403, "forbidden", "Registration is disabled on this server.")
-    taken = User.taken_fields(account["username"], account["email"])
-    if taken:
-        raise ApiError(409, "conflict", "The username or e-mail is already in use.", taken)
     confirm = current_app.config["EMAIL_CONFIRMATION"]
+    taken = User.taken_fields(account["username"], account["email"])
+    if "username" in taken or (taken and not confirm):
+        raise ApiError(409, "conflict", "The username or e-mail is already in use.", taken)
+    password_hash = guard.hash_password(account["password"])
+    if taken:
+        # The address has an account: its holder is told, and the answer (and its cost: the
+        # hash above, one e-mail) is the one a new account gets.
+        send_security_notice(
+            User.with_email(account["email"]),
+            "Someone tried to register with your e-mail address",
+            "Someone tried to register a new Gatehouse account with this address, which is "
+            "already yours. Nothing changed. If you forgot your password, ask for a reset.",
+        )
+        return accepted(REGISTRATION_ACCEPTED)
     user = User(
         username=account["username"],
         email=account["email"],
-        password=guard.hash_password(account["password"]),
+        password=password_hash,
         roles="user",
-        is_active=not confirm,
         email_confirmed=not confirm,
     )
     db.session.add(user)
     db.session.commit()
     if confirm:
         guard.send_registration_email(user.email, user)
+        return accepted(REGISTRATION_ACCEPTED)
     return user, 201, {"Location": url_for("users.UserById", user_id=user.user_id)}
+
+
+def accepted(message: str):
+    """A 202 with ``message`` (a response of its own: the view's 2xx schema is another)."""
+    return make_response(AcceptedSchema().dump({"message": message}), 202)
 
 
 @blp.route("register/confirm", methods=["POST"])
@@ -58,11 +90,30 @@ def register(account):
 @blp.arguments(ConfirmRegistrationSchema)
 @blp.response(200, SelfUserSchema)
 def confirm_registration(payload):
-    """Activate an account with the token from its confirmation e-mail (works once)."""
-    user = guard.get_user_from_registration_token(payload["token"])
-    user.is_active = True
+    """Confirm a new account's address with the token from its e-mail (works once). An account
+    an admin deactivated stays deactivated."""
+    user, _ = emailed_token_user(payload["token"], email_change=False)
     user.email_confirmed = True
     void_emailed_tokens(user)
+    db.session.commit()
+    return user
+
+
+@blp.route("users/me/email/confirm", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_EMAILED_TOKENS"])
+@blp.arguments(ConfirmRegistrationSchema)
+@blp.response(200, SelfUserSchema)
+@blp.alt_response(409, schema=ErrorSchema, description="Another account took the address since.")
+def confirm_email_change(payload):
+    """Complete an e-mail change with the token sent to the new address (works once)."""
+    user, claims = emailed_token_user(payload["token"], email_change=True)
+    if not user.is_active:
+        raise ApiError(403, "account_disabled", "The account is disabled.")
+    new_email = claims[EMAIL_CHANGE_CLAIM]
+    taken = User.taken_fields(None, new_email, exclude_id=user.user_id)
+    if taken:
+        raise ApiError(409, "conflict", "The e-mail is already in use.", taken)
+    change_email(user, new_email)
     db.session.commit()
     return user
 
@@ -73,8 +124,8 @@ def confirm_registration(payload):
 @blp.response(202, AcceptedSchema)
 def forgot_password(payload):
     """Send a password reset token to that address; the answer is the same for any address."""
-    user = db.session.scalar(select(User).where(func.lower(User.email) == payload["email"]))
-    if user is not None and user.is_active:
+    user = User.with_email(payload["email"])
+    if user is not None and user.may_sign_in:
         guard.send_reset_email(user.email, user)
     return {"message": RESET_ACCEPTED}
 

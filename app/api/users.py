@@ -1,6 +1,6 @@
 """Users: listings, one's own profile, and administration of any account."""
 
-from flask import url_for
+from flask import current_app, make_response, url_for
 from flask.views import MethodView
 from flask_praetorian import current_rolenames, current_user_id
 from sqlalchemy import Select, literal, select
@@ -8,6 +8,7 @@ from sqlalchemy import Select, literal, select
 from app.api.auth import answer_with_tokens
 from app.api.blueprint import Blueprint
 from app.api.docs import query_args
+from app.auth.email_change import change_email, request_email_change
 from app.auth.guard import current_user
 from app.auth.login import check_current_password
 from app.auth.passwords import set_password
@@ -22,6 +23,7 @@ from app.schemas.common import ErrorSchema
 from app.schemas.user import (
     AdminUserPageSchema,
     AdminUserSchema,
+    PendingEmailSchema,
     PublicUserPageSchema,
     PublicUserSchema,
     SelfUpdateSchema,
@@ -178,13 +180,25 @@ class Me(MethodView):
 
     @blp.fresh_auth_required
     @blp.alt_response(409, **TAKEN)
+    @blp.alt_response(
+        202,
+        schema=PendingEmailSchema,
+        description="With EMAIL_CONFIRMATION=true: nothing changes until the link sent to the "
+        "new address is used (POST /users/me/email/confirm); the answer is the same whether or "
+        "not another account has the address.",
+    )
     @blp.arguments(SelfUpdateSchema)
     @blp.response(200, SelfUserSchema)
     def patch(self, changes):
-        """Change your own e-mail address (the only field you may change yourself)."""
+        """Change your own e-mail address (the only field you may change yourself); with
+        EMAIL_CONFIRMATION, once the link sent to the new address is used."""
         user = current_user()
+        if current_app.config["EMAIL_CONFIRMATION"]:
+            request_email_change(user, changes["email"])
+            pending = PendingEmailSchema().dump({"pending_email": changes["email"]})
+            return make_response(pending, 202)
         refuse_taken(None, changes["email"], exclude_id=user.user_id)
-        user.email = changes["email"]
+        change_email(user, changes["email"])
         db.session.commit()
         return user
 
@@ -254,7 +268,7 @@ class UserById(MethodView):
         )
         if "email" in changes:
             refuse_taken(None, changes["email"], exclude_id=user.user_id)
-            user.email = changes["email"]
+            change_email(user, changes["email"])
         if "roles" in changes and set(changes["roles"]) != set(user.rolenames):
             user.rolenames = changes["roles"]
             end_sessions(user.user_id, "roles_changed")

@@ -92,7 +92,7 @@ class GatehouseGuard(Praetorian):
             _check_session(session)
         elif data.get(TOKEN_VERSION_CLAIM) != user.token_version:
             raise TokenRevokedError("The token was revoked")
-        if access_type != AccessType.register and not user.is_active:
+        if access_type != AccessType.register and not user.may_sign_in:
             raise InvalidUserError("The account is disabled")
         # The request keeps the user (the session only holds it weakly), so ``current_user()``
         # finds it in the session's identity map instead of loading it again.

@@ -25,6 +25,7 @@ from flask_praetorian.exceptions import AuthenticationError, InvalidUserError
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from app.auth.notices import send_security_notice
 from app.errors import ApiError
 from app.extensions import db, guard
 from app.identity import canonical
@@ -56,7 +57,7 @@ def authenticate(username: str, password: str) -> User:
     valid, upgraded_hash = guard.pwd_ctx.verify_and_update(password, user.password)
     if not valid:
         count_failure(login_name, user)
-    InvalidUserError.require_condition(user.is_active, "The account is disabled")
+    InvalidUserError.require_condition(user.may_sign_in, "The account is disabled")
     clear_failures(login_name, user, on_record)
     user.last_login_at = utcnow()
     if upgraded_hash:
@@ -170,6 +171,14 @@ def count_failure(login_name: str, user: User | None, error: Exception | None = 
     if user is not None and locked_until is not None:
         # Through the ORM, so that the audit trail records the lockout.
         user.locked_until = locked_until
+        send_security_notice(
+            user,
+            "Sign-in attempts on your account were blocked",
+            f"After {config['LOGIN_MAX_FAILURES']} wrong passwords or codes in a row from the "
+            f"address {client_address()}, that address may not sign in to your account for "
+            f"{config['LOGIN_LOCKOUT'] // 60} minutes. Your password still works from anywhere "
+            "else. If these attempts were not yours, choose a stronger password.",
+        )
     db.session.commit()
     raise error or AuthenticationError("The username or password is incorrect")
 

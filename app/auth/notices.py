@@ -7,14 +7,14 @@ from flask_mailman import EmailMessage
 from app.models import User
 
 
-def send_security_notice(user: User, subject: str, text: str) -> None:
-    """E-mail ``text`` to the account's address. A failure to send is logged, not raised: the
-    event it reports has happened either way."""
+def send_security_notice(user: User, subject: str, text: str, to: str | None = None) -> None:
+    """E-mail ``text`` to the account's address (or to ``to``, an address it had). A failure to
+    send is logged, not raised: the event it reports has happened either way."""
     message = EmailMessage(
         subject=subject,
         body=f"Hello {user.username},\n\n{text}\n\nGatehouse",
         from_email=current_app.config["MAIL_DEFAULT_SENDER"],
-        to=[user.email],
+        to=[to or user.email],
     )
     try:
         message.send()

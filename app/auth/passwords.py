@@ -1,6 +1,7 @@
 """Setting a password: the policy, the hash, and the revocation that goes with it."""
 
 from app.audit import PASSWORD_ACTION_ATTRIBUTE
+from app.auth.notices import send_security_notice
 from app.auth.password_policy import password_problems
 from app.auth.revocation import void_emailed_tokens
 from app.errors import ApiError
@@ -26,3 +27,14 @@ def set_password(
         user, PASSWORD_ACTION_ATTRIBUTE, "user.password_reset" if reset else "user.password_changed"
     )
     void_emailed_tokens(user)
+    send_security_notice(
+        user,
+        "Your password was reset" if reset else "Your password was changed",
+        (
+            "The password of your account was reset with a link sent to this address"
+            if reset
+            else "The password of your account was changed"
+        )
+        + ", and every other session of it ended. If this was not you, reset your password "
+        "and contact an administrator.",
+    )

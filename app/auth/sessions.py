@@ -148,7 +148,7 @@ def rotate(presented: str) -> tuple[User, UserSession, str]:
     else:
         token.used_at = now
     user = db.session.get(User, session.user_id)
-    InvalidUserError.require_condition(user.is_active, "The account is disabled")
+    InvalidUserError.require_condition(user.may_sign_in, "The account is disabled")
     session.last_used_at = now
     session.idle_expires_at = now + _seconds("SESSION_IDLE_LIFESPAN")
     db.session.flush()

@@ -60,7 +60,14 @@ class User(db.Model):
 
     def is_valid(self) -> bool:
         """Whether praetorian may issue or refresh a token for this user."""
-        return self.is_active
+        return self.may_sign_in
+
+    @property
+    def may_sign_in(self) -> bool:
+        """Two separate facts: an admin has not deactivated the account (``is_active``), and
+        its e-mail address is confirmed when confirmation is required (``email_confirmed``).
+        Confirming an address never undoes a deactivation."""
+        return self.is_active and self.email_confirmed
 
     @property
     def rolenames(self) -> list[str]:
@@ -135,6 +142,11 @@ class User(db.Model):
         if email and any(canonical(row.email) == canonical(email) for row in rows):
             taken["email"] = [EMAIL_TAKEN]
         return taken
+
+    @classmethod
+    def with_email(cls, email: str) -> "User | None":
+        """The account that has ``email`` (canonical form), if any."""
+        return db.session.scalar(select(cls).where(func.lower(cls.email) == canonical(email)))
 
     @classmethod
     def token_subject(cls, user_id: int, session_id: int | None):

@@ -97,6 +97,12 @@ class UserUpdateSchema(RequestSchema):
     is_active = StrictBoolean()
 
 
+class PendingEmailSchema(Schema):
+    """An e-mail change waiting for the link sent to the new address."""
+
+    pending_email = fields.String(required=True)
+
+
 class SelfUpdateSchema(RequestSchema):
     """What a user may change on their own account."""
 

@@ -1,0 +1,91 @@
+"""Changing an account's e-mail address (ASVS 6.4, 7.5).
+
+- Without ``EMAIL_CONFIRMATION`` the change is immediate (a taken address is a 409, the
+  documented trade-off).
+- With it, ``PATCH /users/me`` changes nothing yet: a single-use link goes to the new address and
+  the change happens when ``POST /users/me/email/confirm`` receives its token. The answer is the
+  same 202 whether or not the address belongs to another account (that account's holder is told
+  instead), so it reveals nothing.
+- Either way the old address is told, and every reset and confirmation token sent before the
+  change stops working.
+
+The link's token is a praetorian registration token (so praetorian refuses it for access, for
+refresh and for a password reset) that also names the new address; ``/register/confirm`` refuses
+it, and ``/users/me/email/confirm`` accepts nothing else.
+"""
+
+from flask import current_app, g
+from flask_praetorian.constants import AccessType
+
+from app.auth.notices import send_security_notice
+from app.auth.revocation import void_emailed_tokens
+from app.config import EMAIL_TEMPLATES
+from app.errors import ApiError
+from app.extensions import guard
+from app.models import User
+
+EMAIL_CHANGE_CLAIM = "new_email"
+EMAIL_CHANGE_TEMPLATE = EMAIL_TEMPLATES / "confirm_email_change.html"
+
+
+def change_email(user: User, new_email: str) -> None:
+    """Give ``user`` the address now: the old one is told, and tokens sent to it are void."""
+    old_email = user.email
+    if old_email == new_email:
+        return
+    user.email = new_email
+    user.email_confirmed = True
+    void_emailed_tokens(user)
+    send_security_notice(
+        user,
+        "Your e-mail address was changed",
+        f"The e-mail address of your account is now {new_email}; this address no longer "
+        "receives its e-mails. If you did not make this change, reset your password from the "
+        "new address or contact an administrator.",
+        to=old_email,
+    )
+
+
+def request_email_change(user: User, new_email: str) -> None:
+    """Confirmation mode: a link to the new address (or, when another account has it, a word to
+    that account's holder), and a notice to the current one."""
+    if User.taken_fields(None, new_email, exclude_id=user.user_id):
+        owner = User.with_email(new_email)
+        send_security_notice(
+            owner,
+            "Your e-mail address was offered to another account",
+            "Someone asked to use this address for another Gatehouse account. It stays yours: "
+            "nothing changed, and there is nothing to do.",
+        )
+    else:
+        token = guard.encode_jwt_token(
+            user,
+            override_access_lifespan=guard.confirmation_lifespan,
+            bypass_user_check=True,
+            is_registration_token=True,
+            **{EMAIL_CHANGE_CLAIM: new_email},
+        )
+        guard.send_token_email(
+            new_email,
+            template=EMAIL_CHANGE_TEMPLATE.read_text(),
+            action_sender=guard.confirmation_sender,
+            action_uri=current_app.config["PUBLIC_BASE_URL"] + "/users/me/email/confirm",
+            subject="Confirm your new e-mail address",
+            custom_token=token,
+        )
+    send_security_notice(
+        user,
+        "A change of your e-mail address was asked for",
+        f"Someone signed in to your account asked to change its e-mail address to {new_email}. "
+        "It changes only when the link sent there is used. If this was not you, change your "
+        "password and end your other sessions.",
+    )
+
+
+def emailed_token_user(token: str, email_change: bool) -> tuple[User, dict]:
+    """The user of a registration-kind token from an e-mail, and its claims: a confirmation of
+    a registration (``email_change`` false) or of a new address (true), never one for the other."""
+    claims = guard.extract_jwt_token(token, access_type=AccessType.register)
+    if (EMAIL_CHANGE_CLAIM in claims) != email_change:
+        raise ApiError(401, "invalid_token", "This token is for another purpose.")
+    return g.authenticated_user, claims

@@ -1,0 +1,209 @@
+"""E-mail changes (with and without confirmation), the account states they touch, and the
+security notices: each finding of the security review pinned."""
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEvent, User
+
+NEW_PASSWORD = "amber-quarry-signal"
+
+
+def outbox(app) -> list:
+    return getattr(app.extensions["mailman"], "outbox", [])
+
+
+def token_in(message) -> str:
+    return re.search(r"<pre>(.+?)</pre>", message.body).group(1)
+
+
+def reset_token(app, client, email: str) -> str:
+    assert client.post("/password/forgot", json={"email": email}).status_code == 202
+    return token_in(outbox(app)[-1])
+
+
+def assert_no_secret(message) -> None:
+    assert "<pre>" not in message.body
+    assert "eyJ" not in message.body  # no JWT
+    assert NEW_PASSWORD not in message.body
+
+
+def test_a_change_tells_the_old_address_and_voids_its_tokens(app, client, member, auth) -> None:
+    stale = reset_token(app, client, member.email)
+
+    response = client.patch("/users/me", json={"email": "moved@example.com"}, headers=auth(member))
+    reset = client.post("/password/reset", json={"token": stale, "password": NEW_PASSWORD})
+
+    assert response.status_code == 200
+    assert response.get_json()["email"] == "moved@example.com"
+    notice = outbox(app)[-1]
+    assert notice.to == [member.email]
+    assert notice.subject == "Your e-mail address was changed"
+    assert "moved@example.com" in notice.body
+    assert_no_secret(notice)
+    assert reset.status_code == 401
+    assert reset.get_json()["error"] == "token_revoked"
+
+
+def test_an_admins_change_tells_the_old_address_and_voids_its_tokens(
+    app, client, admin, member, auth
+) -> None:
+    stale = reset_token(app, client, member.email)
+
+    response = client.patch(
+        f"/users/{member.id}", json={"email": "moved@example.com"}, headers=auth(admin)
+    )
+    reset = client.post("/password/reset", json={"token": stale, "password": NEW_PASSWORD})
+
+    assert response.status_code == 200
+    assert outbox(app)[-1].to == [member.email]
+    assert reset.status_code == 401
+    assert reset.get_json()["error"] == "token_revoked"
+
+
+@pytest.fixture
+def confirming(app):
+    app.config["EMAIL_CONFIRMATION"] = True
+    return app
+
+
+def test_with_confirmation_the_change_waits_for_the_new_address(
+    confirming, client, member, auth
+) -> None:
+    headers = auth(member)
+
+    pending = client.patch("/users/me", json={"email": "moved@example.com"}, headers=headers)
+    unchanged = client.get("/users/me", headers=headers).get_json()["email"]
+    link, notice = outbox(confirming)[-2:]
+    confirmed = client.post("/users/me/email/confirm", json={"token": token_in(link)})
+    again = client.post("/users/me/email/confirm", json={"token": token_in(link)})
+
+    assert pending.status_code == 202
+    assert pending.get_json() == {"pending_email": "moved@example.com"}
+    assert unchanged == member.email
+    assert link.to == ["moved@example.com"]
+    assert notice.to == [member.email]
+    assert "moved@example.com" in notice.body
+    assert_no_secret(notice)
+    assert confirmed.status_code == 200
+    assert confirmed.get_json()["email"] == "moved@example.com"
+    assert confirmed.get_json()["email_confirmed"] is True
+    assert again.status_code == 401
+    assert again.get_json()["error"] == "token_revoked"
+
+
+def test_with_confirmation_a_taken_address_gets_the_same_answer(
+    confirming, client, member, make_user, auth
+) -> None:
+    holder = make_user("holder", email="holder@example.com")
+
+    response = client.patch("/users/me", json={"email": "holder@example.com"}, headers=auth(member))
+
+    assert response.status_code == 202
+    assert response.get_json() == {"pending_email": "holder@example.com"}
+    word, notice = outbox(confirming)[-2:]
+    assert word.to == [holder.email]
+    assert word.subject == "Your e-mail address was offered to another account"
+    assert_no_secret(word)
+    assert notice.to == [member.email]
+
+
+def test_the_two_kinds_of_emailed_token_are_not_interchangeable(
+    confirming, client, member, auth
+) -> None:
+    client.patch("/users/me", json={"email": "moved@example.com"}, headers=auth(member))
+    change_token = token_in(outbox(confirming)[-2])
+    client.post(
+        "/register",
+        json={"username": "newcomer", "email": "newcomer@example.com", "password": NEW_PASSWORD},
+    )
+    registration_token = token_in(outbox(confirming)[-1])
+
+    as_registration = client.post("/register/confirm", json={"token": change_token})
+    as_change = client.post("/users/me/email/confirm", json={"token": registration_token})
+    as_access = client.get("/users/me", headers={"Authorization": f"Bearer {change_token}"})
+
+    for response in (as_registration, as_change, as_access):
+        assert response.status_code == 401
+        assert response.get_json()["error"] in {"invalid_token", "token_revoked"}
+
+
+def test_with_confirmation_registering_a_taken_address_reveals_nothing(
+    confirming, client, member
+) -> None:
+    def register(username: str, email: str):
+        return client.post(
+            "/register", json={"username": username, "email": email, "password": NEW_PASSWORD}
+        )
+
+    fresh = register("newcomer", "newcomer@example.com")
+    taken = register("another", member.email)
+
+    assert (fresh.status_code, fresh.get_json()) == (taken.status_code, taken.get_json())
+    assert taken.status_code == 202
+    assert outbox(confirming)[-1].to == [member.email]
+    assert outbox(confirming)[-1].subject == "Someone tried to register with your e-mail address"
+    with confirming.app_context():
+        assert db.session.scalar(select(User).where(User.username == "another")) is None
+
+
+def test_confirming_the_address_never_undoes_an_admins_deactivation(
+    confirming, client, admin, auth
+) -> None:
+    client.post(
+        "/register",
+        json={"username": "newcomer", "email": "newcomer@example.com", "password": NEW_PASSWORD},
+    )
+    token = token_in(outbox(confirming)[-1])
+    with confirming.app_context():
+        user_id = db.session.scalar(select(User.user_id).where(User.username == "newcomer"))
+    deactivated = client.patch(f"/users/{user_id}", json={"is_active": False}, headers=auth(admin))
+
+    confirmed = client.post("/register/confirm", json={"token": token})
+    login = client.post("/login", json={"username": "newcomer", "password": NEW_PASSWORD})
+
+    assert deactivated.status_code == 200
+    assert confirmed.status_code == 200
+    assert confirmed.get_json()["is_active"] is False
+    assert confirmed.get_json()["email_confirmed"] is True
+    assert login.status_code == 403
+    assert login.get_json()["error"] == "account_disabled"
+    with confirming.app_context():
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.target_id == user_id)
+        ).all()
+    assert "user.activated" not in actions
+
+
+def test_a_password_change_and_a_reset_are_told(app, client, make_user, auth) -> None:
+    account = make_user("teller")
+
+    client.put(
+        "/users/me/password",
+        json={"current_password": account.password, "new_password": NEW_PASSWORD},
+        headers=auth(account),
+    )
+    changed = outbox(app)[-1]
+    token = reset_token(app, client, account.email)
+    client.post("/password/reset", json={"token": token, "password": "violet-quarry-lantern"})
+    reset = outbox(app)[-1]
+
+    assert (changed.to, changed.subject) == ([account.email], "Your password was changed")
+    assert (reset.to, reset.subject) == ([account.email], "Your password was reset")
+    for message in (changed, reset):
+        assert_no_secret(message)
+
+
+def test_a_lockout_is_told(app, client, member) -> None:
+    for _ in range(5):
+        client.post("/login", json={"username": "member", "password": "wrong-password-x"})
+
+    notice = outbox(app)[-1]
+
+    assert notice.to == [member.email]
+    assert notice.subject == "Sign-in attempts on your account were blocked"
+    assert "127.0.0.1" in notice.body
+    assert "wrong-password-x" not in notice.body
