@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.login import prune_login_failures
+from app.auth.mfa import rotate_secrets
 from app.auth.password_policy import password_problems
 from app.auth.revocation import prune_sessions
 from app.config import PROJECT_ROOT
@@ -129,8 +130,20 @@ def prune_tokens_command() -> None:
     click.echo(f"Pruned {prune_login_failures()} failed-login record(s) that no longer count.")
 
 
+@click.command("rotate-mfa-keys")
+@with_appcontext
+def rotate_mfa_keys_command() -> None:
+    """Re-encrypt every TOTP secret with the first of MFA_ENCRYPTION_KEYS."""
+    click.echo(f"Re-encrypted {rotate_secrets()} TOTP secret(s) with the first key.")
+
+
 def register_commands(app: Flask) -> None:
-    for command in (init_db_command, seed_db_command, prune_tokens_command):
+    for command in (
+        init_db_command,
+        seed_db_command,
+        prune_tokens_command,
+        rotate_mfa_keys_command,
+    ):
         app.cli.add_command(command)
     if click.get_current_context(silent=True) is not None:
         # Loaded by the ``flask`` command line: ``flask db ...`` looks for Flask-Migrate.

@@ -48,6 +48,11 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_list(name: str) -> list[str]:
+    """A comma-separated list from the environment (empty when unset)."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
 def env_bool(name: str, default: bool) -> bool:
     """A boolean from the environment: true/false, 1/0, yes/no, on/off."""
     raw = os.environ.get(name)
@@ -131,6 +136,10 @@ class Config:
         self.REFRESH_REUSE_GRACE = env_int("REFRESH_REUSE_GRACE", 10)
         # Seconds after a password check in which a session may use the "fresh" routes.
         self.REAUTH_WINDOW = env_int("REAUTH_WINDOW", 300)
+        # Accounts with one of these roles must turn MFA on before they get tokens.
+        self.MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES")
+        # Fernet keys for TOTP secrets (the first encrypts); unset: derived from SECRET_KEY.
+        self.MFA_ENCRYPTION_KEYS = env_list("MFA_ENCRYPTION_KEYS")
         # Browser mode: the refresh token travels in an HttpOnly cookie, not in bodies.
         self.REFRESH_COOKIE = env_bool("REFRESH_COOKIE", False)
         self.JWT_PLACES = ["header"]
@@ -177,11 +186,7 @@ class Config:
         self.TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
 
         # Operations
-        self.CORS_ORIGINS = [
-            origin.strip()
-            for origin in os.environ.get("CORS_ORIGINS", "").split(",")
-            if origin.strip()
-        ]
+        self.CORS_ORIGINS = env_list("CORS_ORIGINS")
         self.HSTS_ENABLED = False
         self.HEALTH_TIMEOUT_MS = env_int("HEALTH_TIMEOUT_MS", 2000)
         # The measured fast paths (bench/README.md): all on unless the benchmark switches one

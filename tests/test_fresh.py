@@ -126,5 +126,10 @@ def test_exactly_the_fresh_routes_say_so_in_the_document(client) -> None:
         in operation.get("responses", {}).get("401", {}).get("description", "")
     }
 
-    assert fresh == {("PATCH", "/users/me")}
+    assert fresh == {
+        ("PATCH", "/users/me"),
+        ("POST", "/users/me/mfa/totp"),
+        ("POST", "/users/me/mfa/recovery-codes"),
+        ("POST", "/users/me/mfa/disable"),
+    }
     assert "204" in spec["paths"]["/reauthenticate"]["post"]["responses"]

@@ -9,7 +9,14 @@ from app.extensions import db
 from app.models import User
 
 PUBLIC_FIELDS = {"id", "username", "created_at", "_links"}
-SELF_FIELDS = PUBLIC_FIELDS | {"email", "roles", "is_active", "email_confirmed", "last_login_at"}
+SELF_FIELDS = PUBLIC_FIELDS | {
+    "email",
+    "roles",
+    "is_active",
+    "email_confirmed",
+    "last_login_at",
+    "mfa_enabled",
+}
 ADMIN_FIELDS = SELF_FIELDS | {
     "failed_login_count",
     "locked_until",

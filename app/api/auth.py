@@ -11,8 +11,9 @@ is ``CORS_ORIGINS`` alone).
 from flask import current_app, make_response, request, url_for
 
 from app.api.blueprint import Blueprint
+from app.auth import mfa
 from app.auth.guard import current_user
-from app.auth.login import authenticate, check_current_password
+from app.auth.login import authenticate, check_credential, check_current_password
 from app.auth.sessions import (
     current_session,
     end_session,
@@ -24,7 +25,13 @@ from app.auth.sessions import (
 from app.errors import ApiError
 from app.extensions import db, limiter
 from app.models import User, UserSession
-from app.schemas.auth import LoginSchema, ReauthenticateSchema, RefreshSchema, TokenSchema
+from app.schemas.auth import (
+    LoginAnswerSchema,
+    LoginSchema,
+    ReauthenticateSchema,
+    RefreshSchema,
+    TokenSchema,
+)
 from app.schemas.common import ErrorSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens and sessions.")
@@ -45,14 +52,16 @@ def refuse_cross_site() -> None:
         raise ApiError(403, "forbidden", f"Send the {CSRF_HEADER} header with this request.")
 
 
-def answer_with_tokens(user: User, session: UserSession, refresh_token: str):
-    """The login-shaped answer: the refresh token in the body, or in browser mode in the
-    cookie (and not in the body)."""
-    body = tokens(user, session, refresh_token)
+def answer_with_tokens(
+    user: User, session: UserSession, refresh_token: str, schema=TokenSchema, **extra
+):
+    """The login-shaped answer (with ``extra`` fields of ``schema``): the refresh token in the
+    body, or in browser mode in the cookie (and not in the body)."""
+    body = tokens(user, session, refresh_token) | extra
     if not browser_mode():
         return body
     del body["refresh_token"]
-    response = make_response(TokenSchema().dump(body))
+    response = make_response(schema().dump(body))
     for endpoint in COOKIE_ROUTES:
         response.set_cookie(
             REFRESH_COOKIE_NAME,
@@ -67,12 +76,41 @@ def answer_with_tokens(user: User, session: UserSession, refresh_token: str):
 @blp.route("login", methods=["POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
 @blp.arguments(LoginSchema)
-@blp.response(200, TokenSchema)
+@blp.response(200, LoginAnswerSchema)
 @blp.alt_response(401, schema=ErrorSchema, description="Unknown user or wrong password.")
+@blp.alt_response(
+    403,
+    schema=ErrorSchema,
+    description="account_disabled, or mfa_enrollment_required: the account has a role in "
+    "MFA_REQUIRED_ROLES and no MFA yet; details.enrollment_token (for details.expires_in "
+    "seconds) is good for POST /login/mfa/enroll and /login/mfa/enroll/confirm only.",
+)
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def login(credentials):
-    """Start a session: exchange a username and password for an access and a refresh token."""
+    """Start a session: exchange a username and password for an access and a refresh token
+    (with MFA on: for an mfa_token, to finish at POST /login/mfa)."""
     user = authenticate(credentials["username"], credentials["password"])
+    if user.mfa_enabled:
+        db.session.commit()
+        return {
+            "mfa_required": True,
+            "mfa_token": mfa.issue_token(user, mfa.MFA_AUDIENCE, mfa.MFA_TOKEN_LIFESPAN),
+            "expires_in": mfa.MFA_TOKEN_LIFESPAN,
+        }
+    if mfa.must_enrol(user):
+        db.session.commit()
+        raise ApiError(
+            403,
+            "mfa_enrollment_required",
+            "This account must turn on two-step sign-in first: POST /login/mfa/enroll with "
+            "the enrollment_token, then /login/mfa/enroll/confirm with a code.",
+            {
+                "enrollment_token": mfa.issue_token(
+                    user, mfa.ENROLMENT_AUDIENCE, mfa.ENROLMENT_TOKEN_LIFESPAN
+                ),
+                "expires_in": mfa.ENROLMENT_TOKEN_LIFESPAN,
+            },
+        )
     session, refresh_token = start_session(user)
     answer = answer_with_tokens(user, session, refresh_token)
     db.session.commit()
@@ -137,8 +175,18 @@ def logout():
 @blp.response(204)
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def reauthenticate(payload):
-    """Confirm your password: for REAUTH_WINDOW seconds this session may make sensitive changes."""
-    check_current_password(current_user(), payload["password"], "password")
+    """Confirm your password (and, with MFA on, a code): for REAUTH_WINDOW seconds this session
+    may make sensitive changes."""
+    user = current_user()
+    if user.mfa_enabled and "code" not in payload:
+        raise ApiError(
+            422, "validation_error", details={"code": ["A code is required: MFA is on."]}
+        )
+    check_current_password(user, payload["password"], "password")
+    if user.mfa_enabled:
+        check_credential(
+            user, lambda: mfa.accept_code_or_recovery_code(user, payload["code"]), "code", "code"
+        )
     mark_authenticated(current_session())
     db.session.commit()
     return "", 204

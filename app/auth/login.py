@@ -17,6 +17,7 @@ Wrong current passwords (``PUT /users/me/password``) count like failed logins.
 
 import math
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NoReturn
 
@@ -65,23 +66,30 @@ def authenticate(username: str, password: str) -> User:
     return user
 
 
-def check_current_password(user: User, password: str, field_name: str) -> None:
-    """A password check by a signed-in user (changing the password): counted like a login,
-    under the account's own name, and refused the same way while this address is locked."""
+def check_credential(
+    user: User, is_valid: Callable[[], bool], field_name: str, label: str = "password"
+) -> None:
+    """A credential check by someone who already named the account (a signed-in user changing
+    the password, a second factor): counted like a login, under the account's own name, and
+    refused the same way while this address is locked out of it."""
     login_name = canonical(user.username)
     on_record = hold_back(login_name)
-    if not guard.pwd_ctx.verify(password, user.password):
+    if not is_valid():
         count_failure(
             login_name,
             user,
             ApiError(
                 401,
                 "invalid_credentials",
-                "The password is incorrect.",
-                {field_name: ["The password is incorrect."]},
+                f"The {label} is incorrect.",
+                {field_name: [f"The {label} is incorrect."]},
             ),
         )
     clear_failures(login_name, user, on_record)
+
+
+def check_current_password(user: User, password: str, field_name: str) -> None:
+    check_credential(user, lambda: guard.pwd_ctx.verify(password, user.password), field_name)
 
 
 def client_address() -> str:

@@ -3,6 +3,7 @@
 from app.models.audit_event import AuditEvent
 from app.models.bucketlist import Bucketlist, BucketlistItem
 from app.models.login_failure import LoginFailure
+from app.models.recovery_code import RecoveryCode
 from app.models.row_count import RowCount
 from app.models.session import RefreshToken, UserSession
 from app.models.user import ROLES, STAFF_ROLES, User
@@ -14,6 +15,7 @@ __all__ = [
     "Bucketlist",
     "BucketlistItem",
     "LoginFailure",
+    "RecoveryCode",
     "RefreshToken",
     "RowCount",
     "User",

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Index,
     ScalarSelect,
@@ -52,6 +53,11 @@ class User(db.Model):
     locked_until: Mapped[datetime | None] = timestamp_column(nullable=True)
     # Bumped whenever every token of the user must stop working (see app.auth.guard).
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # TOTP (app.auth.mfa): the secret, encrypted (Fernet); when it was confirmed, which turned
+    # MFA on; the last time step a code was accepted for (a code works once).
+    totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    mfa_enabled_at: Mapped[datetime | None] = timestamp_column(nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     @property
     def identity(self) -> int:
@@ -61,6 +67,10 @@ class User(db.Model):
     def is_valid(self) -> bool:
         """Whether praetorian may issue or refresh a token for this user."""
         return self.may_sign_in
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.mfa_enabled_at is not None
 
     @property
     def may_sign_in(self) -> bool:

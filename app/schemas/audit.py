@@ -15,6 +15,9 @@ AUDIT_ACTIONS = (
     "user.password_reset",
     "user.locked",
     "user.sessions_ended",
+    "user.mfa_enabled",
+    "user.mfa_disabled",
+    "user.mfa_reset",
     "session.reuse_detected",
 )
 

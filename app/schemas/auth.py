@@ -1,6 +1,6 @@
 """Requests and answers of the token and account lifecycle endpoints."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.schemas.base import RequestSchema
 from app.schemas.fields import (
@@ -15,12 +15,68 @@ def token_field() -> fields.String:
     return fields.String(required=True, validate=validate.Length(min=1, max=4096))
 
 
+def code_field(**kwargs) -> fields.String:
+    """A code from an authenticator app (6 digits) or, where said, a recovery code."""
+    return fields.String(
+        load_only=True,
+        validate=validate.Length(min=6, max=64),
+        metadata={"example": "123456"},
+        **kwargs,
+    )
+
+
 class ReauthenticateSchema(RequestSchema):
-    """The signed-in user's password, checked again before a sensitive change."""
+    """The signed-in user's password, checked again before a sensitive change (and a code from
+    the authenticator app, or a recovery code, when MFA is on)."""
 
     password = fields.String(
         required=True, load_only=True, validate=validate.Length(min=1, max=1024)
     )
+    code = code_field()
+
+
+class CodeSchema(RequestSchema):
+    """A code from the authenticator app (or, to turn MFA off, a recovery code)."""
+
+    code = code_field(required=True)
+
+
+class MfaLoginSchema(RequestSchema):
+    """The second step of a sign-in: the ``mfa_token`` of the first, and a code or a recovery
+    code (exactly one of the two)."""
+
+    mfa_token = token_field()
+    code = code_field()
+    recovery_code = code_field()
+
+    @validates_schema
+    def one_code(self, data, **kwargs) -> None:
+        if ("code" in data) == ("recovery_code" in data):
+            raise ValidationError("Send either code or recovery_code.", field_name="code")
+
+
+class EnrolmentSchema(RequestSchema):
+    """The enrolment token of a 403 ``mfa_enrollment_required``."""
+
+    enrollment_token = token_field()
+
+
+class EnrolmentConfirmSchema(EnrolmentSchema):
+    code = code_field(required=True)
+
+
+class TotpEnrolmentSchema(Schema):
+    """A new TOTP secret, shown once: the secret itself, the otpauth:// URI and its QR code."""
+
+    secret = fields.String(required=True)
+    otpauth_uri = fields.String(required=True)
+    qr_svg = fields.String(required=True, metadata={"description": "The QR code as inline SVG."})
+
+
+class RecoveryCodesSchema(Schema):
+    """Ten recovery codes, shown once: each signs in once in place of a code."""
+
+    recovery_codes = fields.List(fields.String(), required=True)
 
 
 class LoginSchema(RequestSchema):
@@ -48,6 +104,26 @@ class TokenSchema(Schema):
         required=True,
         metadata={"description": "Seconds before the session expires unless refreshed."},
     )
+
+
+class LoginAnswerSchema(TokenSchema):
+    """A login's answer: the tokens of a new session or, for an account with MFA on, no tokens
+    but ``mfa_required`` and an ``mfa_token`` for ``POST /login/mfa`` (``expires_in`` then
+    says how long it lasts)."""
+
+    access_token = fields.String(metadata={"description": "Absent when mfa_required."})
+    token_type = fields.String(metadata={"example": "Bearer"})
+    refresh_expires_in = fields.Integer(
+        metadata={"description": "Seconds before the session expires unless refreshed."}
+    )
+    mfa_required = fields.Boolean()
+    mfa_token = fields.String(
+        metadata={"description": "Good for POST /login/mfa only, for 5 minutes."}
+    )
+
+
+class EnrolledSchema(TokenSchema, RecoveryCodesSchema):
+    """A sign-in completed by turning MFA on: the session's tokens and the recovery codes."""
 
 
 class RefreshSchema(RequestSchema):

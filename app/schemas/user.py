@@ -55,6 +55,7 @@ class SelfUserSchema(PublicUserSchema):
     is_active = fields.Boolean(dump_only=True)
     email_confirmed = fields.Boolean(dump_only=True)
     last_login_at = UtcDateTime(dump_only=True, allow_none=True)
+    mfa_enabled = fields.Boolean(dump_only=True)
 
 
 class AdminUserSchema(SelfUserSchema):

@@ -1,0 +1,332 @@
+"""Multi-factor authentication (ASVS 6.3, 6.5, 6.6): TOTP codes computed here from the secret the
+API returns, recovery codes, the two-step login, the admin's reset, MFA_REQUIRED_ROLES and the
+encryption of secrets at rest."""
+
+import re
+import time
+
+import pyotp
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from app.auth import mfa
+from app.extensions import db
+from app.models import AuditEvent, User
+
+RECOVERY_CODE = re.compile(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}")
+
+
+class Authenticator:
+    """An authenticator app: the code of the next unused step within the one-step drift."""
+
+    def __init__(self, secret: str) -> None:
+        self.totp = pyotp.TOTP(secret)
+        self.last_step: int | None = None
+
+    def code(self) -> str:
+        now = int(time.time() // 30)
+        step = now - 1 if self.last_step is None else max(self.last_step + 1, now - 1)
+        assert step <= now + 1, "no unused step left within the drift"
+        self.last_step = step
+        return self.totp.at(step * 30)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def outbox(app) -> list:
+    return getattr(app.extensions["mailman"], "outbox", [])
+
+
+def actions(app, user_id: int) -> list[str]:
+    with app.app_context():
+        return db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.target_id == user_id)
+        ).all()
+
+
+def enrol(client, headers) -> Authenticator:
+    started = client.post("/users/me/mfa/totp", headers=headers)
+    assert started.status_code == 200
+    return Authenticator(started.get_json()["secret"])
+
+
+@pytest.fixture
+def enrolled(client, member, auth):
+    """``member`` with MFA on: (headers, authenticator, recovery codes)."""
+    headers = auth(member)
+    app_ = enrol(client, headers)
+    confirmed = client.post(
+        "/users/me/mfa/totp/confirm", json={"code": app_.code()}, headers=headers
+    )
+    assert confirmed.status_code == 200
+    return headers, app_, confirmed.get_json()["recovery_codes"]
+
+
+def password_step(client, member) -> dict:
+    response = client.post("/login", json={"username": "member", "password": member.password})
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_enrolment_gives_a_secret_a_uri_and_a_qr_code_stored_encrypted(
+    app, client, member, auth
+) -> None:
+    headers = auth(member)
+
+    response = client.post("/users/me/mfa/totp", headers=headers)
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert re.fullmatch(r"[A-Z2-7]{32}", body["secret"])
+    assert body["otpauth_uri"].startswith("otpauth://totp/Gatehouse:member?secret=")
+    assert "issuer=Gatehouse" in body["otpauth_uri"]
+    assert body["qr_svg"].startswith("<svg")
+    assert client.get("/users/me", headers=headers).get_json()["mfa_enabled"] is False
+    with app.app_context():
+        stored = db.session.get(User, member.id).totp_secret
+        assert body["secret"] not in stored
+        assert mfa.secret_of(db.session.get(User, member.id)) == body["secret"]
+
+
+def test_a_first_code_turns_mfa_on_and_returns_ten_recovery_codes_once(
+    app, client, member, auth
+) -> None:
+    headers = auth(member)
+    authenticator = enrol(client, headers)
+
+    wrong = client.post("/users/me/mfa/totp/confirm", json={"code": "000000"}, headers=headers)
+    right = client.post(
+        "/users/me/mfa/totp/confirm", json={"code": authenticator.code()}, headers=headers
+    )
+
+    assert wrong.status_code == 401
+    assert wrong.get_json()["error"] == "invalid_credentials"
+    assert right.status_code == 200
+    codes = right.get_json()["recovery_codes"]
+    assert len(set(codes)) == 10
+    assert all(RECOVERY_CODE.fullmatch(code) for code in codes)
+    me = client.get("/users/me", headers=headers).get_json()
+    assert me["mfa_enabled"] is True
+    assert "recovery_codes" not in me
+    assert "user.mfa_enabled" in actions(app, member.id)
+    notice = outbox(app)[-1]
+    assert notice.subject == "Two-step sign-in is on"
+    assert not any(code in notice.body for code in codes)
+
+
+def test_with_mfa_on_a_password_gets_only_an_mfa_token(client, member, enrolled) -> None:
+    first = password_step(client, member)
+
+    as_bearer = client.get("/users/me", headers=bearer(first["mfa_token"]))
+
+    assert first["mfa_required"] is True
+    assert first["expires_in"] == 300
+    assert "access_token" not in first
+    assert "refresh_token" not in first
+    assert as_bearer.status_code == 401
+    assert as_bearer.get_json()["error"] == "invalid_token"
+
+
+def test_the_second_step_gives_tokens_and_a_code_works_once(client, member, enrolled) -> None:
+    _, authenticator, _ = enrolled
+    code = authenticator.code()
+
+    signed_in = client.post(
+        "/login/mfa", json={"mfa_token": password_step(client, member)["mfa_token"], "code": code}
+    )
+    replayed = client.post(
+        "/login/mfa", json={"mfa_token": password_step(client, member)["mfa_token"], "code": code}
+    )
+
+    assert signed_in.status_code == 200
+    tokens = signed_in.get_json()
+    assert tokens["token_type"] == "Bearer"
+    assert client.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 200
+    assert replayed.status_code == 401
+    assert replayed.get_json()["error"] == "invalid_credentials"
+
+
+def test_a_code_two_steps_old_is_refused(client, member, enrolled) -> None:
+    _, authenticator, _ = enrolled
+    stale = authenticator.totp.at(time.time() - 90)
+
+    response = client.post(
+        "/login/mfa", json={"mfa_token": password_step(client, member)["mfa_token"], "code": stale}
+    )
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_credentials"
+
+
+def test_a_recovery_code_signs_in_once(client, member, enrolled) -> None:
+    _, _, codes = enrolled
+
+    def second_step(recovery_code: str):
+        token = password_step(client, member)["mfa_token"]
+        return client.post("/login/mfa", json={"mfa_token": token, "recovery_code": recovery_code})
+
+    first = second_step(codes[0].upper().replace("-", " "))
+    again = second_step(codes[0])
+
+    assert first.status_code == 200
+    assert first.get_json()["token_type"] == "Bearer"
+    assert again.status_code == 401
+    assert again.get_json()["error"] == "invalid_credentials"
+
+
+def test_wrong_codes_count_towards_the_lockout(client, member, enrolled) -> None:
+    _, authenticator, _ = enrolled
+    token = password_step(client, member)["mfa_token"]
+
+    wrong = [
+        client.post("/login/mfa", json={"mfa_token": token, "code": "000000"}).status_code
+        for _ in range(5)
+    ]
+    right = client.post("/login/mfa", json={"mfa_token": token, "code": authenticator.code()})
+
+    assert wrong == [401] * 5
+    assert right.status_code == 429
+    assert right.get_json()["error"] == "rate_limited"
+
+
+def test_the_second_step_needs_exactly_one_kind_of_code(client, member, enrolled) -> None:
+    token = password_step(client, member)["mfa_token"]
+
+    neither = client.post("/login/mfa", json={"mfa_token": token})
+    both = client.post(
+        "/login/mfa", json={"mfa_token": token, "code": "123456", "recovery_code": "abcd-efgh"}
+    )
+
+    for response in (neither, both):
+        assert response.status_code == 422
+        assert response.get_json()["details"] == {"code": ["Send either code or recovery_code."]}
+
+
+def test_an_expired_or_foreign_mfa_token_is_refused(app, client, member, enrolled) -> None:
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        expired = mfa.issue_token(user, mfa.MFA_AUDIENCE, -1)
+        enrolment = mfa.issue_token(user, mfa.ENROLMENT_AUDIENCE, 300)
+
+    late = client.post("/login/mfa", json={"mfa_token": expired, "code": "123456"})
+    foreign = client.post("/login/mfa", json={"mfa_token": enrolment, "code": "123456"})
+
+    assert late.status_code == 401
+    assert late.get_json()["error"] == "token_expired"
+    assert foreign.status_code == 401
+    assert foreign.get_json()["error"] == "invalid_token"
+
+
+def test_new_recovery_codes_retire_the_old_ones(client, member, enrolled) -> None:
+    headers, authenticator, old_codes = enrolled
+
+    renewed = client.post(
+        "/users/me/mfa/recovery-codes", json={"code": authenticator.code()}, headers=headers
+    )
+    token = password_step(client, member)["mfa_token"]
+    old = client.post("/login/mfa", json={"mfa_token": token, "recovery_code": old_codes[1]})
+    new = client.post(
+        "/login/mfa",
+        json={"mfa_token": token, "recovery_code": renewed.get_json()["recovery_codes"][0]},
+    )
+
+    assert renewed.status_code == 200
+    assert old.status_code == 401
+    assert new.status_code == 200
+    assert new.get_json()["token_type"] == "Bearer"
+
+
+def test_turning_mfa_off_with_a_recovery_code(app, client, member, enrolled) -> None:
+    headers, _, codes = enrolled
+
+    response = client.post("/users/me/mfa/disable", json={"code": codes[2]}, headers=headers)
+    login = client.post("/login", json={"username": "member", "password": member.password})
+
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert client.get("/users/me", headers=headers).get_json()["mfa_enabled"] is False
+    assert "access_token" in login.get_json()
+    assert "user.mfa_disabled" in actions(app, member.id)
+    assert outbox(app)[-1].subject == "Two-step sign-in is off"
+
+
+def test_an_admin_resets_mfa_and_every_session_ends(
+    app, client, admin, member, enrolled, auth
+) -> None:
+    headers, _, _ = enrolled
+
+    response = client.delete(f"/users/{member.id}/mfa", headers=auth(admin))
+    refused = client.get("/users/me", headers=headers)
+    by_member = client.delete(f"/users/{member.id}/mfa", headers=headers)
+
+    assert response.status_code == 204
+    assert refused.status_code == 401
+    assert refused.get_json()["error"] == "token_revoked"
+    assert by_member.status_code == 401
+    assert "user.mfa_reset" in actions(app, member.id)
+    assert outbox(app)[-1].subject == "Two-step sign-in was reset by an administrator"
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        assert (user.totp_secret, user.mfa_enabled) == (None, False)
+
+
+def test_reauthentication_with_mfa_on_needs_a_code(client, member, enrolled) -> None:
+    headers, authenticator, _ = enrolled
+
+    without = client.post("/reauthenticate", json={"password": member.password}, headers=headers)
+    with_code = client.post(
+        "/reauthenticate",
+        json={"password": member.password, "code": authenticator.code()},
+        headers=headers,
+    )
+
+    assert without.status_code == 422
+    assert without.get_json()["details"] == {"code": ["A code is required: MFA is on."]}
+    assert with_code.status_code == 204
+
+
+def test_a_required_role_must_enrol_before_any_token(make_app, admin) -> None:
+    client = make_app(MFA_REQUIRED_ROLES=["admin"]).test_client()
+
+    refused = client.post("/login", json={"username": "admin", "password": admin.password})
+    body = refused.get_json()
+    enrolment_token = body["details"]["enrollment_token"]
+    as_bearer = client.get("/users/me", headers=bearer(enrolment_token))
+    started = client.post("/login/mfa/enroll", json={"enrollment_token": enrolment_token})
+    authenticator = Authenticator(started.get_json()["secret"])
+    done = client.post(
+        "/login/mfa/enroll/confirm",
+        json={"enrollment_token": enrolment_token, "code": authenticator.code()},
+    )
+    later = client.post("/login", json={"username": "admin", "password": admin.password})
+
+    assert refused.status_code == 403
+    assert body["error"] == "mfa_enrollment_required"
+    assert body["details"]["expires_in"] == 900
+    assert as_bearer.status_code == 401
+    assert started.status_code == 200
+    assert done.status_code == 200
+    assert len(done.get_json()["recovery_codes"]) == 10
+    assert (
+        client.get("/users/me", headers=bearer(done.get_json()["access_token"])).status_code == 200
+    )
+    assert later.get_json()["mfa_required"] is True
+
+
+def test_secrets_are_re_encrypted_with_a_new_key(app, runner, member, enrolled) -> None:
+    new_key = Fernet.generate_key().decode()
+    with app.app_context():
+        old_key = mfa.derived_key(app.config["SECRET_KEY"]).decode()
+        secret = mfa.secret_of(db.session.get(User, member.id))
+    app.config["MFA_ENCRYPTION_KEYS"] = [new_key, old_key]
+
+    result = runner.invoke(args=["rotate-mfa-keys"])
+
+    assert result.exit_code == 0
+    assert "Re-encrypted 1 TOTP secret(s)" in result.output
+    app.config["MFA_ENCRYPTION_KEYS"] = [new_key]
+    with app.app_context():
+        assert mfa.secret_of(db.session.get(User, member.id)) == secret
