@@ -5,11 +5,13 @@ config object is built (not at import), so a test can change the environment and
 """
 
 import os
+import re
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMAIL_TEMPLATES = Path(__file__).resolve().parent / "templates" / "email"
 MIN_SECRET_KEY_BYTES = 32
+FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
 ONE_MEBIBYTE = 1024 * 1024
 # argon2id at OWASP's minimum. OWASP lists five settings of equal strength that trade memory for
 # passes (46 MiB x 1 ... 7 MiB x 5); this is the 7 MiB one. A worker keeps its argon2 buffer
@@ -138,8 +140,17 @@ class Config:
         self.REAUTH_WINDOW = env_int("REAUTH_WINDOW", 300)
         # Accounts with one of these roles must turn MFA on before they get tokens.
         self.MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES")
+        unknown = set(self.MFA_REQUIRED_ROLES) - {"admin", "operator", "user"}
+        if unknown:
+            raise ConfigError(
+                f"MFA_REQUIRED_ROLES names unknown roles: {', '.join(sorted(unknown))}"
+            )
         # Fernet keys for TOTP secrets (the first encrypts); unset: derived from SECRET_KEY.
         self.MFA_ENCRYPTION_KEYS = env_list("MFA_ENCRYPTION_KEYS")
+        if any(not FERNET_KEY.fullmatch(key) for key in self.MFA_ENCRYPTION_KEYS):
+            raise ConfigError(
+                "MFA_ENCRYPTION_KEYS must hold Fernet keys (44 url-safe base64 characters)"
+            )
         # Browser mode: the refresh token travels in an HttpOnly cookie, not in bodies.
         self.REFRESH_COOKIE = env_bool("REFRESH_COOKIE", False)
         self.JWT_PLACES = ["header"]

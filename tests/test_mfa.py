@@ -316,17 +316,18 @@ def test_a_required_role_must_enrol_before_any_token(make_app, admin) -> None:
     assert later.get_json()["mfa_required"] is True
 
 
-def test_secrets_are_re_encrypted_with_a_new_key(app, runner, member, enrolled) -> None:
-    new_key = Fernet.generate_key().decode()
+def test_secrets_move_from_the_derived_key_to_a_dedicated_one(
+    app, runner, member, enrolled
+) -> None:
+    new_key = Fernet.generate_key()
     with app.app_context():
-        old_key = mfa.derived_key(app.config["SECRET_KEY"]).decode()
         secret = mfa.secret_of(db.session.get(User, member.id))
-    app.config["MFA_ENCRYPTION_KEYS"] = [new_key, old_key]
+    app.config["MFA_ENCRYPTION_KEYS"] = [new_key.decode()]
 
     result = runner.invoke(args=["rotate-mfa-keys"])
 
     assert result.exit_code == 0
     assert "Re-encrypted 1 TOTP secret(s)" in result.output
-    app.config["MFA_ENCRYPTION_KEYS"] = [new_key]
     with app.app_context():
-        assert mfa.secret_of(db.session.get(User, member.id)) == secret
+        stored = db.session.get(User, member.id).totp_secret
+    assert Fernet(new_key).decrypt(stored.encode()).decode() == secret

@@ -2,8 +2,9 @@
 
 - A TOTP secret (160 random bits, pyotp) is stored encrypted with Fernet (cryptography). The
   keys are ``MFA_ENCRYPTION_KEYS`` (comma-separated Fernet keys, the first one encrypts, all of
-  them decrypt: rotation), else one key derived from ``SECRET_KEY`` with HKDF, so production
-  needs no new setting. ``flask rotate-mfa-keys`` re-encrypts every secret with the first key.
+  them decrypt: rotation) and one key derived from ``SECRET_KEY`` with HKDF, which encrypts
+  when there are no others, so production needs no new setting. ``flask rotate-mfa-keys``
+  re-encrypts every secret with the first key.
 - A code is 6 digits for a 30-second step, accepted for the current step and one step either
   side (clock drift), and only for a step later than the last one accepted: a code works once,
   even for two requests at the same moment (one conditional UPDATE decides).
@@ -55,8 +56,11 @@ def derived_key(secret_key: str) -> bytes:
 
 
 def cipher() -> MultiFernet:
+    """The first of ``MFA_ENCRYPTION_KEYS`` encrypts (the key derived from ``SECRET_KEY`` when
+    there are none); every one of them, and the derived key last, decrypts: so moving from the
+    derived key to dedicated keys is setting one and running ``rotate-mfa-keys``."""
     config = current_app.config
-    keys = config["MFA_ENCRYPTION_KEYS"] or [derived_key(config["SECRET_KEY"])]
+    keys = [*config["MFA_ENCRYPTION_KEYS"], derived_key(config["SECRET_KEY"])]
     return MultiFernet([Fernet(key) for key in keys])
 
 
