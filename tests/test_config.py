@@ -95,7 +95,11 @@ def test_unknown_app_config_is_refused(monkeypatch) -> None:
         ("JWT_ACCESS_LIFESPAN", "15min", "JWT_ACCESS_LIFESPAN must be an integer, got '15min'"),
         ("ARGON2_TIME_COST", "two", "ARGON2_TIME_COST must be an integer, got 'two'"),
         ("MFA_REQUIRED_ROLES", "admin, root", "MFA_REQUIRED_ROLES names unknown roles: root"),
-        ("MFA_ENCRYPTION_KEYS", "short", "MFA_ENCRYPTION_KEYS must hold Fernet keys"),
+        (
+            "MFA_ENCRYPTION_KEYS",
+            "short",
+            "MFA_ENCRYPTION_KEYS must hold Fernet keys (44 url-safe base64 characters)",
+        ),
     ],
 )
 def test_malformed_numbers_are_named_in_one_line(production_env, name, value, message) -> None:
