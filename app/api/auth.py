@@ -111,8 +111,13 @@ def login(credentials):
                 "expires_in": mfa.ENROLMENT_TOKEN_LIFESPAN,
             },
         )
+    return sign_in(user)
+
+
+def sign_in(user: User, schema=TokenSchema, **extra):
+    """Start a session for ``user``, who proved every factor, and answer with its tokens."""
     session, refresh_token = start_session(user)
-    answer = answer_with_tokens(user, session, refresh_token)
+    answer = answer_with_tokens(user, session, refresh_token, schema=schema, **extra)
     db.session.commit()
     return answer
 

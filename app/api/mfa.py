@@ -5,14 +5,14 @@ before it gets any token (``app.auth.mfa`` says how each piece works)."""
 from flask import current_app
 from flask.views import MethodView
 
-from app.api.auth import answer_with_tokens
+from app.api.auth import sign_in
 from app.api.blueprint import Blueprint
 from app.audit import record_event
 from app.auth import mfa
 from app.auth.guard import current_user
 from app.auth.login import check_credential
 from app.auth.notices import send_security_notice
-from app.auth.sessions import end_sessions, start_session
+from app.auth.sessions import end_sessions
 from app.errors import ApiError
 from app.extensions import db, limiter
 from app.models import User
@@ -161,10 +161,7 @@ def login_mfa(payload):
         check_code(user, payload["code"])
     else:
         check_code(user, payload["recovery_code"], "recovery_code", recovery=True)
-    session, refresh_token = start_session(user)
-    answer = answer_with_tokens(user, session, refresh_token)
-    db.session.commit()
-    return answer
+    return sign_in(user)
 
 
 @blp.route("login/mfa/enroll", methods=["POST"])
@@ -190,9 +187,4 @@ def confirm_enrolment(payload):
     holds its tokens and the recovery codes (once)."""
     user = mfa.user_of_token(payload["enrollment_token"], mfa.ENROLMENT_AUDIENCE)
     codes = turn_on(user, payload["code"])
-    session, refresh_token = start_session(user)
-    answer = answer_with_tokens(
-        user, session, refresh_token, schema=EnrolledSchema, recovery_codes=codes
-    )
-    db.session.commit()
-    return answer
+    return sign_in(user, schema=EnrolledSchema, recovery_codes=codes)
