@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import subprocess
 import sys
 
 from invoke import Exit, task
@@ -73,8 +74,15 @@ def dev(c, port=5000, heroku=False):
     env = development_env()
     c.run(f"{FLASK} init-db", env=env)
     c.run(f"{FLASK} seed-db", env=env)
-    print(f"Serving on http://127.0.0.1:{port} (Ctrl-C stops the server and the database)")
-    c.run(serve, env=env, pty=sys.stdin.isatty())
+    # The mail worker, as the Procfile's worker: process (development delivers to files in
+    # instance/mail/); it stops with this task.
+    worker = subprocess.Popen([*FLASK.split(), "mail-worker"], env={**os.environ, **env})  # noqa: S603
+    print(f"Serving on http://127.0.0.1:{port} (Ctrl-C stops it, its mail worker and database)")
+    try:
+        c.run(serve, env=env, pty=sys.stdin.isatty())
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
 
 
 @task

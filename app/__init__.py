@@ -18,7 +18,8 @@ from app.config import load_config
 from app.database import install_connection_checks
 from app.embedded_db import embedded_database_url
 from app.errors import register_error_handlers
-from app.extensions import api, db, guard, limiter, ma, mail
+from app.extensions import api, db, guard, limiter, ma
+from app.mail import init_mail
 from app.models import User
 from app.observability import register_observability
 from app.request_hooks import register_request_hooks
@@ -72,7 +73,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     install_connection_checks(app)
     ma.init_app(app)
-    mail.init_app(app)
+    init_mail(app)
     limiter.init_app(app)
     guard.init_app(app, User)
     if app.config["CORS_ORIGINS"]:

@@ -14,6 +14,7 @@ from app.auth.password_policy import password_problems
 from app.auth.revocation import prune_sessions
 from app.config import PROJECT_ROOT
 from app.extensions import db, guard
+from app.mail import run_worker
 from app.models import User
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -56,8 +57,9 @@ def init_db(drop: bool = False) -> None:
 
     bind_migrations(current_app)
     if drop:
-        db.drop_all()
-        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        # Everything in the schema goes: the models' tables and the mail queue's (procrastinate's
+        # tables, types and functions), and the extensions the migrations create.
+        db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         db.session.commit()
     flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
 
@@ -130,6 +132,14 @@ def prune_tokens_command() -> None:
     click.echo(f"Pruned {prune_login_failures()} failed-login record(s) that no longer count.")
 
 
+@click.command("mail-worker")
+@click.option("--until-empty", is_flag=True, help="Stop once the queue is empty.")
+@with_appcontext
+def mail_worker_command(until_empty: bool) -> None:
+    """Send queued e-mail (the Procfile's worker process)."""
+    run_worker(current_app._get_current_object(), wait=not until_empty)
+
+
 @click.command("rotate-mfa-keys")
 @with_appcontext
 def rotate_mfa_keys_command() -> None:
@@ -143,6 +153,7 @@ def register_commands(app: Flask) -> None:
         seed_db_command,
         prune_tokens_command,
         rotate_mfa_keys_command,
+        mail_worker_command,
     ):
         app.cli.add_command(command)
     if click.get_current_context(silent=True) is not None:

@@ -213,6 +213,8 @@ class Config:
             "/"
         )
         self.MAIL_BACKEND = "smtp"
+        # Requests queue e-mail; the worker process sends it (app/mail.py).
+        self.MAIL_QUEUE = env_bool("MAIL_QUEUE", True)
         self.MAIL_DEFAULT_SENDER = "Gatehouse <no-reply@example.com>"
         self.__dict__.update(mail_settings_from_env())
         self.PRAETORIAN_CONFIRMATION_SENDER = self.MAIL_DEFAULT_SENDER
@@ -272,6 +274,9 @@ class TestingConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = normalize_database_url(test_url)
         self.SEED_DEFAULT_PASSWORDS_ALLOWED = True
         self.MAIL_BACKEND = "locmem"
+        # E-mail is sent in the request, into the in-memory outbox tests read (the queue and
+        # its worker have tests of their own).
+        self.MAIL_QUEUE = False
         # Tests switch it on where they test it; the rest log in many times from one address.
         self.RATELIMIT_ENABLED = False
 

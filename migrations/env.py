@@ -60,6 +60,9 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+from app.mail import models_own  # noqa: E402
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -81,6 +84,8 @@ def run_migrations_online():
     conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    # The mail queue's tables are procrastinate's (migration 0012), not the models'.
+    conf_args.setdefault("include_object", models_own)
 
     connectable = get_engine()
 

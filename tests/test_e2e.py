@@ -40,7 +40,7 @@ def run_step(command: str, env: dict) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def heroku_env(migrated_database):
+def heroku_env(migrated_database, tmp_path_factory):
     env = {
         key: value
         for key, value in os.environ.items()
@@ -54,6 +54,9 @@ def heroku_env(migrated_database):
         SEED_USER_PASSWORD="e2e-member-password",
         WEB_CONCURRENCY="2",
         APP_CONFIG="production",
+        # Delivery to files, so the worker's e-mails can be read (SMTP is outside the machine).
+        MAIL_BACKEND="file",
+        MAIL_FILE_PATH=str(tmp_path_factory.mktemp("mail")),
     )
     return env
 
@@ -99,10 +102,11 @@ def access_lines(output_path: Path) -> list[dict]:
     return lines
 
 
-def test_procfile_declares_release_and_web() -> None:
+def test_procfile_declares_release_web_and_worker() -> None:
     commands = procfile_commands()
 
-    assert set(commands) == {"release", "web"}
+    assert set(commands) == {"release", "web", "worker"}
+    assert "mail-worker" in commands["worker"]
     assert shlex.split(commands["web"]) == ["gunicorn", "app:create_app()"]
     assert "init-db" in commands["release"]
 
@@ -173,3 +177,36 @@ def test_access_log_is_json_with_ids_and_no_secrets(app, make_user, live_server)
     everything = output_path.read_text()
     for secret in (token, account.password, SECRET_KEY, ADMIN_PASSWORD, "argon2id"):
         assert secret not in everything
+
+
+def test_the_worker_process_sends_what_the_web_process_queued(
+    app, make_user, heroku_env, live_server
+) -> None:
+    base, _ = live_server
+    account = make_user("mailed")
+    outbox = Path(heroku_env["MAIL_FILE_PATH"])
+
+    status, _, _ = call(base, "POST", "/password/forgot", {"email": account.email})
+    queued_only = list(outbox.iterdir())
+    worker = subprocess.Popen(
+        # As Heroku runs it (bash runs a lone command in its own place, so SIGTERM reaches it).
+        ["bash", "-c", procfile_commands()["worker"]],
+        cwd=ROOT,
+        env=heroku_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not list(outbox.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=30)[0]
+
+    assert status == 202, output
+    assert queued_only == []
+    assert len(list(outbox.iterdir())) == 1, output
+    assert f"To: {account.email}" in next(outbox.iterdir()).read_text()
+    assert worker.returncode == 0, output

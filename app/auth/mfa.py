@@ -1,9 +1,7 @@
 """Multi-factor authentication: TOTP (RFC 6238) with recovery codes (ASVS 6.3, 6.5, 6.6).
 
-- A TOTP secret (160 random bits, pyotp) is stored encrypted with Fernet (cryptography). The
-  keys are ``MFA_ENCRYPTION_KEYS`` (comma-separated Fernet keys, the first one encrypts, all of
-  them decrypt: rotation) and one key derived from ``SECRET_KEY`` with HKDF, which encrypts
-  when there are no others, so production needs no new setting. ``flask rotate-mfa-keys``
+- A TOTP secret (160 random bits, pyotp) is stored encrypted (``app.sealing``: Fernet, with
+  ``MFA_ENCRYPTION_KEYS`` or a key derived from ``SECRET_KEY``). ``flask rotate-mfa-keys``
   re-encrypts every secret with the first key.
 - A code is 6 digits for a 30-second step, accepted for the current step and one step either
   side (clock drift), and only for a step later than the last one accepted: a code works once,
@@ -17,7 +15,6 @@
   for the audience ``gatehouse:mfa-enrolment``, good for the two enrolment routes only.
 """
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -27,9 +24,6 @@ import uuid
 import jwt
 import pyotp
 import segno
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import delete, update
 
@@ -37,6 +31,7 @@ from app.errors import ApiError
 from app.extensions import db, guard
 from app.models import RecoveryCode, User
 from app.models.columns import utcnow
+from app.sealing import reseal, seal, unseal
 
 ISSUER = "Gatehouse"
 RECOVERY_CODE_COUNT = 10
@@ -47,39 +42,18 @@ MFA_TOKEN_LIFESPAN = 300
 ENROLMENT_TOKEN_LIFESPAN = 900
 
 
-def derived_key(secret_key: str) -> bytes:
-    """The Fernet key derived from ``SECRET_KEY`` (HKDF-SHA256, its own context)."""
-    key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"gatehouse totp secrets"
-    ).derive(secret_key.encode())
-    return base64.urlsafe_b64encode(key)
-
-
-def cipher() -> MultiFernet:
-    """The first of ``MFA_ENCRYPTION_KEYS`` encrypts (the key derived from ``SECRET_KEY`` when
-    there are none); every one of them, and the derived key last, decrypts: so moving from the
-    derived key to dedicated keys is setting one and running ``rotate-mfa-keys``."""
-    config = current_app.config
-    keys = [*config["MFA_ENCRYPTION_KEYS"], derived_key(config["SECRET_KEY"])]
-    return MultiFernet([Fernet(key) for key in keys])
+TOTP_PURPOSE = "totp secrets"
 
 
 def secret_of(user: User) -> str:
-    try:
-        return cipher().decrypt(user.totp_secret.encode()).decode()
-    except InvalidToken as error:
-        raise RuntimeError(
-            "A TOTP secret cannot be decrypted: MFA_ENCRYPTION_KEYS (or SECRET_KEY) changed "
-            "without its old key"
-        ) from error
+    return unseal(user.totp_secret, TOTP_PURPOSE)
 
 
 def rotate_secrets() -> int:
     """Re-encrypt every stored TOTP secret with the first key; return how many."""
-    fernet = cipher()
     users = db.session.scalars(db.select(User).where(User.totp_secret.is_not(None))).all()
     for user in users:
-        user.totp_secret = fernet.rotate(user.totp_secret.encode()).decode()
+        user.totp_secret = reseal(user.totp_secret, TOTP_PURPOSE)
     db.session.commit()
     return len(users)
 
@@ -90,7 +64,7 @@ def start_enrolment(user: User) -> dict:
     if user.mfa_enabled:
         raise ApiError(409, "conflict", "MFA is already on: turn it off first to start again.")
     secret = pyotp.random_base32()
-    user.totp_secret = cipher().encrypt(secret.encode()).decode()
+    user.totp_secret = seal(secret, TOTP_PURPOSE)
     user.totp_last_step = None
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=ISSUER)
     return {

@@ -1,0 +1,150 @@
+"""E-mail leaves the request path through a task queue on the same PostgreSQL (procrastinate).
+
+A request does not talk to the mail server: flask-mailman's backend, when ``MAIL_QUEUE`` is on
+(production and development), is ``QueuedBackend``, which turns each message into a job written
+in the request's own transaction. A request that rolls back therefore sends nothing, and one
+that commits always leaves its e-mails queued, whatever the mail server is doing. The
+``worker:`` process (``flask --app app mail-worker``) sends them with the configured backend
+(``MAIL_BACKEND``: smtp, file, locmem), retries a failed send with exponential back-off, and
+logs a message it gave up on by subject and job id only. A job's message is sealed
+(``app.sealing``): the queue's rows, and the queue's own logs of a failing job, show ciphertext,
+never a token.
+
+With ``MAIL_QUEUE=false`` (the tests' default) flask-mailman sends in the request, as before.
+"""
+
+import logging
+import os
+
+import procrastinate
+from flask import Flask, g, has_request_context
+from flask_mailman import EmailMessage
+from flask_mailman.backends.base import BaseEmailBackend
+from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
+
+from app.extensions import db, mail
+from app.sealing import seal_json, unseal_json
+
+LOG = logging.getLogger(__name__)
+QUEUE = "mail"
+SEAL_PURPOSE = "queued mail"
+# Read when the worker starts: a send is tried this many times, the n-th retry after
+# MAIL_RETRY_WAIT ** n seconds.
+SEND_ATTEMPTS = int(os.environ.get("MAIL_SEND_ATTEMPTS", "6"))
+RETRY_WAIT = int(os.environ.get("MAIL_RETRY_WAIT", "4"))
+
+jobs = procrastinate.App(connector=SQLAlchemyPsycopg2Connector())
+
+
+def message_to_job(message: EmailMessage) -> str:
+    return seal_json(
+        {
+            "subject": message.subject,
+            "body": message.body,
+            "from_email": message.from_email,
+            "to": list(message.to),
+            "cc": list(message.cc),
+            "bcc": list(message.bcc),
+            "reply_to": list(message.reply_to),
+            "content_subtype": message.content_subtype,
+        },
+        SEAL_PURPOSE,
+    )
+
+
+@jobs.task(
+    name="send_email",
+    queue=QUEUE,
+    pass_context=True,
+    # procrastinate's max_attempts counts the retries after the first try.
+    retry=procrastinate.RetryStrategy(max_attempts=SEND_ATTEMPTS - 1, exponential_wait=RETRY_WAIT),
+)
+def send_email(context: procrastinate.JobContext, message: str) -> None:
+    """Send one queued message with the delivery backend; a failure is raised (the queue
+    retries it) and, on the last attempt, logged without the message's content."""
+    flask_app: Flask = context.additional_context["flask_app"]
+    with flask_app.app_context():
+        message = unseal_json(message, SEAL_PURPOSE)
+        subtype = message.pop("content_subtype", "plain")
+        email = EmailMessage(**message)
+        email.content_subtype = subtype
+        connection = mail.get_connection(
+            backend=flask_app.config["MAIL_DELIVERY_BACKEND"], fail_silently=False
+        )
+        try:
+            connection.send_messages([email])
+        except Exception as error:
+            attempt = context.job.attempts + 1
+            if attempt >= SEND_ATTEMPTS:
+                LOG.error(
+                    "e-mail not delivered after %d attempts: %s (job %s, subject %r)",
+                    attempt,
+                    type(error).__name__,
+                    context.job.id,
+                    email.subject,
+                )
+            raise
+
+
+class QueuedBackend(BaseEmailBackend):
+    """flask-mailman's backend while ``MAIL_QUEUE`` is on: queue, in the current transaction."""
+
+    def send_messages(self, email_messages) -> int:
+        connection = db.session.connection()
+        for message in email_messages:
+            send_email.configure(connection=connection).defer(message=message_to_job(message))
+        if has_request_context():
+            g.mail_queued = True
+        else:
+            db.session.commit()
+        return len(email_messages)
+
+
+def commit_queued_mail(response):
+    """after_request: a request that queued e-mail and did not fail keeps it (views that send
+    a notice after their own commit leave the queued job to this commit)."""
+    if g.get("mail_queued") and response.status_code < 500:
+        db.session.commit()
+    return response
+
+
+def init_mail(app: Flask) -> None:
+    """flask-mailman, with the queue in front of ``MAIL_BACKEND`` when ``MAIL_QUEUE`` is on."""
+    if app.config["MAIL_QUEUE"]:
+        app.config["MAIL_DELIVERY_BACKEND"] = app.config["MAIL_BACKEND"]
+        app.config["MAIL_BACKEND"] = QueuedBackend
+        app.after_request(commit_queued_mail)
+        with app.app_context():
+            jobs.open(db.engine)
+    mail.init_app(app)
+
+
+def models_own(object_, name, type_, reflected, compare_to) -> bool:
+    """Alembic's include_object: the mail queue's tables are procrastinate's, not the models'."""
+    return not (type_ == "table" and name and name.startswith("procrastinate_"))
+
+
+def worker_conninfo(database_url: str) -> str:
+    """The libpq URL of the database (the worker connects with psycopg 3)."""
+    return database_url.replace("postgresql+psycopg2://", "postgresql://", 1)
+
+
+def run_worker(flask_app: Flask, wait: bool = True) -> None:
+    """Send queued e-mail until stopped (``wait=False``: until the queue is empty)."""
+    from procrastinate import PsycopgConnector
+
+    connector = PsycopgConnector(
+        conninfo=worker_conninfo(flask_app.config["SQLALCHEMY_DATABASE_URI"]),
+        # No server-side prepared statements: they would not survive a pooler in
+        # transaction mode (PgBouncer before 1.21).
+        kwargs={"prepare_threshold": None},
+    )
+    worker_jobs = jobs.with_connector(connector)
+    worker_jobs.run_worker(
+        queues=[QUEUE],
+        wait=wait,
+        listen_notify=False,
+        fetch_job_polling_interval=1.0,
+        additional_context={"flask_app": flask_app},
+        install_signal_handlers=wait,
+    )

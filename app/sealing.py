@@ -1,0 +1,55 @@
+"""Data the server keeps to read back later, encrypted (Fernet, from cryptography).
+
+The keys are ``MFA_ENCRYPTION_KEYS`` (comma-separated Fernet keys: the first encrypts, every
+one decrypts, so keys can be rotated) and, always last, a key derived from ``SECRET_KEY`` with
+HKDF for each purpose, which encrypts when no dedicated key is set: production needs no new
+setting. Used for TOTP secrets at rest and for queued e-mails (which carry tokens)."""
+
+import base64
+import json
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+
+def derived_key(secret_key: str, purpose: str) -> bytes:
+    """The Fernet key derived from ``SECRET_KEY`` for ``purpose`` (HKDF-SHA256)."""
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=f"gatehouse {purpose}".encode()
+    ).derive(secret_key.encode())
+    return base64.urlsafe_b64encode(key)
+
+
+def cipher(purpose: str) -> MultiFernet:
+    config = current_app.config
+    keys = [*config["MFA_ENCRYPTION_KEYS"], derived_key(config["SECRET_KEY"], purpose)]
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def seal(text: str, purpose: str) -> str:
+    return cipher(purpose).encrypt(text.encode()).decode()
+
+
+def unseal(sealed: str, purpose: str) -> str:
+    try:
+        return cipher(purpose).decrypt(sealed.encode()).decode()
+    except InvalidToken as error:
+        raise RuntimeError(
+            f"Sealed {purpose} cannot be read: MFA_ENCRYPTION_KEYS or SECRET_KEY changed "
+            "without the old key"
+        ) from error
+
+
+def reseal(sealed: str, purpose: str) -> str:
+    """``sealed`` encrypted again with the first key."""
+    return cipher(purpose).rotate(sealed.encode()).decode()
+
+
+def seal_json(data: dict, purpose: str) -> str:
+    return seal(json.dumps(data), purpose)
+
+
+def unseal_json(sealed: str, purpose: str) -> dict:
+    return json.loads(unseal(sealed, purpose))

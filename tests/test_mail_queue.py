@@ -1,0 +1,127 @@
+"""E-mail leaves the request path: requests queue it in their own transaction (procrastinate on
+the same PostgreSQL), and the worker process sends it, retrying a failed send and logging the
+message it gives up on without its content."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import text
+
+from app.auth.notices import send_security_notice
+from app.extensions import db
+from app.mail import SEAL_PURPOSE
+from app.models import User
+from app.sealing import unseal_json
+from bench.harness import ROOT, free_port, production_env
+
+
+@pytest.fixture
+def queued(make_app, tmp_path):
+    """A testing app whose e-mail is queued; the queue starts empty."""
+    app = make_app(MAIL_QUEUE=True)
+    with app.app_context():
+        db.session.execute(text("TRUNCATE procrastinate_jobs CASCADE"))
+        db.session.commit()
+    return app
+
+
+def queued_jobs(app) -> list[dict]:
+    """The mail queue's jobs: status, the sealed message as stored, and what it holds."""
+    with app.app_context():
+        rows = db.session.execute(
+            text(
+                "SELECT status, args FROM procrastinate_jobs WHERE queue_name = 'mail' ORDER BY id"
+            )
+        ).all()
+        return [
+            {
+                "status": status,
+                "sealed": args["message"],
+                **unseal_json(args["message"], SEAL_PURPOSE),
+            }
+            for status, args in rows
+        ]
+
+
+def run_worker(app, database_url: str, **env: str) -> subprocess.CompletedProcess:
+    """The worker, as the Procfile runs it, until the queue is empty (it shares the web's
+    SECRET_KEY, which seals the queued messages)."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "mail-worker", "--until-empty"],
+        cwd=ROOT,
+        env=production_env(database_url, SECRET_KEY=app.config["SECRET_KEY"], **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_request_queues_its_mail_instead_of_sending_it(queued, member) -> None:
+    response = queued.test_client().post("/password/forgot", json={"email": member.email})
+
+    assert response.status_code == 202
+    assert getattr(queued.extensions["mailman"], "outbox", []) == []
+    (job,) = queued_jobs(queued)
+    assert job["status"] == "todo"
+    assert job["subject"] == "Reset your Gatehouse password"
+    assert job["to"] == [member.email]
+    assert job["content_subtype"] == "html"
+    assert "<pre>" not in job["sealed"]
+
+
+def test_mail_queued_by_a_transaction_that_rolls_back_is_never_sent(queued, member) -> None:
+    with queued.test_request_context(method="POST"):
+        user = db.session.get(User, member.id)
+        send_security_notice(user, "Rolled back", "This notice's transaction fails.")
+        db.session.rollback()
+
+    assert queued_jobs(queued) == []
+
+
+def test_the_worker_delivers_queued_mail(queued, member, migrated_database, tmp_path) -> None:
+    queued.test_client().post("/password/forgot", json={"email": member.email})
+
+    result = run_worker(
+        queued, migrated_database, MAIL_BACKEND="file", MAIL_FILE_PATH=str(tmp_path)
+    )
+
+    assert result.returncode == 0, result.stderr
+    (sent,) = list(tmp_path.iterdir())
+    content = sent.read_text()
+    assert "Subject: Reset your Gatehouse password" in content
+    assert f"To: {member.email}" in content
+    assert [job["status"] for job in queued_jobs(queued)] == ["succeeded"]
+
+
+def test_a_failed_send_is_retried_then_logged_without_the_message(
+    queued, member, migrated_database
+) -> None:
+    queued.test_client().post("/password/forgot", json={"email": member.email})
+    (job,) = queued_jobs(queued)
+
+    result = run_worker(
+        queued,
+        migrated_database,
+        MAIL_BACKEND="smtp",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(free_port()),  # nothing listens there
+        MAIL_SEND_ATTEMPTS="3",
+        MAIL_RETRY_WAIT="0",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert [job["status"] for job in queued_jobs(queued)] == ["failed"]
+    gave_up = [
+        json.loads(line) for line in result.stderr.splitlines() if "e-mail not delivered" in line
+    ]
+    assert len(gave_up) == 1
+    assert gave_up[0]["message"].startswith(
+        "e-mail not delivered after 3 attempts: ConnectionRefusedError"
+    )
+    assert "'Reset your Gatehouse password'" in gave_up[0]["message"]
+    token = job["body"].split("<pre>")[1].split("</pre>")[0]
+    assert token not in result.stderr
+    assert member.email not in result.stderr
