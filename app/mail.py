@@ -52,13 +52,31 @@ def message_to_job(message: EmailMessage) -> str:
     )
 
 
-@jobs.task(
-    name="send_email",
-    queue=QUEUE,
-    pass_context=True,
-    # procrastinate's max_attempts counts the retries after the first try.
-    retry=procrastinate.RetryStrategy(max_attempts=SEND_ATTEMPTS - 1, exponential_wait=RETRY_WAIT),
-)
+def mail_task(name: str):
+    """A task of the mail queue: retried with back-off, given the job's context."""
+    return jobs.task(
+        name=name,
+        queue=QUEUE,
+        pass_context=True,
+        # procrastinate's max_attempts counts the retries after the first try.
+        retry=procrastinate.RetryStrategy(
+            max_attempts=SEND_ATTEMPTS - 1, exponential_wait=RETRY_WAIT
+        ),
+    )
+
+
+def queue(task, **arguments) -> None:
+    """Defer ``task`` in the current transaction: it runs only if the transaction commits (in a
+    request, the commit after the view does it when the view did not)."""
+    send = task.configure(connection=db.session.connection())
+    send.defer(**arguments)
+    if has_request_context():
+        g.mail_queued = True
+    else:
+        db.session.commit()
+
+
+@mail_task("send_email")
 def send_email(context: procrastinate.JobContext, message: str) -> None:
     """Send one queued message with the delivery backend; a failure is raised (the queue
     retries it) and, on the last attempt, logged without the message's content."""
@@ -90,13 +108,8 @@ class QueuedBackend(BaseEmailBackend):
     """flask-mailman's backend while ``MAIL_QUEUE`` is on: queue, in the current transaction."""
 
     def send_messages(self, email_messages) -> int:
-        connection = db.session.connection()
         for message in email_messages:
-            send_email.configure(connection=connection).defer(message=message_to_job(message))
-        if has_request_context():
-            g.mail_queued = True
-        else:
-            db.session.commit()
+            queue(send_email, message=message_to_job(message))
         return len(email_messages)
 
 

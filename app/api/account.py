@@ -10,6 +10,7 @@ from app.auth.revocation import void_emailed_tokens
 from app.auth.sessions import end_sessions
 from app.errors import ApiError
 from app.extensions import db, guard, limiter
+from app.mail import mail_task, queue
 from app.models import User
 from app.schemas.auth import (
     AcceptedSchema,
@@ -20,10 +21,12 @@ from app.schemas.auth import (
 )
 from app.schemas.common import ErrorSchema
 from app.schemas.user import SelfUserSchema
+from app.sealing import seal, unseal
 
 blp = Blueprint("account", __name__, url_prefix="/", description="Registration and passwords.")
 
 RESET_ACCEPTED = "If an active account has that e-mail address, a reset token was sent to it."
+RESET_PURPOSE = "reset addresses"
 REGISTRATION_ACCEPTED = (
     "Check your inbox: a link to confirm the account was sent to that address (if an account "
     "has it already, its holder was told instead)."
@@ -124,10 +127,28 @@ def confirm_email_change(payload):
 @blp.response(202, AcceptedSchema)
 def forgot_password(payload):
     """Send a password reset token to that address; the answer is the same for any address."""
-    user = User.with_email(payload["email"])
+    if current_app.config["MAIL_QUEUE"]:
+        # The look-up too happens in the worker: the request does the same work, and so takes
+        # the same time, whether or not an account has the address.
+        queue(reset_by_address, sealed_email=seal(payload["email"], RESET_PURPOSE))
+    else:
+        send_reset_email(payload["email"])
+    return {"message": RESET_ACCEPTED}
+
+
+def send_reset_email(email: str) -> None:
+    """A reset token to ``email``, if an account that may sign in has it."""
+    user = User.with_email(email)
     if user is not None and user.may_sign_in:
         guard.send_reset_email(user.email, user)
-    return {"message": RESET_ACCEPTED}
+
+
+@mail_task("reset_by_address")
+def reset_by_address(context, sealed_email: str) -> None:
+    """The worker's half of /password/forgot."""
+    with context.additional_context["flask_app"].app_context():
+        send_reset_email(unseal(sealed_email, RESET_PURPOSE))
+        db.session.commit()
 
 
 @blp.route("password/reset", methods=["POST"])
