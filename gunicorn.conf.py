@@ -5,7 +5,12 @@ import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+# Threads, not one request per process: a client that sends its request slowly (a byte every few
+# seconds, slowloris) holds one thread while it does, not a whole worker, so a handful of them
+# leave the others answering (tests/test_slow_clients.py). Each worker keeps at most
+# DATABASE_POOL_SIZE connections however many threads it runs (README, Scaling).
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Build the app once in the master: a bad setting stops the release at once with its one-line
 # reason, and workers share the imported code's memory.
 preload_app = True

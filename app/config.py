@@ -114,7 +114,11 @@ class Config:
             normalize_database_url(database_url) if database_url else None
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = {
+            # At most this many connections per process, whatever its threads (the connection
+            # budget in the README's Scaling section); a thread waits for a free one.
             "pool_size": env_int("DATABASE_POOL_SIZE", 5),
+            "max_overflow": 0,
+            "pool_timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
             # Pooled connections are always checked before use without a round trip (see
             # app/database.py); a SELECT 1 as well is only worth it where connections can die
             # silently (a proxy or NAT between the app and PostgreSQL).

@@ -151,6 +151,9 @@ def run_worker(flask_app: Flask, wait: bool = True) -> None:
         # No server-side prepared statements: they would not survive a pooler in
         # transaction mode (PgBouncer before 1.21).
         kwargs={"prepare_threshold": None},
+        # One connection polls and one sends: the worker's share of the connection budget.
+        min_size=1,
+        max_size=2,
     )
     worker_jobs = jobs.with_connector(connector)
     worker_jobs.run_worker(

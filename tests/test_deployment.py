@@ -64,16 +64,19 @@ def test_app_json_provisions_postgres_secrets_and_seeding() -> None:
     assert manifest["env"]["SEED_USER_PASSWORD"]["required"] is True
     assert manifest["env"]["APP_CONFIG"]["value"] == "production"
     assert "seed-db" in manifest["scripts"]["postdeploy"]
+    assert manifest["formation"] == {"web": {"quantity": 1}, "worker": {"quantity": 1}}
 
 
 def test_gunicorn_settings_follow_heroku_variables(monkeypatch) -> None:
     monkeypatch.setenv("PORT", "8123")
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    monkeypatch.setenv("GUNICORN_THREADS", "4")
 
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
     assert settings["bind"] == "0.0.0.0:8123"
     assert settings["workers"] == 3
+    assert (settings["worker_class"], settings["threads"]) == ("gthread", 4)
     assert settings["graceful_timeout"] < 30
     assert settings["accesslog"] is None
     assert settings["errorlog"] == "-"
