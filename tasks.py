@@ -11,7 +11,11 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 DEVDB = os.path.join(ROOT, ".devdb")
 FLASK = f"{sys.executable} -m flask --app app"
 # Debian packages that some tests drive, by the command they provide.
-TEST_DEBIAN_PACKAGES = {"chromium": "chromium"}
+TEST_DEBIAN_PACKAGES = {
+    "chromium": "chromium",
+    "pgbouncer": "pgbouncer",
+    "redis-server": "redis-server",
+}
 
 
 def development_env() -> dict[str, str]:

