@@ -109,7 +109,11 @@ class Config:
 
     def __init__(self) -> None:
         self.SECRET_KEY = os.environ.get("SECRET_KEY")
-        database_url = os.environ.get("DATABASE_URL")
+        # Heroku's connection pooling (PgBouncer), attached as DATABASE_CONNECTION_POOL, sets
+        # DATABASE_CONNECTION_POOL_URL: every process then connects through it.
+        database_url = os.environ.get("DATABASE_CONNECTION_POOL_URL") or os.environ.get(
+            "DATABASE_URL"
+        )
         self.SQLALCHEMY_DATABASE_URI = (
             normalize_database_url(database_url) if database_url else None
         )

@@ -129,3 +129,11 @@ def test_development_without_database_url_uses_the_embedded_database(monkeypatch
     assert config.EMBEDDED_DATABASE_DIR.endswith(".devdb")
     assert config.SQLALCHEMY_DATABASE_URI is None
     assert len(config.SECRET_KEY) >= 32
+
+
+def test_heroku_connection_pooling_wins_over_the_direct_url(production_env) -> None:
+    production_env.setenv("DATABASE_CONNECTION_POOL_URL", "postgres://u:p@pooler.example:5432/d")
+
+    config = load_config("production")
+
+    assert config.SQLALCHEMY_DATABASE_URI == "postgresql+psycopg2://u:p@pooler.example:5432/d"
