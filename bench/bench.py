@@ -1,5 +1,5 @@
 """Benchmark Gatehouse against a bare Flask JSON app served the same way (gunicorn, the committed
-gunicorn.conf.py, 2 sync workers), with wrk -t1 -c8 on loopback and PostgreSQL on its unix
+gunicorn.conf.py, 2 workers of 8 threads), with wrk -t1 -c8 on loopback and PostgreSQL on its unix
 socket. Prints one table: req/s, p50, p99, errors, ratio to the bare app, RSS per worker; then
 the lists at 1,000,000 users (first page, the last link, page=N in the middle of the list, a next
 link from there, a selective q, a rare role, and GET /users/me while six clients ask for pages
