@@ -11,6 +11,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMAIL_TEMPLATES = Path(__file__).resolve().parent / "templates" / "email"
 MIN_SECRET_KEY_BYTES = 32
+# Development's per-address login limit: the Postman collection signs in a dozen times at once.
+DEVELOPMENT_LOGIN_LIMIT = "60 per minute"
 FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
 ONE_MEBIBYTE = 1024 * 1024
 # argon2id at OWASP's minimum. OWASP lists five settings of equal strength that trade memory for
@@ -257,6 +259,8 @@ class DevelopmentConfig(Config):
         # Development only: a fixed key so tokens survive a restart of the dev server.
         self.SECRET_KEY = self.SECRET_KEY or "development-only-key-never-use-in-production-0123"
         self.SEED_DEFAULT_PASSWORDS_ALLOWED = True
+        if "RATELIMIT_LOGIN" not in os.environ:
+            self.RATELIMIT_LOGIN = DEVELOPMENT_LOGIN_LIMIT
         # Development only: the docs page keeps its token across reloads (in localStorage).
         self.OPENAPI_SWAGGER_UI_CONFIG["persistAuthorization"] = True
         # Development writes e-mails to files instead of sending them.
