@@ -94,7 +94,7 @@ def to_ms(value: str) -> float:
 def percentile(output: str, percent: int) -> str:
     """A line of wrk's latency distribution ("     50%    2.10ms"): anchored at the line's
     start, since the thread statistics above it end in percentages too ("87.50%")."""
-    found = re.search(rf"^\s*{percent}%\s+(\S+)$", output, re.MULTILINE)
+    found = re.search(rf"^\s*{percent}%\s+(\S+)\s*$", output, re.MULTILINE)
     if found is None:
         raise RuntimeError(f"wrk printed no {percent}% line:\n{output}")
     return found.group(1)
