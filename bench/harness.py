@@ -2,6 +2,7 @@
 gunicorn serving it, as in production. Used by the load and benchmark scripts, the Postman run and
 the end-to-end tests, so they all start things the same way."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -87,6 +88,17 @@ def production_env(database_url: str, **overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], log_path: Path):
+    """A gunicorn ``Server`` for the block: up when it starts, stopped when it ends."""
+    server = Server(env, log_path)
+    try:
+        server.wait_until_up()
+        yield server
+    finally:
+        server.stop()
 
 
 class Server:

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bench.harness import Server, call, production_env
+from bench.harness import call, production_env, serving
 from tests.test_mfa import Authenticator
 
 PASSWORD = "security-e2e-passphrase"
@@ -15,13 +15,11 @@ PASSWORD = "security-e2e-passphrase"
 
 @pytest.fixture(scope="module")
 def server(migrated_database, tmp_path_factory):
-    running = Server(
+    with serving(
         production_env(migrated_database, WEB_CONCURRENCY="4", MAIL_BACKEND="locmem"),
         tmp_path_factory.mktemp("security") / "web.log",
-    )
-    running.wait_until_up()
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 def login(base: str, username: str, password: str = PASSWORD):

@@ -8,20 +8,18 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import BucketlistItem, User
-from bench.harness import Server, call, production_env
+from bench.harness import call, production_env, serving
 
 PASSWORD = "concurrent-password"
 
 
 @pytest.fixture(scope="module")
 def server(migrated_database, tmp_path_factory):
-    running = Server(
+    with serving(
         production_env(migrated_database, WEB_CONCURRENCY="4"),
         tmp_path_factory.mktemp("concurrency") / "web.log",
-    )
-    running.wait_until_up()
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 def _all(calls) -> list:

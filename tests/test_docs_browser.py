@@ -17,7 +17,7 @@ import pytest
 
 from app.config import load_config
 from app.observability import DOCS_CONTENT_SECURITY_POLICY
-from bench.harness import Server, call, production_env
+from bench.harness import call, production_env, serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 VIOLATION = "Content Security Policy"
@@ -56,13 +56,11 @@ def open_in_browser(url: str, tmp_path: Path) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def server(migrated_database, tmp_path_factory):
-    running = Server(
+    with serving(
         production_env(migrated_database, WEB_CONCURRENCY="1"),
         tmp_path_factory.mktemp("docs") / "web.log",
-    )
-    running.wait_until_up()
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 @pytest.fixture

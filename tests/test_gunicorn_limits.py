@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from bench.harness import ROOT, Server, production_env
+from bench.harness import ROOT, Server, production_env, serving
 
 CONFIG = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 LINE = CONFIG["limit_request_line"]
@@ -19,13 +19,11 @@ FIELDS = CONFIG["limit_request_fields"]
 
 @pytest.fixture(scope="module")
 def server(migrated_database, tmp_path_factory):
-    running = Server(
+    with serving(
         production_env(migrated_database, WEB_CONCURRENCY="1"),
         tmp_path_factory.mktemp("limits") / "web.log",
-    )
-    running.wait_until_up()
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 def exchange(server: Server, head: bytes, body: bytes = b"") -> tuple[int, dict, bytes]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import FLASK, ROOT, PgBouncer, Redis, Server, call, production_env
+from bench.harness import FLASK, ROOT, PgBouncer, Redis, call, production_env, serving
 
 PASSWORD = "scale-out-passphrase"
 MISSING = [server for server in ("pgbouncer", "redis-server") if shutil.which(server) is None]
@@ -49,12 +49,11 @@ def services(migrated_database, tmp_path_factory):
 @pytest.fixture(scope="module")
 def instances(services, tmp_path_factory):
     scratch = tmp_path_factory.mktemp("instances")
-    running = [Server(services, scratch / f"web{number}.log") for number in (1, 2)]
-    for server in running:
-        server.wait_until_up()
-    yield [server.base_url for server in running]
-    for server in running:
-        server.stop()
+    with (
+        serving(services, scratch / "web1.log") as first,
+        serving(services, scratch / "web2.log") as second,
+    ):
+        yield [first.base_url, second.base_url]
 
 
 def from_address(address: str) -> dict[str, str]:

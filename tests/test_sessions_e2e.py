@@ -9,21 +9,19 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import RefreshToken
-from bench.harness import Server, call, production_env
+from bench.harness import call, production_env, serving
 
 PASSWORD = "sessions-e2e-password"
 
 
 @pytest.fixture(scope="module")
 def server(migrated_database, tmp_path_factory):
-    running = Server(
-        # No grace: a retired token presented again is a reuse at once.
+    # No grace: a retired token presented again is a reuse at once.
+    with serving(
         production_env(migrated_database, WEB_CONCURRENCY="4", REFRESH_REUSE_GRACE="0"),
         tmp_path_factory.mktemp("sessions") / "web.log",
-    )
-    running.wait_until_up()
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 @pytest.fixture

@@ -9,20 +9,18 @@ import time
 
 import pytest
 
-from bench.harness import Server, call, production_env
+from bench.harness import call, production_env, serving
 
 SLOW_CLIENTS = 6
 
 
 @pytest.fixture(scope="module")
 def server(migrated_database, tmp_path_factory):
-    running = Server(
+    with serving(
         production_env(migrated_database, WEB_CONCURRENCY="2"),
         tmp_path_factory.mktemp("slow") / "web.log",
-    )
-    running.wait_until_up()
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 def trickle(port: int, stop: threading.Event) -> None:
