@@ -192,6 +192,21 @@ def test_wrong_codes_count_towards_the_lockout(client, member, enrolled) -> None
     assert right.get_json()["error"] == "rate_limited"
 
 
+def test_a_password_login_does_not_reset_the_count_of_wrong_codes(
+    client, member, enrolled
+) -> None:
+    def wrong_code() -> int:
+        token = password_step(client, member)["mfa_token"]
+        return client.post("/login/mfa", json={"mfa_token": token, "code": "000000"}).status_code
+
+    wrong = [wrong_code() for _ in range(5)]
+    locked = client.post("/login", json={"username": "member", "password": member.password})
+
+    assert wrong == [401] * 5
+    assert locked.status_code == 429
+    assert locked.get_json()["error"] == "rate_limited"
+
+
 def test_the_second_step_needs_exactly_one_kind_of_code(client, member, enrolled) -> None:
     token = password_step(client, member)["mfa_token"]
 

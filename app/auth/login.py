@@ -59,7 +59,10 @@ def authenticate(username: str, password: str) -> User:
     if not valid:
         count_failure(login_name, user)
     InvalidUserError.require_condition(user.may_sign_in, "The account is disabled")
-    clear_failures(login_name, user, on_record)
+    if not user.mfa_enabled:
+        # With MFA on, the password is half a sign-in: the count starts again only when the
+        # second factor passes too (else each password login would buy more code guesses).
+        clear_failures(login_name, user, on_record)
     user.last_login_at = utcnow()
     if upgraded_hash:
         user.password = upgraded_hash
