@@ -192,9 +192,7 @@ def test_wrong_codes_count_towards_the_lockout(client, member, enrolled) -> None
     assert right.get_json()["error"] == "rate_limited"
 
 
-def test_a_password_login_does_not_reset_the_count_of_wrong_codes(
-    client, member, enrolled
-) -> None:
+def test_a_password_login_does_not_reset_the_count_of_wrong_codes(client, member, enrolled) -> None:
     def wrong_code() -> int:
         token = password_step(client, member)["mfa_token"]
         return client.post("/login/mfa", json={"mfa_token": token, "code": "000000"}).status_code
