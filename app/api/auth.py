@@ -13,7 +13,7 @@ from flask import current_app, make_response, request, url_for
 from app.api.blueprint import Blueprint
 from app.auth import mfa
 from app.auth.guard import current_user
-from app.auth.login import authenticate, check_credential, check_current_password
+from app.auth.login import authenticate, check_current_password
 from app.auth.sessions import (
     current_session,
     end_session,
@@ -189,9 +189,7 @@ def reauthenticate(payload):
         )
     check_current_password(user, payload["password"], "password")
     if user.mfa_enabled:
-        check_credential(
-            user, lambda: mfa.accept_code_or_recovery_code(user, payload["code"]), "code", "code"
-        )
+        mfa.check_code(user, payload["code"], recovery=True)
     mark_authenticated(current_session())
     db.session.commit()
     return "", 204

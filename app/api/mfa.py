@@ -10,7 +10,6 @@ from app.api.blueprint import Blueprint
 from app.audit import record_event
 from app.auth import mfa
 from app.auth.guard import current_user
-from app.auth.login import check_credential
 from app.auth.notices import send_security_notice
 from app.auth.sessions import end_sessions
 from app.errors import ApiError
@@ -37,17 +36,11 @@ WRONG_CODE = {
 }
 
 
-def check_code(user: User, code: str, field_name: str = "code", recovery: bool = False) -> None:
-    """401 ``invalid_credentials`` (counted towards the lockout) unless ``code`` is good."""
-    accept = mfa.accept_code_or_recovery_code if recovery else mfa.accept_code
-    check_credential(user, lambda: accept(user, code), field_name, label="code")
-
-
 def turn_on(user: User, code: str) -> list[str]:
     """Confirm the pending secret with a first code: MFA is on; the recovery codes."""
     if user.totp_secret is None or user.mfa_enabled:
         raise ApiError(409, "conflict", NO_PENDING_SECRET)
-    check_code(user, code)
+    mfa.check_code(user, code)
     codes = mfa.enable(user)
     record_event("user.mfa_enabled", user.user_id, {"mfa_enabled": [False, True]})
     send_security_notice(
@@ -94,7 +87,7 @@ def renew_recovery_codes(payload):
     user = current_user()
     if not user.mfa_enabled:
         raise ApiError(409, "conflict", "MFA is off: there are no recovery codes to renew.")
-    check_code(user, payload["code"])
+    mfa.check_code(user, payload["code"])
     codes = mfa.new_recovery_codes(user)
     db.session.commit()
     return {"recovery_codes": codes}
@@ -111,7 +104,7 @@ def disable_totp(payload):
     user = current_user()
     if not user.mfa_enabled:
         raise ApiError(409, "conflict", "MFA is off already.")
-    check_code(user, payload["code"], recovery=True)
+    mfa.check_code(user, payload["code"], recovery=True)
     mfa.disable(user)
     record_event("user.mfa_disabled", user.user_id, {"mfa_enabled": [True, False]})
     send_security_notice(
@@ -158,9 +151,9 @@ def login_mfa(payload):
     """Finish a sign-in of an account with MFA on: the mfa_token and a code (or recovery code)."""
     user = mfa.user_of_token(payload["mfa_token"], mfa.MFA_AUDIENCE)
     if "code" in payload:
-        check_code(user, payload["code"])
+        mfa.check_code(user, payload["code"])
     else:
-        check_code(user, payload["recovery_code"], "recovery_code", recovery=True)
+        mfa.check_code(user, payload["recovery_code"], "recovery_code", recovery=True)
     return sign_in(user)
 
 

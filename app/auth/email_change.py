@@ -14,7 +14,7 @@ refresh and for a password reset) that also names the new address; ``/register/c
 it, and ``/users/me/email/confirm`` accepts nothing else.
 """
 
-from flask import current_app, g
+from flask import current_app
 from flask_praetorian.constants import AccessType
 
 from app.auth.notices import send_security_notice
@@ -88,4 +88,5 @@ def emailed_token_user(token: str, email_change: bool) -> tuple[User, dict]:
     claims = guard.extract_jwt_token(token, access_type=AccessType.register)
     if (EMAIL_CHANGE_CLAIM in claims) != email_change:
         raise ApiError(401, "invalid_token", "This token is for another purpose.")
-    return g.authenticated_user, claims
+    # The guard's check loaded the user already: this reads the session's identity map.
+    return User.identify(claims["id"]), claims

@@ -27,6 +27,7 @@ import segno
 from flask import current_app
 from sqlalchemy import delete, update
 
+from app.auth.login import check_credential
 from app.errors import ApiError
 from app.extensions import db, guard
 from app.models import RecoveryCode, User
@@ -146,6 +147,13 @@ def accept_code_or_recovery_code(user: User, code: str) -> bool:
     if len(code) == 6 and code.isdigit():
         return accept_code(user, code)
     return accept_recovery_code(user, code)
+
+
+def check_code(user: User, code: str, field_name: str = "code", recovery: bool = False) -> None:
+    """401 ``invalid_credentials`` (counted towards the lockout) unless ``code`` is good: a code
+    from the app, or with ``recovery`` also a recovery code."""
+    accept = accept_code_or_recovery_code if recovery else accept_code
+    check_credential(user, lambda: accept(user, code), field_name, label="code")
 
 
 def enable(user: User) -> list[str]:
