@@ -10,9 +10,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from app.api import register_blueprints
-from app.api.auth import CSRF_HEADER
 from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME, strings_without_nul
 from app.audit import install_audit_trail
+from app.auth import bearer
 from app.cli import register_commands
 from app.config import load_config
 from app.database import install_connection_checks
@@ -23,6 +23,8 @@ from app.mail import init_mail
 from app.models import User
 from app.observability import register_observability
 from app.request_hooks import register_request_hooks
+from app.tokens import keys
+from app.tokens.transport import CSRF_HEADER, bearer_token
 
 
 def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -75,7 +77,8 @@ def register_extensions(app: Flask) -> None:
     ma.init_app(app)
     init_mail(app)
     limiter.init_app(app)
-    guard.init_app(app, User)
+    guard.init_app(app, User, bearer_reader=bearer.authenticate, header_reader=bearer_token)
+    keys.init_app(app)
     if app.config["CORS_ORIGINS"]:
         CORS(
             app,

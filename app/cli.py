@@ -8,14 +8,15 @@ from flask.cli import with_appcontext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.login import prune_login_failures
+from app.auth.attempts import prune_login_failures
 from app.auth.mfa import rotate_secrets
 from app.auth.password_policy import password_problems
-from app.auth.revocation import prune_sessions
+from app.auth.sessions import prune_sessions
 from app.config import PROJECT_ROOT
 from app.extensions import db, guard
 from app.mail import run_worker
 from app.models import User
+from app.tokens import tickets
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
@@ -126,9 +127,10 @@ def seed_db_command() -> None:
 @click.command("prune-tokens")
 @with_appcontext
 def prune_tokens_command() -> None:
-    """Delete sessions that ended or expired (with their refresh tokens), and failed-login
-    records that no longer count."""
+    """Delete sessions that ended or expired (with their refresh tokens), expired tickets, and
+    failed-login records that no longer count."""
     click.echo(f"Pruned {prune_sessions()} ended or expired session(s).")
+    click.echo(f"Pruned {tickets.prune()} expired ticket(s).")
     click.echo(f"Pruned {prune_login_failures()} failed-login record(s) that no longer count.")
 
 

@@ -105,12 +105,24 @@ def mail_settings_from_env() -> dict:
 
 
 class Config:
-    """Settings shared by every deployment."""
+    """Settings shared by every deployment, one section per concern."""
 
     name = "base"
 
     def __init__(self) -> None:
         self.SECRET_KEY = os.environ.get("SECRET_KEY")
+        self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip(
+            "/"
+        )
+        self.database()
+        self.tokens_and_sessions()
+        self.passwords_and_sign_in()
+        self.rate_limits()
+        self.api_documents()
+        self.operations()
+        self.accounts_and_mail()
+
+    def database(self) -> None:
         # Heroku's connection pooling (PgBouncer), attached as DATABASE_CONNECTION_POOL, sets
         # DATABASE_CONNECTION_POOL_URL: every process then connects through it.
         database_url = os.environ.get("DATABASE_CONNECTION_POOL_URL") or os.environ.get(
@@ -135,19 +147,53 @@ class Config:
             "connect_args": {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5)},
         }
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
-        self.MAX_CONTENT_LENGTH = ONE_MEBIBYTE
+        self.EMBEDDED_DATABASE_DIR = None
+        # The measured fast paths of the data path (bench/README.md), all on; the benchmark's
+        # ablation builds apps with one off (bench/ablation.py).
+        self.FAST_PATHS = set(FAST_PATHS)
 
-        # flask-praetorian
+    def tokens_and_sessions(self) -> None:
+        # Access tokens: signed with SIGNING_KEYS (app/tokens/keys.py; development and tests
+        # keep keys in the database), for this issuer and audience.
+        self.SIGNING_KEYS = os.environ.get("SIGNING_KEYS", "").strip()
+        self.SIGNING_KEY_NEXT = os.environ.get("SIGNING_KEY_NEXT", "").strip()
+        self.JWT_ISSUER = (
+            os.environ.get("JWT_ISSUER", "").strip().rstrip("/") or self.PUBLIC_BASE_URL
+        )
+        self.JWT_AUDIENCE = os.environ.get("JWT_AUDIENCE", "").strip() or self.JWT_ISSUER
         self.JWT_ACCESS_LIFESPAN = {"seconds": env_int("JWT_ACCESS_LIFESPAN", 15 * 60)}
-        # A session lasts this long after its login, however often it is refreshed.
+        # A session lasts this long after its login, however often it is refreshed ...
         self.JWT_REFRESH_LIFESPAN = {"seconds": env_int("JWT_REFRESH_LIFESPAN", 30 * 24 * 3600)}
         # ... and ends after this long without a refresh.
         self.SESSION_IDLE_LIFESPAN = env_int("SESSION_IDLE_LIFESPAN", 7 * 24 * 3600)
         self.SESSIONS_PER_USER = env_int("SESSIONS_PER_USER", 10)
         # Seconds in which a retired refresh token is a client's retry, not a theft.
         self.REFRESH_REUSE_GRACE = env_int("REFRESH_REUSE_GRACE", 10)
-        # Seconds after a password check in which a session may use the "fresh" routes.
+        # Seconds after a password check in which a token may use the "fresh" routes.
         self.REAUTH_WINDOW = env_int("REAUTH_WINDOW", 300)
+        # Browser mode: the refresh token travels in an HttpOnly cookie, not in bodies.
+        self.REFRESH_COOKIE = env_bool("REFRESH_COOKIE", False)
+        # flask-praetorian: bearer tokens in the Authorization header only; its errors are ours.
+        self.JWT_PLACES = ["header"]
+        self.DISABLE_PRAETORIAN_ERROR_HANDLER = True
+        self.PRAETORIAN_CONFIRMATION_LIFESPAN = {
+            "seconds": env_int("CONFIRMATION_LIFESPAN", 24 * 3600)
+        }
+        self.PRAETORIAN_RESET_LIFESPAN = {"seconds": env_int("RESET_LIFESPAN", 30 * 60)}
+
+    def passwords_and_sign_in(self) -> None:
+        self.PRAETORIAN_HASH_SCHEME = "argon2"
+        self.PRAETORIAN_HASH_ALLOWED_SCHEMES = ["argon2", "pbkdf2_sha512"]
+        self.PRAETORIAN_HASH_DEPRECATED_SCHEMES = ["pbkdf2_sha512"]
+        self.ARGON2_MEMORY_COST_KIB = env_int("ARGON2_MEMORY_COST_KIB", ARGON2_MEMORY_COST_KIB)
+        self.ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", ARGON2_TIME_COST)
+        self.ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", ARGON2_PARALLELISM)
+        # Ask Have I Been Pwned (k-anonymity range API) whether a new password was breached.
+        self.PASSWORD_BREACH_CHECK = env_bool("PASSWORD_BREACH_CHECK", False)
+        self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+        self.LOGIN_LOCKOUT = env_int("LOGIN_LOCKOUT", 15 * 60)
+        # Failures against one login name, from all addresses, after which its checks slow down.
+        self.LOGIN_SLOWDOWN_AFTER = env_int("LOGIN_SLOWDOWN_AFTER", 10)
         # Accounts with one of these roles must turn MFA on before they get tokens.
         self.MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES")
         unknown = set(self.MFA_REQUIRED_ROLES) - {"admin", "operator", "user"}
@@ -161,37 +207,8 @@ class Config:
             raise ConfigError(
                 "MFA_ENCRYPTION_KEYS must hold Fernet keys (44 url-safe base64 characters)"
             )
-        # Browser mode: the refresh token travels in an HttpOnly cookie, not in bodies.
-        self.REFRESH_COOKIE = env_bool("REFRESH_COOKIE", False)
-        self.JWT_PLACES = ["header"]
-        self.DISABLE_PRAETORIAN_ERROR_HANDLER = True
-        self.PRAETORIAN_HASH_SCHEME = "argon2"
-        self.PRAETORIAN_HASH_ALLOWED_SCHEMES = ["argon2", "pbkdf2_sha512"]
-        self.PRAETORIAN_HASH_DEPRECATED_SCHEMES = ["pbkdf2_sha512"]
-        self.ARGON2_MEMORY_COST_KIB = env_int("ARGON2_MEMORY_COST_KIB", ARGON2_MEMORY_COST_KIB)
-        self.ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", ARGON2_TIME_COST)
-        self.ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", ARGON2_PARALLELISM)
 
-        # flask-smorest / OpenAPI
-        self.API_TITLE = "Gatehouse"
-        self.API_VERSION = "1.0.0"
-        self.OPENAPI_VERSION = "3.1.0"
-        self.OPENAPI_URL_PREFIX = "/"
-        self.OPENAPI_JSON_PATH = "openapi.json"
-        self.OPENAPI_SWAGGER_UI_PATH = "docs"
-        self.OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
-        # The token pasted into the docs page lives in that page only (persisting it would put a
-        # bearer token in the browser's localStorage, readable by any script of the origin).
-        self.OPENAPI_SWAGGER_UI_CONFIG = {"tryItOutEnabled": True}
-
-        # Ask Have I Been Pwned (k-anonymity range API) whether a new password was breached.
-        self.PASSWORD_BREACH_CHECK = env_bool("PASSWORD_BREACH_CHECK", False)
-
-        # Login hardening
-        self.LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
-        self.LOGIN_LOCKOUT = env_int("LOGIN_LOCKOUT", 15 * 60)
-        # Failures against one login name, from all addresses, after which its checks slow down.
-        self.LOGIN_SLOWDOWN_AFTER = env_int("LOGIN_SLOWDOWN_AFTER", 10)
+    def rate_limits(self) -> None:
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         # Several instances share their per-address counts in Redis (README, Scaling); one
         # instance may keep them in its memory.
@@ -208,25 +225,34 @@ class Config:
         # How many proxies (Heroku's router: 1) stand in front and set X-Forwarded-For.
         self.TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
 
-        # Operations
+    def api_documents(self) -> None:
+        # flask-smorest / OpenAPI
+        self.API_TITLE = "Gatehouse"
+        self.API_VERSION = "1.0.0"
+        self.OPENAPI_VERSION = "3.1.0"
+        self.OPENAPI_URL_PREFIX = "/"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "docs"
+        self.OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
+        # The token pasted into the docs page lives in that page only (persisting it would put a
+        # bearer token in the browser's localStorage, readable by any script of the origin).
+        self.OPENAPI_SWAGGER_UI_CONFIG = {"tryItOutEnabled": True}
+
+    def operations(self) -> None:
+        self.MAX_CONTENT_LENGTH = ONE_MEBIBYTE
         self.CORS_ORIGINS = env_list("CORS_ORIGINS")
         self.HSTS_ENABLED = False
         self.HEALTH_TIMEOUT_MS = env_int("HEALTH_TIMEOUT_MS", 2000)
-        # The measured fast paths (bench/README.md): all on unless the benchmark switches one
-        # off to measure what it buys ("autocommit_reads", "sql_dump").
-        self.FAST_PATHS = set(FAST_PATHS) - {
-            name.strip() for name in os.environ.get("FAST_PATHS_OFF", "").split(",")
-        }
 
-        # Accounts and e-mail
+    def accounts_and_mail(self) -> None:
         self.REGISTRATION_ENABLED = env_bool("REGISTRATION_ENABLED", True)
         self.EMAIL_CONFIRMATION = env_bool("EMAIL_CONFIRMATION", False)
-        self.PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip(
-            "/"
-        )
         self.MAIL_BACKEND = "smtp"
-        # Requests queue e-mail; the worker process sends it (app/mail.py).
+        # Requests queue e-mail; the worker process sends it (app/mail.py), trying a message
+        # MAIL_SEND_ATTEMPTS times, the n-th retry after MAIL_RETRY_WAIT ** n seconds.
         self.MAIL_QUEUE = env_bool("MAIL_QUEUE", True)
+        self.MAIL_SEND_ATTEMPTS = env_int("MAIL_SEND_ATTEMPTS", 6)
+        self.MAIL_RETRY_WAIT = env_int("MAIL_RETRY_WAIT", 4)
         self.MAIL_DEFAULT_SENDER = "Gatehouse <no-reply@example.com>"
         self.__dict__.update(mail_settings_from_env())
         self.PRAETORIAN_CONFIRMATION_SENDER = self.MAIL_DEFAULT_SENDER
@@ -237,15 +263,9 @@ class Config:
         self.PRAETORIAN_RESET_SUBJECT = "Reset your Gatehouse password"
         self.PRAETORIAN_CONFIRMATION_TEMPLATE = str(EMAIL_TEMPLATES / "confirm_registration.html")
         self.PRAETORIAN_RESET_TEMPLATE = str(EMAIL_TEMPLATES / "reset_password.html")
-        self.PRAETORIAN_CONFIRMATION_LIFESPAN = {
-            "seconds": env_int("CONFIRMATION_LIFESPAN", 24 * 3600)
-        }
-        self.PRAETORIAN_RESET_LIFESPAN = {"seconds": env_int("RESET_LIFESPAN", 30 * 60)}
-
         self.SEED_ADMIN_PASSWORD = os.environ.get("SEED_ADMIN_PASSWORD")
         self.SEED_USER_PASSWORD = os.environ.get("SEED_USER_PASSWORD")
         self.SEED_DEFAULT_PASSWORDS_ALLOWED = False
-        self.EMBEDDED_DATABASE_DIR = None
 
 
 class DevelopmentConfig(Config):
@@ -307,6 +327,11 @@ class ProductionConfig(Config):
         if not self.SECRET_KEY or len(self.SECRET_KEY.encode()) < MIN_SECRET_KEY_BYTES:
             raise ConfigError(
                 f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production"
+            )
+        if not self.SIGNING_KEYS:
+            raise ConfigError(
+                "SIGNING_KEYS is not set: production signs access tokens with configured keys "
+                "(flask --app app generate-signing-key prints one)"
             )
         self.HSTS_ENABLED = True
 

@@ -14,13 +14,13 @@ With ``MAIL_QUEUE=false`` (the tests' default) flask-mailman sends in the reques
 """
 
 import logging
-import os
 
 import procrastinate
 from flask import Flask, g, has_request_context
 from flask_mailman import EmailMessage
 from flask_mailman.backends.base import BaseEmailBackend
 from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
 from app.extensions import db, mail
 from app.sealing import seal_json, unseal_json
@@ -28,12 +28,30 @@ from app.sealing import seal_json, unseal_json
 LOG = logging.getLogger(__name__)
 QUEUE = "mail"
 SEAL_PURPOSE = "queued mail"
-# Read when the worker starts: a send is tried this many times, the n-th retry after
-# MAIL_RETRY_WAIT ** n seconds.
-SEND_ATTEMPTS = int(os.environ.get("MAIL_SEND_ATTEMPTS", "6"))
-RETRY_WAIT = int(os.environ.get("MAIL_RETRY_WAIT", "4"))
 
 jobs = procrastinate.App(connector=SQLAlchemyPsycopg2Connector())
+
+
+class BackOff(BaseRetryStrategy):
+    """A failed send is tried ``MAIL_SEND_ATTEMPTS`` times in all, the n-th retry after
+    ``MAIL_RETRY_WAIT`` ** n seconds: the worker's app's settings (``configure``, when the
+    worker starts; the tasks are declared at import, before any app exists)."""
+
+    def __init__(self) -> None:
+        self.attempts = 6
+        self.wait = 4
+
+    def configure(self, config) -> None:
+        self.attempts = config["MAIL_SEND_ATTEMPTS"]
+        self.wait = config["MAIL_RETRY_WAIT"]
+
+    def get_retry_decision(self, *, exception, job) -> RetryDecision | None:
+        if job.attempts + 1 >= self.attempts:
+            return None
+        return RetryDecision(retry_in={"seconds": self.wait ** (job.attempts + 1)})
+
+
+BACK_OFF = BackOff()
 
 
 def message_to_job(message: EmailMessage) -> str:
@@ -58,10 +76,7 @@ def mail_task(name: str):
         name=name,
         queue=QUEUE,
         pass_context=True,
-        # procrastinate's max_attempts counts the retries after the first try.
-        retry=procrastinate.RetryStrategy(
-            max_attempts=SEND_ATTEMPTS - 1, exponential_wait=RETRY_WAIT
-        ),
+        retry=BACK_OFF,
     )
 
 
@@ -93,7 +108,7 @@ def send_email(context: procrastinate.JobContext, message: str) -> None:
             connection.send_messages([email])
         except Exception as error:
             attempt = context.job.attempts + 1
-            if attempt >= SEND_ATTEMPTS:
+            if attempt >= flask_app.config["MAIL_SEND_ATTEMPTS"]:
                 LOG.error(
                     "e-mail not delivered after %d attempts: %s (job %s, subject %r)",
                     attempt,
@@ -146,6 +161,7 @@ def run_worker(flask_app: Flask, wait: bool = True) -> None:
     """Send queued e-mail until stopped (``wait=False``: until the queue is empty)."""
     from procrastinate import PsycopgConnector
 
+    BACK_OFF.configure(flask_app.config)
     connector = PsycopgConnector(
         conninfo=worker_conninfo(flask_app.config["SQLALCHEMY_DATABASE_URI"]),
         # No server-side prepared statements: they would not survive a pooler in

@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.embedded_db import start_embedded_postgres  # noqa: E402
+from app.tokens.keys import generate, to_pem  # noqa: E402
+
+# The signing key of every production process these runs start (production needs one).
+SIGNING_KEY = to_pem(generate())
 
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
 
@@ -82,6 +86,7 @@ def production_env(database_url: str, **overrides: str) -> dict[str, str]:
         FLASK_SKIP_DOTENV="1",
         DATABASE_URL=database_url,
         SECRET_KEY="harness-secret-key-" + "k" * 40,
+        SIGNING_KEYS=SIGNING_KEY,
         SEED_ADMIN_PASSWORD="harness-keeper-password",
         SEED_USER_PASSWORD="harness-member-password",
         RATELIMIT_ENABLED="false",

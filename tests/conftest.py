@@ -14,6 +14,9 @@ from app.database import recorded_statements
 from app.embedded_db import start_embedded_postgres
 from app.extensions import db, guard
 from app.models import User
+from app.tokens import access, emailed, keys
+
+EMAILED_KINDS = {"reset": emailed.RESET, "registration": emailed.REGISTRATION}
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 _hash_cache: dict[str, str] = {}
@@ -67,6 +70,8 @@ def app(migrated_database):
         )
         db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         db.session.commit()
+        # The first signing key is made (and read) now, not inside the test's first login.
+        keys.current_ring()
     yield app
     with app.app_context():
         db.session.remove()
@@ -132,14 +137,17 @@ def make_user(app):
 @pytest.fixture
 def token_for(app):
     """A real access token for an account, of a session started for it as /login starts one
-    (praetorian's ``encode_jwt_token`` options, such as an access lifespan, pass through)."""
+    (``lifespan`` in seconds); with ``kind`` ("reset" or "registration"), the e-mailed token of
+    that kind instead."""
 
-    def issue(account: Account, **overrides) -> str:
+    def issue(account: Account, lifespan: int = 900, kind: str | None = None) -> str:
         with app.test_request_context(method="POST"):
             user = db.session.get(User, account.id)
-            session, _ = start_session(user)
+            if kind is not None:
+                return emailed.mint(user, EMAILED_KINDS[kind])
+            session, _ = start_session(user, "password")
             db.session.commit()
-            return guard.encode_jwt_token(user, sid=session.id, **overrides)
+            return access.mint(user, session, lifespan)
 
     return issue
 

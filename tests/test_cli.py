@@ -12,7 +12,7 @@ from app.cli import MIGRATIONS_DIR
 from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.models import User
-from bench.harness import production_env
+from bench.harness import SIGNING_KEY, production_env
 
 
 def _users(app) -> list[tuple[str, str, str]]:
@@ -55,6 +55,7 @@ def test_production_refuses_to_seed_without_passwords(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("SECRET_KEY", "p" * 40)
+    monkeypatch.setenv("SIGNING_KEYS", SIGNING_KEY)
     monkeypatch.setenv("SEED_ADMIN_PASSWORD", "keeper-password-long")
     monkeypatch.setenv("SEED_USER_PASSWORD", "member-password-long")
     monkeypatch.delenv(missing)

@@ -4,6 +4,7 @@ import pytest
 
 from app import create_app
 from app.config import ConfigError, load_config, normalize_database_url
+from bench.harness import SIGNING_KEY
 
 STRONG_KEY = "k" * 32
 
@@ -13,6 +14,7 @@ def production_env(monkeypatch, database_url):
     monkeypatch.delenv("APP_CONFIG", raising=False)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("SIGNING_KEYS", SIGNING_KEY)
     return monkeypatch
 
 

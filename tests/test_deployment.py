@@ -17,6 +17,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from app.observability import ACCESS_LOGGER, JsonFormatter
+from bench.harness import SIGNING_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -170,6 +171,7 @@ def production_app(app, monkeypatch, database_url):
 
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("SECRET_KEY", "p" * 40)
+    monkeypatch.setenv("SIGNING_KEYS", SIGNING_KEY)
     monkeypatch.setenv("CORS_ORIGINS", "https://app.example.com, https://admin.example.com")
     return create_app("production")
 

@@ -17,7 +17,7 @@ import pytest
 
 from app.config import load_config
 from app.observability import DOCS_CONTENT_SECURITY_POLICY
-from bench.harness import call, production_env, serving
+from bench.harness import SIGNING_KEY, call, production_env, serving
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 VIOLATION = "Content Security Policy"
@@ -125,6 +125,7 @@ def test_the_token_is_kept_in_browser_storage_only_in_development(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("SIGNING_KEYS", SIGNING_KEY)
 
     settings = load_config(config).OPENAPI_SWAGGER_UI_CONFIG
 

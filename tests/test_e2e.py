@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import call, free_port
+from bench.harness import SIGNING_KEY, call, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "e2e-" + "s" * 60
@@ -50,6 +50,7 @@ def heroku_env(migrated_database, tmp_path_factory):
         PORT=str(free_port()),
         DATABASE_URL="postgres://" + migrated_database.split("://", 1)[1],
         SECRET_KEY=SECRET_KEY,
+        SIGNING_KEYS=SIGNING_KEY,
         SEED_ADMIN_PASSWORD=ADMIN_PASSWORD,
         SEED_USER_PASSWORD="e2e-member-password",
         WEB_CONCURRENCY="2",

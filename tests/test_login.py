@@ -84,6 +84,28 @@ def test_every_failed_login_costs_exactly_one_argon2_verification(
     assert len(calls) == 1
 
 
+def test_the_first_unknown_user_login_of_a_new_app_makes_no_hash(make_app, monkeypatch) -> None:
+    """The hash an unknown user's password is checked against exists before the first such
+    login: made then, it would make that login cost two argon2 runs (a timing tell)."""
+    client = make_app().test_client()
+    calls = []
+    real_hash, real_verify = argon2.low_level.hash_secret, argon2.low_level.verify_secret
+    monkeypatch.setattr(
+        argon2.low_level, "hash_secret", lambda *a, **k: calls.append("hash") or real_hash(*a, **k)
+    )
+    monkeypatch.setattr(
+        argon2.low_level,
+        "verify_secret",
+        lambda *a, **k: calls.append("verify") or real_verify(*a, **k),
+    )
+
+    response = client.post("/login", json={"username": "nobody", "password": "not-the-password"})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_credentials"
+    assert calls == ["verify"]
+
+
 def test_disabled_account_cannot_log_in_even_with_the_right_password(client, make_user) -> None:
     account = make_user("sleeper", is_active=False)
 
@@ -195,9 +217,9 @@ def test_legacy_hash_with_a_wrong_password_is_refused_and_kept(app, client, make
 def test_a_login_looks_the_account_up_and_writes_its_bookkeeping(
     app, client, member, counted_statements
 ) -> None:
-    """This address's standing for the name, the look-up, one UPDATE of the last login time
-    (and of the failed count and lock, cleared), the sessions to make room among, the new
-    session and its refresh token."""
+    """This address's standing for the name, the look-up, its failures from this address
+    cleared, one UPDATE of the last login time (and of the failed count and lock, cleared), the
+    sessions to make room among, the new session and its refresh token."""
     with counted_statements() as statements:
         response = client.post("/login", json={"username": "member", "password": member.password})
 
@@ -205,9 +227,10 @@ def test_a_login_looks_the_account_up_and_writes_its_bookkeeping(
     assert response.get_json()["token_type"] == "Bearer"
     assert "FROM login_failures" in statements[0]
     assert "WHERE lower(users.username) = " in statements[1]
-    assert statements[2].startswith("UPDATE users SET")
-    assert "FROM sessions" in statements[3]
-    assert [statement.split()[0:3] for statement in statements[4:]] == [
+    assert statements[2].startswith("DELETE FROM login_failures")
+    assert statements[3].startswith("UPDATE users SET")
+    assert "FROM sessions" in statements[4]
+    assert [statement.split()[0:3] for statement in statements[5:]] == [
         ["INSERT", "INTO", "sessions"],
         ["INSERT", "INTO", "refresh_tokens"],
     ]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from app.auth.login import SLOWDOWN_STEP
+from app.auth.attempts import SLOWDOWN_STEP
 from app.extensions import db
 from app.models import LoginFailure, User
 from app.models.columns import utcnow

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.auth import mfa
 from app.extensions import db
 from app.models import AuditEvent, User
+from app.tokens import tickets
 
 RECOVERY_CODE = re.compile(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}")
 
@@ -221,8 +222,9 @@ def test_the_second_step_needs_exactly_one_kind_of_code(client, member, enrolled
 def test_an_expired_or_foreign_mfa_token_is_refused(app, client, member, enrolled) -> None:
     with app.app_context():
         user = db.session.get(User, member.id)
-        expired = mfa.issue_token(user, mfa.MFA_AUDIENCE, -1)
-        enrolment = mfa.issue_token(user, mfa.ENROLMENT_AUDIENCE, 300)
+        expired = tickets.issue(tickets.MFA, -1, user, token_version=user.token_version)
+        enrolment = tickets.issue(tickets.ENROLMENT, 300, user, token_version=user.token_version)
+        db.session.commit()
 
     late = client.post("/login/mfa", json={"mfa_token": expired, "code": "123456"})
     foreign = client.post("/login/mfa", json={"mfa_token": enrolment, "code": "123456"})
@@ -344,3 +346,95 @@ def test_secrets_move_from_the_derived_key_to_a_dedicated_one(
     with app.app_context():
         stored = db.session.get(User, member.id).totp_secret
     assert Fernet(new_key).decrypt(stored.encode()).decode() == secret
+
+
+def test_reauthentication_counts_every_wrong_code_after_a_right_password(
+    client, member, enrolled
+) -> None:
+    """The right password does not clear the count before the code is checked: each try would
+    otherwise buy more code guesses."""
+    headers, _, _ = enrolled
+
+    def reauthenticate():
+        return client.post(
+            "/reauthenticate",
+            json={"password": member.password, "code": "000000"},
+            headers=headers,
+        )
+
+    wrong = [reauthenticate().status_code for _ in range(5)]
+    locked = reauthenticate()
+
+    assert wrong == [401] * 5
+    assert locked.status_code == 429
+    assert locked.get_json()["error"] == "rate_limited"
+
+
+# Arabic-Indic digits, full-width digits, and five ASCII digits ending in a full-width one.
+@pytest.mark.parametrize(
+    "code", ["\u0661\u0662\u0663\u0664\u0665\u0666", "\uff11" * 6, "12345\uff16"]
+)
+def test_a_code_of_other_scripts_digits_is_a_wrong_code(client, member, enrolled, code) -> None:
+    """Other scripts' digits pass ``str.isdigit``; such a code must be refused, not reach
+    ``hmac.compare_digest`` (which raises on non-ASCII strings)."""
+    headers, _, _ = enrolled
+    token = password_step(client, member)["mfa_token"]
+
+    second_step = client.post("/login/mfa", json={"mfa_token": token, "code": code})
+    reauthenticated = client.post(
+        "/reauthenticate", json={"password": member.password, "code": code}, headers=headers
+    )
+    renewed = client.post("/users/me/mfa/recovery-codes", json={"code": code}, headers=headers)
+
+    for response in (second_step, reauthenticated, renewed):
+        assert response.status_code == 401
+        assert response.get_json()["error"] == "invalid_credentials"
+
+
+def test_an_mfa_token_starts_one_session(client, member, enrolled) -> None:
+    """One password proof, one session: the mfa_token is used up by the second step."""
+    _, authenticator, codes = enrolled
+    token = password_step(client, member)["mfa_token"]
+
+    first = client.post("/login/mfa", json={"mfa_token": token, "code": authenticator.code()})
+    again = client.post("/login/mfa", json={"mfa_token": token, "recovery_code": codes[0]})
+
+    assert first.status_code == 200
+    assert first.get_json()["token_type"] == "Bearer"
+    assert again.status_code == 401
+    assert again.get_json()["error"] == "invalid_token"
+    # The recovery code was not spent by the refused request.
+    fresh = password_step(client, member)["mfa_token"]
+    later = client.post("/login/mfa", json={"mfa_token": fresh, "recovery_code": codes[0]})
+    assert later.status_code == 200
+
+
+def test_a_wrong_code_does_not_use_up_the_mfa_token(client, member, enrolled) -> None:
+    _, authenticator, _ = enrolled
+    token = password_step(client, member)["mfa_token"]
+
+    wrong = client.post("/login/mfa", json={"mfa_token": token, "code": "000000"})
+    right = client.post("/login/mfa", json={"mfa_token": token, "code": authenticator.code()})
+
+    assert wrong.status_code == 401
+    assert wrong.get_json()["error"] == "invalid_credentials"
+    assert right.status_code == 200
+    assert right.get_json()["token_type"] == "Bearer"
+
+
+def test_the_last_login_moves_when_the_second_factor_passes(app, client, member, enrolled) -> None:
+    _, authenticator, _ = enrolled
+
+    def last_login():
+        with app.app_context():
+            return db.session.get(User, member.id).last_login_at
+
+    before = last_login()
+    token = password_step(client, member)["mfa_token"]
+    after_password = last_login()
+    second = client.post("/login/mfa", json={"mfa_token": token, "code": authenticator.code()})
+
+    assert after_password == before
+    assert second.status_code == 200
+    assert last_login() is not None
+    assert last_login() != before

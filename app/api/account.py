@@ -3,10 +3,9 @@
 from flask import current_app, make_response, url_for
 
 from app.api.blueprint import Blueprint
-from app.auth.email_change import EMAIL_CHANGE_CLAIM, change_email, emailed_token_user
+from app.auth.email_change import change_email
 from app.auth.notices import send_security_notice
 from app.auth.passwords import set_password
-from app.auth.revocation import void_emailed_tokens
 from app.auth.sessions import end_sessions
 from app.errors import ApiError
 from app.extensions import db, guard, limiter
@@ -22,6 +21,7 @@ from app.schemas.auth import (
 from app.schemas.common import ErrorSchema
 from app.schemas.user import SelfUserSchema
 from app.sealing import seal, unseal
+from app.tokens import claims, emailed
 
 blp = Blueprint("account", __name__, url_prefix="/", description="Registration and passwords.")
 
@@ -78,7 +78,7 @@ def register(account):
     db.session.add(user)
     db.session.commit()
     if confirm:
-        guard.send_registration_email(user.email, user)
+        emailed.send_registration_confirmation(user)
         return accepted(REGISTRATION_ACCEPTED)
     return user, 201, {"Location": url_for("users.UserById", user_id=user.user_id)}
 
@@ -95,9 +95,9 @@ def accepted(message: str):
 def confirm_registration(payload):
     """Confirm a new account's address with the token from its e-mail (works once). An account
     an admin deactivated stays deactivated."""
-    user, _ = emailed_token_user(payload["token"], email_change=False)
+    user, _ = emailed.read(payload["token"], emailed.REGISTRATION)
     user.email_confirmed = True
-    void_emailed_tokens(user)
+    emailed.void_emailed_tokens(user)
     db.session.commit()
     return user
 
@@ -109,10 +109,10 @@ def confirm_registration(payload):
 @blp.alt_response(409, schema=ErrorSchema, description="Another account took the address since.")
 def confirm_email_change(payload):
     """Complete an e-mail change with the token sent to the new address (works once)."""
-    user, claims = emailed_token_user(payload["token"], email_change=True)
+    user, token_claims = emailed.read(payload["token"], emailed.REGISTRATION, email_change=True)
     if not user.is_active:
         raise ApiError(403, "account_disabled", "The account is disabled.")
-    new_email = claims[EMAIL_CHANGE_CLAIM]
+    new_email = token_claims[claims.NEW_EMAIL]
     taken = User.taken_fields(None, new_email, exclude_id=user.user_id)
     if taken:
         raise ApiError(409, "conflict", "The e-mail is already in use.", taken)
@@ -140,7 +140,7 @@ def send_reset_email(email: str) -> None:
     """A reset token to ``email``, if an account that may sign in has it."""
     user = User.with_email(email)
     if user is not None and user.may_sign_in:
-        guard.send_reset_email(user.email, user)
+        emailed.send_password_reset(user)
 
 
 @mail_task("reset_by_address")
@@ -157,7 +157,7 @@ def reset_by_address(context, sealed_email: str) -> None:
 @blp.response(204)
 def reset_password(payload):
     """Choose a new password with a reset token (works once); every session of the user ends."""
-    user = guard.validate_reset_token(payload["token"])
+    user, _ = emailed.read(payload["token"], emailed.RESET)
     set_password(user, payload["password"], reset=True)
     end_sessions(user.user_id, "password_reset")
     db.session.commit()

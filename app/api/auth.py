@@ -1,30 +1,22 @@
-"""Tokens: signing in (a new session), refreshing (rotation), signing out (the session ends).
+"""Tokens: signing in (a new session), refreshing (rotation), signing out (the session ends),
+and confirming one's password again (a fresh session). How each works is in ``app.auth``
+(sign-in, sessions, factors); how tokens travel, browser mode included, in
+``app.tokens.transport``."""
 
-Browser mode (``REFRESH_COOKIE=true``): the refresh token travels in an ``HttpOnly; Secure;
-SameSite=Strict`` cookie, scoped to the two routes that read it (``/refresh`` and ``/logout``),
-instead of the body, so that scripts in the page never see it. Those two routes then refuse a
-request without the ``X-Requested-With`` header (OWASP's custom request header defence: a
-cross-site form cannot send one, and a cross-site script may only where CORS allows it, which
-is ``CORS_ORIGINS`` alone).
-"""
-
-from flask import current_app, make_response, request, url_for
+from flask import current_app, make_response
 
 from app.api.blueprint import Blueprint
-from app.auth import mfa
+from app.auth import factors, signin
 from app.auth.guard import current_user
-from app.auth.login import authenticate, check_current_password
 from app.auth.sessions import (
     current_session,
+    current_token_id,
     end_session,
     mark_authenticated,
     rotate,
-    start_session,
-    tokens,
 )
 from app.errors import ApiError
 from app.extensions import db, limiter
-from app.models import User, UserSession
 from app.schemas.auth import (
     LoginAnswerSchema,
     LoginSchema,
@@ -33,44 +25,15 @@ from app.schemas.auth import (
     TokenSchema,
 )
 from app.schemas.common import ErrorSchema
+from app.tokens.transport import (
+    forget_refresh_cookie,
+    presented_refresh_token,
+    refuse_cross_site,
+    respond_with_tokens,
+    session_answer,
+)
 
 blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens and sessions.")
-
-REFRESH_COOKIE_NAME = "gatehouse_refresh"
-CSRF_HEADER = "X-Requested-With"
-COOKIE_ROUTES = ("auth.refresh", "auth.logout")
-COOKIE_ATTRIBUTES = {"secure": True, "httponly": True, "samesite": "Strict"}
-
-
-def browser_mode() -> bool:
-    return current_app.config["REFRESH_COOKIE"]
-
-
-def refuse_cross_site() -> None:
-    """In browser mode, a request the cookie rides on must carry the custom header."""
-    if browser_mode() and not request.headers.get(CSRF_HEADER):
-        raise ApiError(403, "forbidden", f"Send the {CSRF_HEADER} header with this request.")
-
-
-def answer_with_tokens(
-    user: User, session: UserSession, refresh_token: str, schema=TokenSchema, **extra
-):
-    """The login-shaped answer (with ``extra`` fields of ``schema``): the refresh token in the
-    body, or in browser mode in the cookie (and not in the body)."""
-    body = tokens(user, session, refresh_token) | extra
-    if not browser_mode():
-        return body
-    del body["refresh_token"]
-    response = make_response(schema().dump(body))
-    for endpoint in COOKIE_ROUTES:
-        response.set_cookie(
-            REFRESH_COOKIE_NAME,
-            refresh_token,
-            max_age=body["refresh_expires_in"],
-            path=url_for(endpoint),
-            **COOKIE_ATTRIBUTES,
-        )
-    return response
 
 
 @blp.route("login", methods=["POST"])
@@ -89,37 +52,9 @@ def answer_with_tokens(
 def login(credentials):
     """Start a session: exchange a username and password for an access and a refresh token
     (with MFA on: for an mfa_token, to finish at POST /login/mfa)."""
-    user = authenticate(credentials["username"], credentials["password"])
-    if user.mfa_enabled:
-        db.session.commit()
-        return {
-            "mfa_required": True,
-            "mfa_token": mfa.issue_token(user, mfa.MFA_AUDIENCE, mfa.MFA_TOKEN_LIFESPAN),
-            "expires_in": mfa.MFA_TOKEN_LIFESPAN,
-        }
-    if mfa.must_enrol(user):
-        db.session.commit()
-        raise ApiError(
-            403,
-            "mfa_enrollment_required",
-            "This account must turn on two-step sign-in first: POST /login/mfa/enroll with "
-            "the enrollment_token, then /login/mfa/enroll/confirm with a code.",
-            {
-                "enrollment_token": mfa.issue_token(
-                    user, mfa.ENROLMENT_AUDIENCE, mfa.ENROLMENT_TOKEN_LIFESPAN
-                ),
-                "expires_in": mfa.ENROLMENT_TOKEN_LIFESPAN,
-            },
-        )
-    return sign_in(user)
-
-
-def sign_in(user: User, schema=TokenSchema, **extra):
-    """Start a session for ``user``, who proved every factor, and answer with its tokens."""
-    session, refresh_token = start_session(user)
-    answer = answer_with_tokens(user, session, refresh_token, schema=schema, **extra)
+    answer = signin.with_password(credentials["username"], credentials["password"])
     db.session.commit()
-    return answer
+    return answer if answer.get("mfa_required") else respond_with_tokens(answer, TokenSchema)
 
 
 @blp.route("refresh", methods=["POST"])
@@ -143,15 +78,10 @@ def refresh(payload):
     """Exchange the session's refresh token for new tokens, at any time; the token presented
     is retired, and presenting it again ends the session."""
     refuse_cross_site()
-    presented = payload.get("refresh_token")
-    if presented is None and browser_mode():
-        presented = request.cookies.get(REFRESH_COOKIE_NAME)
-    if presented is None:
-        raise ApiError(401, "missing_token", "Send the session's refresh token.")
-    user, session, refresh_token = rotate(presented)
-    answer = answer_with_tokens(user, session, refresh_token)
+    user, session, refresh_token = rotate(presented_refresh_token(payload.get("refresh_token")))
+    answer = session_answer(user, session, refresh_token)
     db.session.commit()
-    return answer
+    return respond_with_tokens(answer, TokenSchema)
 
 
 @blp.route("logout", methods=["POST"])
@@ -162,17 +92,13 @@ def logout():
     refuse_cross_site()
     end_session(current_session(), "logout")
     db.session.commit()
-    response = make_response("", 204)
-    if browser_mode():
-        for endpoint in COOKIE_ROUTES:
-            response.delete_cookie(REFRESH_COOKIE_NAME, path=url_for(endpoint), **COOKIE_ATTRIBUTES)
-    return response
+    return forget_refresh_cookie(make_response("", 204))
 
 
 @blp.route("reauthenticate", methods=["POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
 @blp.auth_required(
-    unauthorized="invalid_credentials (the password is wrong, see details.password; counted "
+    unauthorized="invalid_credentials (the password or code is wrong, see details; counted "
     "like a failed login), or no usable token: missing_token, invalid_token, token_expired or "
     "token_revoked."
 )
@@ -180,16 +106,17 @@ def logout():
 @blp.response(204)
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def reauthenticate(payload):
-    """Confirm your password (and, with MFA on, a code): for REAUTH_WINDOW seconds this session
-    may make sensitive changes."""
+    """Confirm your password (and, with MFA on, a code): for REAUTH_WINDOW seconds this access
+    token, and those its session gets from now on, may make sensitive changes."""
     user = current_user()
     if user.mfa_enabled and "code" not in payload:
         raise ApiError(
             422, "validation_error", details={"code": ["A code is required: MFA is on."]}
         )
-    check_current_password(user, payload["password"], "password")
+    proofs = [factors.password(user, payload["password"])]
     if user.mfa_enabled:
-        mfa.check_code(user, payload["code"], recovery=True)
-    mark_authenticated(current_session())
+        proofs.append(factors.code(user, payload["code"], recovery=True))
+    factors.prove(user, *proofs)
+    mark_authenticated(current_session(), current_token_id())
     db.session.commit()
     return "", 204

@@ -5,16 +5,12 @@ before it gets any token (``app.auth.mfa`` says how each piece works)."""
 from flask import current_app
 from flask.views import MethodView
 
-from app.api.auth import sign_in
 from app.api.blueprint import Blueprint
-from app.audit import record_event
-from app.auth import mfa
+from app.api.lookup import user_or_404
+from app.auth import factors, mfa, signin
 from app.auth.guard import current_user
-from app.auth.notices import send_security_notice
-from app.auth.sessions import end_sessions
 from app.errors import ApiError
 from app.extensions import db, limiter
-from app.models import User
 from app.schemas.auth import (
     CodeSchema,
     EnrolledSchema,
@@ -26,30 +22,14 @@ from app.schemas.auth import (
     TotpEnrolmentSchema,
 )
 from app.schemas.common import ErrorSchema
+from app.tokens.transport import respond_with_tokens
 
 blp = Blueprint("mfa", __name__, url_prefix="/", description="Multi-factor authentication.")
 
-NO_PENDING_SECRET = "Start with POST /users/me/mfa/totp: there is no secret to confirm."  # noqa: S105
 WRONG_CODE = {
     "schema": ErrorSchema,
     "description": "invalid_credentials: the code is wrong (counted like a failed login).",
 }
-
-
-def turn_on(user: User, code: str) -> list[str]:
-    """Confirm the pending secret with a first code: MFA is on; the recovery codes."""
-    if user.totp_secret is None or user.mfa_enabled:
-        raise ApiError(409, "conflict", NO_PENDING_SECRET)
-    mfa.check_code(user, code)
-    codes = mfa.enable(user)
-    record_event("user.mfa_enabled", user.user_id, {"mfa_enabled": [False, True]})
-    send_security_notice(
-        user,
-        "Two-step sign-in is on",
-        "Your account now asks for a code from your authenticator app at each sign-in. If this "
-        "was not you, reset your password and contact an administrator.",
-    )
-    return codes
 
 
 @blp.route("users/me/mfa/totp", methods=["POST"])
@@ -68,10 +48,13 @@ def start_totp():
 @blp.auth_required(unauthorized="invalid_credentials (wrong code), or no usable token.")
 @blp.arguments(CodeSchema)
 @blp.response(200, RecoveryCodesSchema)
-@blp.alt_response(409, schema=ErrorSchema, description=f"conflict: {NO_PENDING_SECRET}")
+@blp.alt_response(409, schema=ErrorSchema, description=f"conflict: {mfa.NO_PENDING_SECRET}")
 def confirm_totp(payload):
     """Turn MFA on with a first code from the app: the answer holds the recovery codes, once."""
-    codes = turn_on(current_user(), payload["code"])
+    user = current_user()
+    mfa.require_pending_secret(user)
+    factors.prove(user, factors.code(user, payload["code"]))
+    codes = mfa.turn_on(user)
     db.session.commit()
     return {"recovery_codes": codes}
 
@@ -87,7 +70,7 @@ def renew_recovery_codes(payload):
     user = current_user()
     if not user.mfa_enabled:
         raise ApiError(409, "conflict", "MFA is off: there are no recovery codes to renew.")
-    mfa.check_code(user, payload["code"])
+    factors.prove(user, factors.code(user, payload["code"]))
     codes = mfa.new_recovery_codes(user)
     db.session.commit()
     return {"recovery_codes": codes}
@@ -104,15 +87,8 @@ def disable_totp(payload):
     user = current_user()
     if not user.mfa_enabled:
         raise ApiError(409, "conflict", "MFA is off already.")
-    mfa.check_code(user, payload["code"], recovery=True)
-    mfa.disable(user)
-    record_event("user.mfa_disabled", user.user_id, {"mfa_enabled": [True, False]})
-    send_security_notice(
-        user,
-        "Two-step sign-in is off",
-        "Your account no longer asks for a code at sign-in. If this was not you, reset your "
-        "password and contact an administrator.",
-    )
+    factors.prove(user, factors.code(user, payload["code"], recovery=True))
+    mfa.turn_off(user)
     db.session.commit()
     return "", 204
 
@@ -124,19 +100,7 @@ class UserMfa(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="not_found: no user has that id.")
     def delete(self, user_id: int):
         """Turn a user's MFA off (a lost device): every session of theirs ends."""
-        user = db.session.get(User, user_id)
-        if user is None:
-            raise ApiError(404, "not_found", "No user has that id.")
-        was_on = user.mfa_enabled
-        mfa.disable(user)
-        end_sessions(user.user_id, "mfa_reset")
-        record_event("user.mfa_reset", user.user_id, {"mfa_enabled": [was_on, False]})
-        send_security_notice(
-            user,
-            "Two-step sign-in was reset by an administrator",
-            "An administrator turned two-step sign-in off for your account and ended its "
-            "sessions. Sign in again, and turn it back on from your profile.",
-        )
+        mfa.reset(user_or_404(user_id))
         db.session.commit()
         return "", 204
 
@@ -148,13 +112,13 @@ class UserMfa(MethodView):
 @blp.alt_response(401, **WRONG_CODE)
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def login_mfa(payload):
-    """Finish a sign-in of an account with MFA on: the mfa_token and a code (or recovery code)."""
-    user = mfa.user_of_token(payload["mfa_token"], mfa.MFA_AUDIENCE)
-    if "code" in payload:
-        mfa.check_code(user, payload["code"])
-    else:
-        mfa.check_code(user, payload["recovery_code"], "recovery_code", recovery=True)
-    return sign_in(user)
+    """Finish a sign-in of an account with MFA on: the mfa_token and a code (or recovery code).
+    The mfa_token works once."""
+    answer = signin.with_second_factor(
+        payload["mfa_token"], payload.get("code"), payload.get("recovery_code")
+    )
+    db.session.commit()
+    return respond_with_tokens(answer, TokenSchema)
 
 
 @blp.route("login/mfa/enroll", methods=["POST"])
@@ -164,8 +128,7 @@ def login_mfa(payload):
 def enrol(payload):
     """For an account that must use MFA (MFA_REQUIRED_ROLES): a TOTP secret to enrol with,
     using the enrollment_token of its login's 403."""
-    user = mfa.user_of_token(payload["enrollment_token"], mfa.ENROLMENT_AUDIENCE)
-    enrolment = mfa.start_enrolment(user)
+    enrolment = signin.enrolment_secret(payload["enrollment_token"])
     db.session.commit()
     return enrolment
 
@@ -177,7 +140,7 @@ def enrol(payload):
 @blp.alt_response(401, **WRONG_CODE)
 def confirm_enrolment(payload):
     """Finish the enrolment with a first code: MFA is on, a session starts, and the answer
-    holds its tokens and the recovery codes (once)."""
-    user = mfa.user_of_token(payload["enrollment_token"], mfa.ENROLMENT_AUDIENCE)
-    codes = turn_on(user, payload["code"])
-    return sign_in(user, schema=EnrolledSchema, recovery_codes=codes)
+    holds its tokens and the recovery codes (once). The enrollment_token works once."""
+    answer = signin.with_enrolment(payload["enrollment_token"], payload["code"])
+    db.session.commit()
+    return respond_with_tokens(answer, EnrolledSchema)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.api.blueprint import Blueprint
 from app.api.docs import query_args
-from app.api.users import get_user_or_404
+from app.api.lookup import user_or_404
 from app.audit import record_event
 from app.auth.sessions import current_session, end_session, end_sessions
 from app.errors import ApiError
@@ -72,7 +72,7 @@ class UserSessions(MethodView):
     @blp.response(200, SessionPageSchema)
     def get(self, args, user_id: int):
         """List a user's live sessions, the most recently used first."""
-        user = get_user_or_404(user_id)
+        user = user_or_404(user_id)
         return paginate(live_sessions_of(user.user_id), args, MOST_RECENT_FIRST, SessionSchema)
 
     @blp.roles_required("admin")
@@ -80,7 +80,7 @@ class UserSessions(MethodView):
     @blp.response(204)
     def delete(self, user_id: int):
         """End every session of a user: their tokens stop working at once."""
-        user = get_user_or_404(user_id)
+        user = user_or_404(user_id)
         ended = end_sessions(user.user_id, "ended_by_admin")
         record_event("user.sessions_ended", user.user_id, {"sessions": [ended, 0]})
         db.session.commit()

@@ -5,12 +5,12 @@ from flask.views import MethodView
 from flask_praetorian import current_rolenames, current_user_id
 from sqlalchemy import Select, literal, select
 
-from app.api.auth import answer_with_tokens
 from app.api.blueprint import Blueprint
 from app.api.docs import query_args
+from app.api.lookup import user_or_404
+from app.auth import factors
 from app.auth.email_change import change_email, request_email_change
 from app.auth.guard import current_user
-from app.auth.login import check_current_password
 from app.auth.passwords import set_password
 from app.auth.safeguards import protect_admins
 from app.auth.sessions import current_session, end_sessions, renew
@@ -32,6 +32,7 @@ from app.schemas.user import (
     UserListArgsSchema,
     UserUpdateSchema,
 )
+from app.tokens.transport import respond_with_tokens, session_answer
 
 blp = Blueprint("users", __name__, url_prefix="/users", description="User accounts.")
 
@@ -123,13 +124,6 @@ def page_of_users(filters: dict, view: type[PublicUserSchema]) -> dict:
     return paginate(statement, filters, order, view, total=total)
 
 
-def get_user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise ApiError(404, "not_found", "No user has that id.")
-    return user
-
-
 def refuse_taken(username: str | None, email: str | None, exclude_id: int | None = None) -> None:
     taken = User.taken_fields(username, email, exclude_id)
     if taken:
@@ -216,13 +210,13 @@ def change_password(payload):
     user = current_user()
     # A failed check is a failed login (invalid_credentials, counted towards the lockout), not a
     # token problem.
-    check_current_password(user, payload["current_password"], "current_password")
+    factors.prove(user, factors.password(user, payload["current_password"], "current_password"))
+    session = current_session(lock=True)
     set_password(user, payload["new_password"], field_name="new_password")
-    session = current_session()
     end_sessions(user.user_id, "password_changed", keep=session.id)
-    answer = answer_with_tokens(user, session, renew(user, session))
+    answer = session_answer(user, session, renew(session))
     db.session.commit()
-    return answer
+    return respond_with_tokens(answer, TokenSchema)
 
 
 @blp.route("/admin-only")
@@ -241,7 +235,7 @@ class UserById(MethodView):
     @blp.doc(responses=ONE_OF_THE_VIEWS)
     def get(self, user_id: int):
         """Show one user, with as much detail as the viewer may see."""
-        user = get_user_or_404(user_id)
+        user = user_or_404(user_id)
         if is_staff():
             view = AdminUserSchema()
         elif current_user_id() == user.user_id:
@@ -262,7 +256,7 @@ class UserById(MethodView):
     def patch(self, changes, user_id: int):
         """Change an account's e-mail, roles or status; a role or status change ends its
         sessions."""
-        user = get_user_or_404(user_id)
+        user = user_or_404(user_id)
         protect_admins(
             current_user(), user, roles=changes.get("roles"), is_active=changes.get("is_active")
         )
@@ -284,7 +278,7 @@ class UserById(MethodView):
     @blp.response(204)
     def delete(self, user_id: int):
         """Delete an account and everything it owns; its sessions end with it."""
-        user = get_user_or_404(user_id)
+        user = user_or_404(user_id)
         protect_admins(current_user(), user, deleting=True)
         db.session.delete(user)
         db.session.commit()

@@ -9,23 +9,12 @@
 - Either way the old address is told, and every reset and confirmation token sent before the
   change stops working.
 
-The link's token is a praetorian registration token (so praetorian refuses it for access, for
-refresh and for a password reset) that also names the new address; ``/register/confirm`` refuses
-it, and ``/users/me/email/confirm`` accepts nothing else.
+The link's token is an e-mailed token (``app.tokens.emailed``) naming the new address.
 """
 
-from flask import current_app
-from flask_praetorian.constants import AccessType
-
 from app.auth.notices import send_security_notice
-from app.auth.revocation import void_emailed_tokens
-from app.config import EMAIL_TEMPLATES
-from app.errors import ApiError
-from app.extensions import guard
 from app.models import User
-
-EMAIL_CHANGE_CLAIM = "new_email"
-EMAIL_CHANGE_TEMPLATE = EMAIL_TEMPLATES / "confirm_email_change.html"
+from app.tokens.emailed import send_email_change_confirmation, void_emailed_tokens
 
 
 def change_email(user: User, new_email: str) -> None:
@@ -58,21 +47,7 @@ def request_email_change(user: User, new_email: str) -> None:
             "nothing changed, and there is nothing to do.",
         )
     else:
-        token = guard.encode_jwt_token(
-            user,
-            override_access_lifespan=guard.confirmation_lifespan,
-            bypass_user_check=True,
-            is_registration_token=True,
-            **{EMAIL_CHANGE_CLAIM: new_email},
-        )
-        guard.send_token_email(
-            new_email,
-            template=EMAIL_CHANGE_TEMPLATE.read_text(),
-            action_sender=guard.confirmation_sender,
-            action_uri=current_app.config["PUBLIC_BASE_URL"] + "/users/me/email/confirm",
-            subject="Confirm your new e-mail address",
-            custom_token=token,
-        )
+        send_email_change_confirmation(user, new_email)
     send_security_notice(
         user,
         "A change of your e-mail address was asked for",
@@ -80,13 +55,3 @@ def request_email_change(user: User, new_email: str) -> None:
         "It changes only when the link sent there is used. If this was not you, change your "
         "password and end your other sessions.",
     )
-
-
-def emailed_token_user(token: str, email_change: bool) -> tuple[User, dict]:
-    """The user of a registration-kind token from an e-mail, and its claims: a confirmation of
-    a registration (``email_change`` false) or of a new address (true), never one for the other."""
-    claims = guard.extract_jwt_token(token, access_type=AccessType.register)
-    if (EMAIL_CHANGE_CLAIM in claims) != email_change:
-        raise ApiError(401, "invalid_token", "This token is for another purpose.")
-    # The guard's check loaded the user already: this reads the session's identity map.
-    return User.identify(claims["id"]), claims

@@ -1,37 +1,34 @@
-"""The flask-praetorian guard, extended with the checks praetorian leaves to the application.
+"""The flask-praetorian guard, with Gatehouse's reading of bearer tokens and its hashing policy.
 
-praetorian's decorators trust a token until it expires. Each time praetorian reads a token
-(every protected request, reset and confirmation), PyJWT verifies it and praetorian checks its
-claims, as they always do; then the token's user is loaded, in one statement with the state of
-the session an access token names, and the token is refused if its session ended or expired
-(logout, a password change, an admin, theft of its refresh token...), if the user is gone, if an
-e-mailed token's version moved on (``app.auth.revocation``), or if the account is disabled.
-Nothing is cached: every worker and instance refuses an ended session on the very next request.
-This is the one place those rules live: views only use the access decorators
-(``app/api/blueprint.py``).
+praetorian's decorators (``auth_required``, ``roles_required``, ``roles_accepted``) ask the guard
+for the request's token and its claims. Here the token comes from the ``Authorization`` header
+exactly as RFC 6750 writes it, and its claims from ``app.auth.bearer``, which verifies it and
+holds it against the database on every request (its session, its user, its scopes). The guard
+is given both readers by the application factory: this module imports nothing of the app, since
+the extensions module builds the guard before anything else exists. E-mailed tokens (reset,
+confirmation) stay praetorian's own, read by praetorian.
 """
 
-import re
 import secrets
-from datetime import UTC, datetime
+from collections.abc import Callable
 
-import flask
+from flask import request
 from flask_praetorian import Praetorian
 from flask_praetorian.constants import AccessType
-from flask_praetorian.exceptions import (
-    BlacklistedError,
-    ExpiredAccessError,
-    InvalidTokenHeader,
-    InvalidUserError,
-    MissingToken,
-)
+from flask_praetorian.exceptions import BlacklistedError, InvalidTokenHeader, MissingToken
 from flask_praetorian.utilities import current_guard, current_user_id
 
-TOKEN_VERSION_CLAIM = "tv"  # noqa: S105 (a claim name, not a secret)
-# RFC 6750 2.1: "Bearer" 1*SP b64token, b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
-# "+" / "/" ) *"=" (one space: more is not what the grammar allows).
-BEARER_HEADER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)")
-SESSION_CLAIM = "sid"
+# Hashes that no password matches, one per argon2 setting, made when the app is built (not on
+# the first login for an unknown user, which would then cost two hashes: a timing tell); made
+# once per process (gunicorn builds the app in the master, before the workers fork).
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def dummy_hash(guard: "GatehouseGuard") -> str:
+    setting = repr(sorted(guard.pwd_ctx.to_dict().items(), key=str))
+    if setting not in _DUMMY_HASHES:
+        _DUMMY_HASHES[setting] = guard.hash_password(secrets.token_urlsafe(32))
+    return _DUMMY_HASHES[setting]
 
 
 class TokenRevokedError(BlacklistedError):
@@ -41,77 +38,52 @@ class TokenRevokedError(BlacklistedError):
 
 
 class GatehouseGuard(Praetorian):
-    """Praetorian with argon2id parameters, token versions and per-request account checks."""
+    """Praetorian with argon2id parameters and Gatehouse's bearer tokens."""
 
-    def init_app(self, app=None, user_class=None, *args, **kwargs):
-        """Initialize praetorian, then pin argon2id's cost parameters from the config."""
-        result = super().init_app(app, user_class, *args, **kwargs)
-        self._dummy_hash = None
+    def init_app(
+        self,
+        app=None,
+        user_class=None,
+        *,
+        bearer_reader: Callable[[str], dict],
+        header_reader: Callable[[str | None], str | None],
+    ):
+        """Initialize praetorian, pin argon2id's cost parameters from the config, make the
+        hash a login for an unknown user is checked against, and take the readers of bearer
+        tokens (``bearer_reader``: token -> verified claims) and of the header
+        (``header_reader``: header -> token, or None when malformed)."""
+        result = super().init_app(app, user_class)
         self.pwd_ctx.update(
             argon2__type="ID",
             argon2__memory_cost=app.config["ARGON2_MEMORY_COST_KIB"],
             argon2__rounds=app.config["ARGON2_TIME_COST"],
             argon2__parallelism=app.config["ARGON2_PARALLELISM"],
         )
+        self._dummy_hash = dummy_hash(self)
+        self._read_bearer = bearer_reader
+        self._read_header = header_reader
         return result
 
     def spend_verify_time(self, password: str) -> None:
         """Verify ``password`` against a throwaway hash, so that a login for an unknown user
         costs what a login with a wrong password costs and timing reveals no usernames."""
-        if self._dummy_hash is None:
-            self._dummy_hash = self.hash_password(secrets.token_urlsafe(32))
         self.pwd_ctx.verify(password, self._dummy_hash)
 
-    def encode_jwt_token(self, user, *args, **custom_claims):
-        """Issue a token stamped with the user's current token version."""
-        custom_claims[TOKEN_VERSION_CLAIM] = user.token_version
-        return super().encode_jwt_token(user, *args, **custom_claims)
-
-    def read_token_from_header(self):
-        """The bearer token of the ``Authorization`` header, exactly as RFC 6750 writes it
-        (``Bearer`` and one space, then the token's characters and nothing else); praetorian's
-        own reading takes the first token-looking run of characters and ignores the rest."""
-        header = flask.request.headers.get("Authorization")
+    def read_token_from_header(self) -> str:
+        header = request.headers.get("Authorization")
         if header is None:
             raise MissingToken("No Authorization header")
-        match = BEARER_HEADER.fullmatch(header)
-        if match is None:
+        token = self._read_header(header)
+        if token is None:
             raise InvalidTokenHeader("The Authorization header is not 'Bearer <token>'")
-        return match.group(1)
+        return token
 
     def extract_jwt_token(self, token, access_type=AccessType.access):
-        """The token's claims, verified by PyJWT and checked by praetorian, then held against
-        the database in one statement: the user still exists and may sign in, an access token's
-        session is live, an e-mailed token is current."""
-        data = super().extract_jwt_token(token, access_type=access_type)
-        session_id = data.get(SESSION_CLAIM) if access_type == AccessType.access else None
-        user, session = self.user_class.token_subject(data["id"], session_id)
-        if user is None:
-            raise TokenRevokedError("The token was revoked")
+        """A bearer token's claims (praetorian's decorators ask with ``access``), or an e-mailed
+        token's, read by praetorian as it always does."""
         if access_type == AccessType.access:
-            _check_session(session)
-        elif data.get(TOKEN_VERSION_CLAIM) != user.token_version:
-            raise TokenRevokedError("The token was revoked")
-        if access_type != AccessType.register and not user.may_sign_in:
-            raise InvalidUserError("The account is disabled")
-        # The request keeps the user (the session only holds it weakly), so ``current_user()``
-        # finds it in the session's identity map instead of loading it again.
-        flask.g.authenticated_user = user
-        flask.g.authenticated_user_id = user.user_id
-        flask.g.authenticated_session_id = session_id
-        return data
-
-
-def _check_session(session) -> None:
-    """An access token's session, as ``User.token_subject`` read it, must be live."""
-    if session is None:
-        raise TokenRevokedError("The token names no session of its user")
-    _, ended_at, expires_at, idle_expires_at, authenticated_at = session
-    flask.g.authenticated_at = authenticated_at
-    if ended_at is not None:
-        raise TokenRevokedError("The session has ended")
-    if datetime.now(UTC) >= min(expires_at, idle_expires_at):
-        raise ExpiredAccessError("The session has expired")
+            return self._read_bearer(token)
+        return super().extract_jwt_token(token, access_type=access_type)
 
 
 def current_user():

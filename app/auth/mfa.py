@@ -8,28 +8,28 @@
   even for two requests at the same moment (one conditional UPDATE decides).
 - Ten recovery codes of 80 random bits each, shown once, stored as SHA-256 hashes, each used
   at most once (again one conditional UPDATE).
-- A password login of an account with MFA on gives no tokens but an ``mfa_token``: a JWT for
-  the audience ``gatehouse:mfa`` lasting 5 minutes, which is good for ``/login/mfa`` only
-  (praetorian's decoding refuses a token with an audience it was not told of, so it is no
-  access token). An account that must enrol (``MFA_REQUIRED_ROLES``) gets an enrolment token,
-  for the audience ``gatehouse:mfa-enrolment``, good for the two enrolment routes only.
+- A password login of an account with MFA on gives no tokens but a ticket for the second step
+  (``app.auth.signin``); codes are checked as factors (``app.auth.factors``), so wrong ones
+  count towards the lockout.
+- Turning MFA on or off, or an admin's reset, is audited and told to the account's holder.
 """
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
-import uuid
 
-import jwt
 import pyotp
 import segno
 from flask import current_app
 from sqlalchemy import delete, update
 
-from app.auth.login import check_credential
+from app.audit import record_event
+from app.auth.notices import send_security_notice
+from app.auth.sessions import end_sessions
 from app.errors import ApiError
-from app.extensions import db, guard
+from app.extensions import db
 from app.models import RecoveryCode, User
 from app.models.columns import utcnow
 from app.sealing import reseal, seal, unseal
@@ -37,13 +37,11 @@ from app.sealing import reseal, seal, unseal
 ISSUER = "Gatehouse"
 RECOVERY_CODE_COUNT = 10
 RECOVERY_CODE_GROUPS = 4  # of 4 characters of base32: 16 characters, 80 bits
-MFA_AUDIENCE = "gatehouse:mfa"
-ENROLMENT_AUDIENCE = "gatehouse:mfa-enrolment"
-MFA_TOKEN_LIFESPAN = 300
-ENROLMENT_TOKEN_LIFESPAN = 900
-
-
+# Six ASCII digits: other scripts' digits pass ``str.isdigit`` but are no code (and would reach
+# ``hmac.compare_digest``, which takes ASCII strings only).
+TOTP_CODE = re.compile(r"[0-9]{6}")
 TOTP_PURPOSE = "totp secrets"
+NO_PENDING_SECRET = "Start with POST /users/me/mfa/totp: there is no secret to confirm."  # noqa: S105
 
 
 def secret_of(user: User) -> str:
@@ -78,7 +76,7 @@ def start_enrolment(user: User) -> dict:
 def accept_code(user: User, code: str) -> bool:
     """Whether ``code`` is the TOTP of ``user`` for now (one step of drift either way) and for
     a step later than the last accepted one; accepting it records its step."""
-    if user.totp_secret is None or not code.isdigit():
+    if user.totp_secret is None or not TOTP_CODE.fullmatch(code):
         return False
     totp = pyotp.TOTP(secret_of(user))
     now = time.time()
@@ -144,20 +142,27 @@ def accept_recovery_code(user: User, code: str) -> bool:
 
 def accept_code_or_recovery_code(user: User, code: str) -> bool:
     """A TOTP code (6 digits) or, otherwise, a recovery code."""
-    if len(code) == 6 and code.isdigit():
+    if TOTP_CODE.fullmatch(code):
         return accept_code(user, code)
     return accept_recovery_code(user, code)
 
 
-def check_code(user: User, code: str, field_name: str = "code", recovery: bool = False) -> None:
-    """401 ``invalid_credentials`` (counted towards the lockout) unless ``code`` is good: a code
-    from the app, or with ``recovery`` also a recovery code."""
-    accept = accept_code_or_recovery_code if recovery else accept_code
-    check_credential(user, lambda: accept(user, code), field_name, label="code")
+def require_pending_secret(user: User) -> None:
+    """409 unless a secret waits for its first code (``start_enrolment`` came first)."""
+    if user.totp_secret is None or user.mfa_enabled:
+        raise ApiError(409, "conflict", NO_PENDING_SECRET)
 
 
-def enable(user: User) -> list[str]:
+def turn_on(user: User) -> list[str]:
+    """MFA on (its first code was checked): audited, told, and the recovery codes (once)."""
     user.mfa_enabled_at = utcnow()
+    record_event("user.mfa_enabled", user.user_id, {"mfa_enabled": [False, True]})
+    send_security_notice(
+        user,
+        "Two-step sign-in is on",
+        "Your account now asks for a code from your authenticator app at each sign-in. If this "
+        "was not you, reset your password and contact an administrator.",
+    )
     return new_recovery_codes(user)
 
 
@@ -168,42 +173,33 @@ def disable(user: User) -> None:
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.user_id))
 
 
+def turn_off(user: User) -> None:
+    """MFA off by its holder (a code or recovery code was checked): audited and told."""
+    disable(user)
+    record_event("user.mfa_disabled", user.user_id, {"mfa_enabled": [True, False]})
+    send_security_notice(
+        user,
+        "Two-step sign-in is off",
+        "Your account no longer asks for a code at sign-in. If this was not you, reset your "
+        "password and contact an administrator.",
+    )
+
+
 def must_enrol(user: User) -> bool:
     required = set(current_app.config["MFA_REQUIRED_ROLES"])
     return not user.mfa_enabled and bool(required & set(user.rolenames))
 
 
-def issue_token(user: User, audience: str, lifespan: int) -> str:
-    """A short-lived token for one step of a sign-in, good for nothing else."""
-    now = int(time.time())
-    claims = {
-        "sub": str(user.user_id),
-        "aud": audience,
-        "iat": now,
-        "exp": now + lifespan,
-        "jti": uuid.uuid4().hex,
-        "tv": user.token_version,
-    }
-    return jwt.encode(claims, guard.encode_key, algorithm=guard.encode_algorithm)
-
-
-def user_of_token(token: str, audience: str) -> User:
-    """The user of a sign-in step token (PyJWT verifies it), still able to sign in."""
-    try:
-        claims = jwt.decode(
-            token,
-            guard.encode_key,
-            algorithms=[guard.encode_algorithm],
-            audience=audience,
-            options={"require": ["exp", "aud", "sub"]},
-        )
-    except jwt.ExpiredSignatureError as error:
-        raise ApiError(401, "token_expired", "The token has expired: sign in again.") from error
-    except jwt.InvalidTokenError as error:
-        raise ApiError(401, "invalid_token", "The token is not valid here.") from error
-    user = db.session.get(User, int(claims["sub"]))
-    if user is None or claims.get("tv") != user.token_version:
-        raise ApiError(401, "token_revoked", "The token was revoked: sign in again.")
-    if not user.may_sign_in:
-        raise ApiError(403, "account_disabled", "The account is disabled.")
-    return user
+def reset(user: User) -> None:
+    """An admin turns MFA off for ``user`` (a lost device): every session of theirs ends;
+    audited and told."""
+    was_on = user.mfa_enabled
+    disable(user)
+    end_sessions(user.user_id, "mfa_reset")
+    record_event("user.mfa_reset", user.user_id, {"mfa_enabled": [was_on, False]})
+    send_security_notice(
+        user,
+        "Two-step sign-in was reset by an administrator",
+        "An administrator turned two-step sign-in off for your account and ended its "
+        "sessions. Sign in again, and turn it back on from your profile.",
+    )

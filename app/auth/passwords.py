@@ -3,11 +3,11 @@
 from app.audit import PASSWORD_ACTION_ATTRIBUTE
 from app.auth.notices import send_security_notice
 from app.auth.password_policy import password_problems
-from app.auth.revocation import void_emailed_tokens
 from app.errors import ApiError
 from app.extensions import guard
 from app.models import User
 from app.models.columns import utcnow
+from app.tokens.emailed import void_emailed_tokens
 
 
 def set_password(

@@ -1,8 +1,8 @@
 """Sessions: what a login starts, how its refresh token rotates, and how sessions end.
 
 - A login starts a session (the least recently used one ends past ``SESSIONS_PER_USER``). Its
-  access tokens are praetorian JWTs naming it (claim ``sid``); its refresh token is 256 random
-  bits, of which only the SHA-256 is stored.
+  access tokens name it (``app.tokens.access``); its refresh token is an opaque token
+  (``app.tokens.opaque``) of which only the digest is stored.
 - ``/refresh`` rotates: in one transaction that locks the session row, the token presented is
   retired and its successor issued. A retired token presented again within
   ``REFRESH_REUSE_GRACE`` seconds of its retirement, while its successor is the live one, is a
@@ -13,38 +13,31 @@
 - A session ends after ``SESSION_IDLE_LIFESPAN`` seconds without a refresh and, in any case,
   ``JWT_REFRESH_LIFESPAN`` seconds after its login. Ending one (logout, a password change, an
   admin) stops its access tokens on the very next request: the guard reads its state each time.
+- A password change renews the session it is made in: the session's generation moves on (its
+  access tokens minted before stop working), its live refresh token retires as replaced (one
+  presented later is refused, but ends nothing: it is not a sign of theft) and a new one is
+  issued. Every change of a session's tokens locks its row first, so a refresh and a password
+  change of the same session are served one after the other.
 """
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app, g, request
-from flask_praetorian.exceptions import InvalidUserError
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from app.audit import record_event
-from app.auth.guard import SESSION_CLAIM
 from app.auth.notices import send_security_notice
 from app.errors import ApiError
-from app.extensions import db, guard
+from app.extensions import db
 from app.models import RefreshToken, User, UserSession
 from app.models.columns import utcnow
-
-REFRESH_TOKEN_BYTES = 32
-
-
-def hash_token(token: str) -> str:
-    """What is stored of a refresh token (256 random bits need no slow hash)."""
-    return hashlib.sha256(token.encode()).hexdigest()
+from app.tokens.opaque import digest, new_secret
 
 
 def _issue_refresh_token(session: UserSession, predecessor_id: int | None = None) -> str:
-    token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+    token = new_secret()
     db.session.add(
-        RefreshToken(
-            session_id=session.id, token_hash=hash_token(token), predecessor_id=predecessor_id
-        )
+        RefreshToken(session_id=session.id, token_hash=digest(token), predecessor_id=predecessor_id)
     )
     return token
 
@@ -54,12 +47,13 @@ def _seconds(setting: str) -> timedelta:
     return timedelta(**config) if isinstance(config, dict) else timedelta(seconds=config)
 
 
-def start_session(user: User) -> tuple[UserSession, str]:
-    """A new session for ``user`` (who just proved their password), and its refresh token."""
+def start_session(user: User, method: str) -> tuple[UserSession, str]:
+    """A new session for ``user``, who just signed in by ``method``, and its refresh token."""
     now = utcnow()
     _end_least_recently_used(user.user_id, now)
     session = UserSession(
         user_id=user.user_id,
+        method=method,
         created_at=now,
         last_used_at=now,
         idle_expires_at=now + _seconds("SESSION_IDLE_LIFESPAN"),
@@ -86,45 +80,18 @@ def _end_least_recently_used(user_id: int, now: datetime) -> None:
         end_session(session, "evicted")
 
 
-def tokens(user: User, session: UserSession, refresh_token: str) -> dict:
-    """The body of every answer that issues tokens: a new access token for ``session`` (never
-    outliving it) and its refresh token."""
-    left = max(0, int((session.ends_at - utcnow()).total_seconds()))
-    access_lifespan = min(int(guard.access_lifespan.total_seconds()), left)
-    access_token = guard.encode_jwt_token(
-        user,
-        override_access_lifespan={"seconds": access_lifespan},
-        override_refresh_lifespan={"seconds": left},
-        **{SESSION_CLAIM: session.id},
-    )
-    return {
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": access_lifespan,
-        "refresh_token": refresh_token,
-        "refresh_expires_in": left,
-    }
-
-
 def rotate(presented: str) -> tuple[User, UserSession, str]:
     """The session ``presented`` refreshes, its user, and the refresh token that replaces it;
     401 for an unknown, retired (after the grace) or expired token, 403 for a disabled account.
     A reuse is committed (the session ends) before the 401."""
     found = db.session.execute(
         select(RefreshToken.id, RefreshToken.session_id).where(
-            RefreshToken.token_hash == hash_token(presented)
+            RefreshToken.token_hash == digest(presented)
         )
     ).first()
     if found is None:
         raise ApiError(401, "invalid_token", "The refresh token is not one of ours.")
-    # Every refresh of a session waits for this lock: two at once are served one after the
-    # other, and the second sees what the first did.
-    session = db.session.scalars(
-        select(UserSession)
-        .where(UserSession.id == found.session_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    session = lock_session(found.session_id)
     now = utcnow()
     if session.ended_at is not None:
         raise ApiError(401, "token_revoked", "The session has ended.")
@@ -137,6 +104,10 @@ def rotate(presented: str) -> tuple[User, UserSession, str]:
         )
     ).one_or_none()
     grace = timedelta(seconds=current_app.config["REFRESH_REUSE_GRACE"])
+    if token.renewed:
+        raise ApiError(
+            401, "token_revoked", "The session's password changed: sign in again on this device."
+        )
     if token.used_at is not None:
         is_retry = (
             live is not None and live.predecessor_id == token.id and now - token.used_at <= grace
@@ -148,7 +119,8 @@ def rotate(presented: str) -> tuple[User, UserSession, str]:
     else:
         token.used_at = now
     user = db.session.get(User, session.user_id)
-    InvalidUserError.require_condition(user.may_sign_in, "The account is disabled")
+    if not user.may_sign_in:
+        raise ApiError(403, "account_disabled")
     session.last_used_at = now
     session.idle_expires_at = now + _seconds("SESSION_IDLE_LIFESPAN")
     db.session.flush()
@@ -169,16 +141,31 @@ def _reuse_detected(session: UserSession) -> None:
     )
 
 
-def renew(user: User, session: UserSession) -> str:
-    """A new refresh token for ``session`` (its live one retires), after its user proved their
-    password again (a password change)."""
+def lock_session(session_id: int) -> UserSession:
+    """The session, its row locked until the transaction ends: every change of a session's
+    tokens waits for this lock, so two at once are served one after the other, and the second
+    sees what the first did."""
+    return db.session.scalars(
+        select(UserSession)
+        .where(UserSession.id == session_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def renew(session: UserSession) -> str:
+    """After a password change in ``session`` (locked, ``lock_session``): a new generation (the
+    session's access tokens minted before stop working), its live refresh token retired as
+    replaced, and a new one."""
     now = utcnow()
     db.session.execute(
         update(RefreshToken)
         .where(RefreshToken.session_id == session.id, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
+        .values(used_at=now, renewed=True)
     )
+    session.generation += 1
     session.authenticated_at = now
+    session.authenticated_jti = None
     db.session.flush()
     return _issue_refresh_token(session)
 
@@ -202,9 +189,11 @@ def require_fresh_authentication() -> None:
     )
 
 
-def mark_authenticated(session: UserSession) -> None:
-    """The session's user just proved their password again (``/reauthenticate``)."""
+def mark_authenticated(session: UserSession, token_id: str) -> None:
+    """The session's user just proved their password again (``/reauthenticate``) with the
+    access token ``token_id``: it, and the tokens minted from now on, are fresh."""
     session.authenticated_at = utcnow()
+    session.authenticated_jti = token_id
 
 
 def end_session(session: UserSession, reason: str) -> None:
@@ -232,6 +221,30 @@ def current_session_id() -> int | None:
     return g.get("authenticated_session_id")
 
 
-def current_session() -> UserSession:
-    """The session of the request's access token (the guard checked it is live)."""
+def current_token_id() -> str | None:
+    """The ``jti`` of the request's access token."""
+    return g.get("authenticated_token_id")
+
+
+def current_session(lock: bool = False) -> UserSession:
+    """The session of the request's access token (the guard checked it is live); with
+    ``lock``, its row locked (``lock_session``)."""
+    if lock:
+        return lock_session(current_session_id())
     return db.session.get(UserSession, current_session_id())
+
+
+def prune_sessions() -> int:
+    """Delete sessions that ended or expired (and their refresh tokens); return how many."""
+    now = utcnow()
+    result = db.session.execute(
+        delete(UserSession).where(
+            or_(
+                UserSession.ended_at.is_not(None),
+                UserSession.expires_at <= now,
+                UserSession.idle_expires_at <= now,
+            )
+        )
+    )
+    db.session.commit()
+    return result.rowcount

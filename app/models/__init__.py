@@ -6,6 +6,8 @@ from app.models.login_failure import LoginFailure
 from app.models.recovery_code import RecoveryCode
 from app.models.row_count import RowCount
 from app.models.session import RefreshToken, UserSession
+from app.models.signing_key import StoredSigningKey
+from app.models.ticket import Ticket
 from app.models.user import ROLES, STAFF_ROLES, User
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "RecoveryCode",
     "RefreshToken",
     "RowCount",
+    "StoredSigningKey",
+    "Ticket",
     "User",
     "UserSession",
 ]

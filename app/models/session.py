@@ -9,7 +9,7 @@ access and refresh tokens at once: the guard reads the session's state on every 
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -23,14 +23,20 @@ class UserSession(db.Model):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.user_id", ondelete="CASCADE"))
+    # How it signed in: password, totp, recovery_code (a second step), passkey, provider:<name>.
+    method: Mapped[str] = mapped_column(String(64), default="password", server_default="password")
     created_at: Mapped[datetime] = timestamp_column()
     # The last login or refresh: the session ends SESSION_IDLE_LIFESPAN after it.
     last_used_at: Mapped[datetime] = timestamp_column()
     idle_expires_at: Mapped[datetime] = timestamp_column()
     # JWT_REFRESH_LIFESPAN after the login, whatever happens.
     expires_at: Mapped[datetime] = timestamp_column()
-    # The last time the password was checked (login, reauthentication): "fresh" routes.
+    # The last time the password was checked (login, reauthentication, a password change):
+    # "fresh" routes; and the access token that made the check (fresh with it), if any.
     authenticated_at: Mapped[datetime] = timestamp_column()
+    authenticated_jti: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Moves on with each password change: the session's access tokens minted before stop.
+    generation: Mapped[int] = mapped_column(default=0, server_default="0")
     ended_at: Mapped[datetime | None] = timestamp_column(nullable=True)
     ended_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(256), nullable=True)
@@ -51,7 +57,7 @@ class UserSession(db.Model):
 
 
 class RefreshToken(db.Model):
-    """A refresh token, known by its SHA-256 only; ``used_at`` is set when it is retired."""
+    """A refresh token, known by its digest only; ``used_at`` is set when it is retired."""
 
     __tablename__ = "refresh_tokens"
 
@@ -63,6 +69,9 @@ class RefreshToken(db.Model):
     )
     created_at: Mapped[datetime] = timestamp_column()
     used_at: Mapped[datetime | None] = timestamp_column(nullable=True)
+    # Retired by a password change in its session (not by a refresh): presented later, it is
+    # refused without ending the session, which the change just secured.
+    renewed: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     session: Mapped[UserSession] = relationship(back_populates="refresh_tokens", lazy="raise")
 

@@ -24,6 +24,7 @@ from app.identity import canonical, skeleton
 from app.models.columns import timestamp_column
 from app.models.row_count import RowCount
 from app.models.session import UserSession
+from app.tokens.claims import SessionState
 
 ROLES = ("admin", "operator", "user")
 # Read-only staff and admins: they see the admin view of users and the audit trail.
@@ -159,14 +160,28 @@ class User(db.Model):
         return db.session.scalar(select(cls).where(func.lower(cls.email) == canonical(email)))
 
     @classmethod
-    def token_subject(cls, user_id: int, session_id: int | None):
-        """The user a token names and the state of the session it names (``None`` when the
-        token names none or another user's): one statement, since every authenticated request
-        runs it."""
+    def token_subject(
+        cls, user_id: int, session_id: int | None
+    ) -> "tuple[User | None, SessionState | None]":
+        """The user an access token names and the state of the session it names (None when
+        the token names none, or another user's): one statement, since every authenticated
+        request runs it."""
         row = db.session.execute(
             TOKEN_SUBJECT, {"user_id": user_id, "session_id": session_id}
         ).first()
-        return (row[0], row[1:] if row[1] is not None else None) if row else (None, None)
+        if row is None:
+            return None, None
+        if row.session_id is None:
+            return row.User, None
+        return row.User, SessionState(
+            id=row.session_id,
+            ended_at=row.ended_at,
+            expires_at=row.expires_at,
+            idle_expires_at=row.idle_expires_at,
+            authenticated_at=row.authenticated_at,
+            authenticated_jti=row.authenticated_jti,
+            generation=row.generation,
+        )
 
     @classmethod
     def identify(cls, user_id: int) -> "User | None":
@@ -181,11 +196,13 @@ class User(db.Model):
 TOKEN_SUBJECT = (
     select(
         User,
-        UserSession.id,
+        UserSession.id.label("session_id"),
         UserSession.ended_at,
         UserSession.expires_at,
         UserSession.idle_expires_at,
         UserSession.authenticated_at,
+        UserSession.authenticated_jti,
+        UserSession.generation,
     )
     .outerjoin(
         UserSession,

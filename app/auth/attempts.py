@@ -1,4 +1,4 @@
-"""Signing in: checking a password, counting failures, upgrading the hash.
+"""Failed attempts: every wrong password or code, counted towards the lockout.
 
 Failures are counted per login name and client address (``LoginFailure``), never per account
 alone, so that:
@@ -12,23 +12,22 @@ alone, so that:
 - a name nobody has is counted, locked and slowed exactly like a real one, and costs the same
   argon2 verification: the answers and their timing do not tell whether an account exists.
 
-Wrong current passwords (``PUT /users/me/password``) count like failed logins.
+Wrong current passwords (``PUT /users/me/password``, ``/reauthenticate``) and wrong codes count
+like failed logins (``app.auth.factors`` checks every factor through here).
 """
 
 import math
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NoReturn
 
 from flask import current_app, request
-from flask_praetorian.exceptions import AuthenticationError, InvalidUserError
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.auth.notices import send_security_notice
 from app.errors import ApiError
-from app.extensions import db, guard
+from app.extensions import db
 from app.identity import canonical
 from app.models import LoginFailure, User
 from app.models.columns import utcnow
@@ -38,80 +37,27 @@ SLOWDOWN_MAX = 1.0
 LOGIN_NAME_LENGTH = 254
 
 
-def authenticate(username: str, password: str) -> User:
-    """The user these credentials belong to, or ``AuthenticationError`` (429 while this address
-    is locked out of this name).
-
-    Not ``guard.authenticate``: that skips hashing for unknown usernames (a timing oracle) and
-    verifies legacy hashes twice. Here every attempt costs one verification, and a hash made
-    with a deprecated scheme (pbkdf2_sha512) is replaced by an argon2id hash.
-
-    A failed attempt is committed here (the error ends the request); a successful one leaves
-    its bookkeeping (last login, cleared failures, upgraded hash) to the caller's commit.
-    """
-    login_name = canonical(username)[:LOGIN_NAME_LENGTH]
-    on_record = hold_back(login_name)
-    user = User.lookup(username)
-    if user is None:
-        guard.spend_verify_time(password)
-        count_failure(login_name, None)
-    valid, upgraded_hash = guard.pwd_ctx.verify_and_update(password, user.password)
-    if not valid:
-        count_failure(login_name, user)
-    InvalidUserError.require_condition(user.may_sign_in, "The account is disabled")
-    if not user.mfa_enabled:
-        # With MFA on, the password is half a sign-in: the count starts again only when the
-        # second factor passes too (else each password login would buy more code guesses).
-        clear_failures(login_name, user, on_record)
-    user.last_login_at = utcnow()
-    if upgraded_hash:
-        user.password = upgraded_hash
-    return user
-
-
-def check_credential(
-    user: User, is_valid: Callable[[], bool], field_name: str, label: str = "password"
-) -> None:
-    """A credential check by someone who already named the account (a signed-in user changing
-    the password, a second factor): counted like a login, under the account's own name, and
-    refused the same way while this address is locked out of it."""
-    login_name = canonical(user.username)
-    on_record = hold_back(login_name)
-    if not is_valid():
-        count_failure(
-            login_name,
-            user,
-            ApiError(
-                401,
-                "invalid_credentials",
-                f"The {label} is incorrect.",
-                {field_name: [f"The {label} is incorrect."]},
-            ),
-        )
-    clear_failures(login_name, user, on_record)
-
-
-def check_current_password(user: User, password: str, field_name: str) -> None:
-    check_credential(user, lambda: guard.pwd_ctx.verify(password, user.password), field_name)
+def login_name_of(user: User) -> str:
+    """The name failures against ``user`` are counted under (what a login for it types, in
+    canonical form)."""
+    return canonical(user.username)[:LOGIN_NAME_LENGTH]
 
 
 def client_address() -> str:
     return (request.remote_addr or "")[:64]
 
 
-def hold_back(login_name: str) -> bool:
+def hold_back(login_name: str) -> None:
     """429 while this address is locked out of ``login_name``; a pause while the name is under
-    attack from many addresses. One statement reads both, and whether this address has
-    failures on record for the name."""
+    attack from many addresses. One statement reads both."""
     config = current_app.config
     now = utcnow()
     failures = LoginFailure.__table__.c
     recent = failures.last_failed_at > now - timedelta(seconds=config["LOGIN_LOCKOUT"])
     this_address = failures.address == client_address()
-    lock, on_record, total = db.session.execute(
+    lock, total = db.session.execute(
         select(
             func.max(failures.locked_until).filter(this_address),
-            func.count().filter(this_address),
             func.coalesce(func.sum(failures.failures).filter(recent), 0),
         ).where(failures.login_name == login_name)
     ).one()
@@ -120,7 +66,6 @@ def hold_back(login_name: str) -> bool:
     beyond = total - config["LOGIN_SLOWDOWN_AFTER"]
     if beyond >= 0:
         time.sleep(min(SLOWDOWN_MAX, SLOWDOWN_STEP * (beyond + 1)))
-    return on_record > 0
 
 
 def locked_out(until: datetime, now: datetime) -> ApiError:
@@ -132,9 +77,9 @@ def locked_out(until: datetime, now: datetime) -> ApiError:
     )
 
 
-def count_failure(login_name: str, user: User | None, error: Exception | None = None) -> NoReturn:
+def count_failure(login_name: str, user: User | None, error: ApiError) -> NoReturn:
     """Count a failure for this name from this address, lock the address out at the limit,
-    commit, and raise ``error`` (by default the login's 401).
+    commit, and raise ``error``.
 
     One statement, the same whether or not the name has an account (so the two cost the same):
     it counts on the address's row as it is when the statement runs (parallel attempts all
@@ -191,18 +136,25 @@ def count_failure(login_name: str, user: User | None, error: Exception | None = 
             "else. If these attempts were not yours, choose a stronger password.",
         )
     db.session.commit()
-    raise error or AuthenticationError("The username or password is incorrect")
+    raise error
 
 
-def clear_failures(login_name: str, user: User, on_record: bool) -> None:
-    """A success: this address's count for the name starts again; the account's counters are
-    cleared (left to the caller's commit)."""
-    if on_record:
-        db.session.execute(
-            LoginFailure.__table__.delete().where(
-                LoginFailure.login_name == login_name, LoginFailure.address == client_address()
-            )
-        )
+def clear_failures(user: User) -> None:
+    """A success: this address's count for the account's name starts again; the account's
+    counters are cleared (left to the caller's commit).
+
+    A failure being counted at this moment by another request (its row locked) is skipped,
+    not waited for: that request waits for this one's lock on the account's row, so waiting
+    for it would be a deadlock; it counts as a failure after this success."""
+    failures = LoginFailure.__table__
+    mine = (
+        select(failures.c.login_name, failures.c.address)
+        .where(failures.c.login_name == login_name_of(user), failures.c.address == client_address())
+        .with_for_update(skip_locked=True)
+    )
+    db.session.execute(
+        failures.delete().where(tuple_(failures.c.login_name, failures.c.address).in_(mine))
+    )
     user.failed_login_count = 0
     user.locked_until = None
 

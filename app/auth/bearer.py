@@ -1,0 +1,63 @@
+"""What a bearer token proves, asked on every protected request.
+
+An access token is verified by PyJWT (``app.tokens.access``); then its user and the state of
+the session it names are read in one statement, and it is refused if the user is gone (401
+``token_revoked``), the session ended (``token_revoked``) or expired (``token_expired``), the
+session's password changed since the token was minted (its generation moved on:
+``token_revoked``), or the account may not sign in (403 ``account_disabled``). Nothing is
+cached: every worker and instance refuses an ended session on the very next request.
+
+Freshness belongs to the token, not only to its session: a token counts as freshly
+authenticated when its session's last password check (login, ``/reauthenticate``, a password
+change) is recent and the token either made that check or was minted after it. An access token
+copied before the owner reauthenticated never becomes fresh.
+"""
+
+from datetime import UTC, datetime
+
+from flask import g
+
+from app.errors import ApiError
+from app.models import User
+from app.tokens import access, claims
+from app.tokens.claims import SessionState
+
+
+def authenticate(token: str) -> dict:
+    """The verified claims of the request's bearer token, after the checks above; the request
+    keeps what they found (``g.authenticated_*``)."""
+    data = access.read(token)
+    user, session = User.token_subject(data[claims.USER], data[claims.SESSION])
+    if user is None:
+        raise ApiError(401, "token_revoked", "The token's user no longer exists.")
+    check_session(session, data)
+    if not user.may_sign_in:
+        raise ApiError(403, "account_disabled")
+    # The request keeps the user (the session only holds it weakly), so ``current_user()``
+    # finds it in the session's identity map instead of loading it again.
+    g.authenticated_user = user
+    g.authenticated_user_id = user.user_id
+    g.authenticated_session_id = session.id
+    g.authenticated_token_id = data[claims.TOKEN_ID]
+    g.authenticated_at = session.authenticated_at if made_or_after_check(session, data) else None
+    return data
+
+
+def check_session(session: SessionState | None, data: dict) -> None:
+    """An access token's session, as ``User.token_subject`` read it, must be live and of the
+    token's generation."""
+    if session is None:
+        raise ApiError(401, "token_revoked", "The token names no session of its user.")
+    if session.ended_at is not None:
+        raise ApiError(401, "token_revoked", "The session has ended.")
+    if datetime.now(UTC) >= session.ends_at:
+        raise ApiError(401, "token_expired", "The session has expired: sign in again.")
+    if data.get(claims.GENERATION) != session.generation:
+        raise ApiError(401, "token_revoked", "The session's password changed since.")
+
+
+def made_or_after_check(session: SessionState, data: dict) -> bool:
+    """Whether the token made its session's last password check, or was minted after it."""
+    if session.authenticated_jti is not None and data[claims.TOKEN_ID] == session.authenticated_jti:
+        return True
+    return data[claims.ISSUED_AT] >= int(session.authenticated_at.timestamp())
