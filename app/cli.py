@@ -12,11 +12,11 @@ from app.auth.attempts import prune_login_failures
 from app.auth.mfa import rotate_secrets
 from app.auth.password_policy import password_problems
 from app.auth.sessions import prune_sessions
-from app.config import PROJECT_ROOT
+from app.config import PROJECT_ROOT, ConfigError
 from app.extensions import db, guard
 from app.mail import run_worker
 from app.models import User
-from app.tokens import tickets
+from app.tokens import keys, tickets
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
@@ -142,6 +142,40 @@ def mail_worker_command(until_empty: bool) -> None:
     run_worker(current_app._get_current_object(), wait=not until_empty)
 
 
+@click.command("generate-signing-key")
+@click.option(
+    "--algorithm", type=click.Choice(["EdDSA", "ES256"]), default="EdDSA", show_default=True
+)
+def generate_signing_key_command(algorithm: str) -> None:
+    """Print a new private signing key in PEM, for SIGNING_KEYS (README, Signing keys)."""
+    click.echo(keys.to_pem(keys.generate(algorithm)), nl=False)
+
+
+@click.command("rotate-signing-key")
+@click.option(
+    "--stage",
+    type=click.IntRange(min=0),
+    default=keys.PUBLISHED_MAX_AGE,
+    show_default=True,
+    help="Seconds the new key is published before it signs.",
+)
+@click.option(
+    "--algorithm", type=click.Choice(["EdDSA", "ES256"]), default="EdDSA", show_default=True
+)
+@with_appcontext
+def rotate_signing_key_command(stage: int, algorithm: str) -> None:
+    """Add a signing key kept in the database (development and tests): published now, signing
+    after --stage seconds; the key it replaces verifies until its last token expires."""
+    try:
+        added = keys.rotate(stage, algorithm)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    signs_from = added.signs_from.isoformat(timespec="seconds")
+    click.echo(
+        f"Signing key {added.kid} ({added.algorithm}) is published; it signs from {signs_from}."
+    )
+
+
 @click.command("rotate-mfa-keys")
 @with_appcontext
 def rotate_mfa_keys_command() -> None:
@@ -155,6 +189,8 @@ def register_commands(app: Flask) -> None:
         seed_db_command,
         prune_tokens_command,
         rotate_mfa_keys_command,
+        generate_signing_key_command,
+        rotate_signing_key_command,
         mail_worker_command,
     ):
         app.cli.add_command(command)

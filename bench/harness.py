@@ -96,9 +96,9 @@ def production_env(database_url: str, **overrides: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str], log_path: Path):
+def serving(env: dict[str, str], log_path: Path, **options):
     """A gunicorn ``Server`` for the block: up when it starts, stopped when it ends."""
-    server = Server(env, log_path)
+    server = Server(env, log_path, **options)
     try:
         server.wait_until_up()
         yield server
@@ -109,8 +109,10 @@ def serving(env: dict[str, str], log_path: Path):
 class Server:
     """gunicorn serving ``app:create_app()`` with the committed gunicorn.conf.py."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, app: str = "app:create_app()"):
-        self.port = free_port()
+    def __init__(
+        self, env: dict[str, str], log_path: Path, app: str = "app:create_app()", port=None
+    ):
+        self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         env = {**env, "PORT": str(self.port)}

@@ -61,6 +61,7 @@ def test_app_json_provisions_postgres_secrets_and_seeding() -> None:
 
     assert {"plan": "heroku-postgresql"} in manifest["addons"]
     assert manifest["env"]["SECRET_KEY"]["generator"] == "secret"
+    assert manifest["env"]["SIGNING_KEYS"]["required"] is True
     assert manifest["env"]["SEED_ADMIN_PASSWORD"]["required"] is True
     assert manifest["env"]["SEED_USER_PASSWORD"]["required"] is True
     assert manifest["env"]["APP_CONFIG"]["value"] == "production"

@@ -176,7 +176,10 @@ def test_access_log_is_json_with_ids_and_no_secrets(app, make_user, live_server)
     assert traced["user_id"] == account.id
     assert traced["duration_ms"] >= 0
     everything = output_path.read_text()
+    private_key_body = SIGNING_KEY.splitlines()[1]
     for secret in (token, account.password, SECRET_KEY, ADMIN_PASSWORD, "argon2id"):
+        assert secret not in everything
+    for secret in (private_key_body, "PRIVATE KEY"):
         assert secret not in everything
 
 

@@ -183,6 +183,8 @@ def test_root_links_to_every_top_level_resource(client) -> None:
         "health": 200,
         "openapi": 200,
         "docs": 200,
+        "jwks": 200,
+        "openid_configuration": 200,
         "login": 405,
         "register": 405,
         "users": 401,

@@ -2,11 +2,22 @@
 
 from flask import Flask
 
-from app.api import account, audit, auth, bucketlists, docs, mfa, root, sessions, users
+from app.api import (
+    account,
+    audit,
+    auth,
+    bucketlists,
+    discovery,
+    docs,
+    mfa,
+    root,
+    sessions,
+    users,
+)
 from app.extensions import api
 
 
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(docs.assets)
-    for module in (root, auth, mfa, account, users, sessions, audit, bucketlists):
+    for module in (root, discovery, auth, mfa, account, users, sessions, audit, bucketlists):
         api.register_blueprint(module.blp)

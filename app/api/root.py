@@ -38,6 +38,8 @@ def index():
             "health": url_for("root.health"),
             "openapi": url_for("api-docs.openapi_json"),
             "docs": url_for("api-docs.openapi_swagger_ui"),
+            "jwks": url_for("discovery.jwks"),
+            "openid_configuration": url_for("discovery.openid_configuration"),
             "login": url_for("auth.login"),
             "register": url_for("account.register"),
             "users": url_for("users.Users"),

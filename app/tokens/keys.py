@@ -120,7 +120,8 @@ def to_pem(key: PrivateKey) -> str:
 
 
 def signing_key(key: PrivateKey, kid: str | None = None, **when) -> SigningKey:
-    return SigningKey(kid or thumbprint(key), algorithm_of(key), key, **when)
+    algorithm = algorithm_of(key)
+    return SigningKey(kid or thumbprint(key), algorithm, key, **when)
 
 
 def parse_keys(setting: str, value: str) -> list[SigningKey]:
