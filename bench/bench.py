@@ -6,7 +6,7 @@ link from there, a selective q, a rare role, and GET /users/me while six clients
 in the middle of the list), the login limit and SQL statements per request.
 
 With ``--ablation``, it measures instead what each fast path buys (bench/README.md): the two
-rows it speeds up, with every fast path on and with each one off (``FAST_PATHS_OFF``), each
+rows it speeds up, with every fast path on and with each one off (``bench/ablation.py``), each
 server measured right after the others, round after round.
 
 Shared virtual machines have noisy neighbours: each scenario runs ``--rounds`` times, each time
@@ -358,10 +358,12 @@ def ablation(options, wrk) -> int:
     with tempfile.TemporaryDirectory(prefix="gatehouse-ablation-") as scratch:
         scratch = Path(scratch)
         database, env = bench_database(scratch)
-        variants = {"all on": ""} | {f"{name} off": name for name in FAST_PATHS}
+        variants = {"all on": "app:create_app()"} | {
+            f"{name} off": f"bench.ablation:create_app_without({name!r})" for name in FAST_PATHS
+        }
         servers = {
-            label: Server(env | {"FAST_PATHS_OFF": off}, scratch / f"{off or 'all'}.log")
-            for label, off in variants.items()
+            label: Server(env, scratch / f"{label.replace(' ', '-')}.log", app=app)
+            for label, app in variants.items()
         }
         bare = Server(env, scratch / "bare.log", app="bench.bare_app:app")
         try:

@@ -83,13 +83,23 @@ def test_a_rolled_back_insert_leaves_the_counters_alone(app, make_user) -> None:
         }
 
 
-def test_bucketlists_and_audit_events_are_counted(app, client, member, auth) -> None:
+def test_only_the_users_are_counted(app, client, member, auth) -> None:
+    """Counters exist where a list reads them: the user directory's totals. Bucketlists and
+    audit events are counted by their lists' own statements."""
     headers = auth(member)
     for name in ("one", "two"):
         assert client.post("/bucketlists", json={"name": name}, headers=headers).status_code == 201
     with app.app_context():
-        assert counts("bucketlists") == {"": 2}
-        assert counts("audit_events") == {"": 1}  # the member's creation
+        assert counts("bucketlists") == {}
+        assert counts("audit_events") == {}
+        assert counts("users")[""] == 1
+        triggers = db.session.scalars(
+            text(
+                "SELECT DISTINCT event_object_table FROM information_schema.triggers "
+                "WHERE event_object_table NOT LIKE 'procrastinate%'"
+            )
+        ).all()
+    assert triggers == ["users"]
 
 
 @pytest.mark.parametrize(

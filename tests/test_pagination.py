@@ -145,11 +145,30 @@ def test_a_cursor_of_another_order_page_or_kind_of_key_is_ignored(client, crowd,
     assert _names(body) == ORDERS["username"][10:]
 
     by_date = _real_cursor(client, headers, "/users?per_page=5")
-    data = json.loads(base64.urlsafe_b64decode(by_date + "=" * (-len(by_date) % 4)))
+    body, tag = by_date.split(".")
+    data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     for keys in (["yesterday", 1], [1, 1], ["2026-01-01T00:00:00+00:00", "1"], [], None):
-        forged = _cursor({**data, "k": keys})
-        body = _get(client, headers, f"/users?per_page=5&page=2&cursor={forged}")
-        assert _names(body) == ORDERS["created_at"][5:10], keys
+        for forged in (_cursor({**data, "k": keys}), _cursor({**data, "k": keys}) + "." + tag):
+            body = _get(client, headers, f"/users?per_page=5&page=2&cursor={forged}")
+            assert _names(body) == ORDERS["created_at"][5:10], keys
+
+
+def test_an_edited_cursor_of_the_right_order_and_page_is_ignored(client, crowd, auth) -> None:
+    """A cursor names the row its page starts after: one whose row was changed (keeping its
+    order and page, and its signature) would label other rows as that page."""
+    headers = auth(crowd)
+    link = _get(client, headers, "/users?per_page=5")["_links"]["next"]
+    cursor = link.split("cursor=")[1]
+    body, tag = cursor.split(".")
+    data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    later_row = [data["k"][0], data["k"][1] + 3]
+    edited = _cursor({**data, "k": later_row}) + "." + tag
+
+    followed = _get(client, headers, link)
+    tampered = _get(client, headers, f"/users?per_page=5&page=2&cursor={edited}")
+
+    assert _names(followed) == ORDERS["created_at"][5:10]
+    assert _names(tampered) == ORDERS["created_at"][5:10]
 
 
 def test_links_keep_the_mount_prefix_like_item_links(client, crowd, auth) -> None:
@@ -222,7 +241,7 @@ def test_a_text_filter_matching_many_reports_an_estimate(
     assert exact["_meta"]["total_items"] == 30
     assert "total_is_estimate" not in exact["_meta"]
     # (``app.api`` is also the name of the flask-smorest extension, hence sys.modules.)
-    monkeypatch.setattr(sys.modules["app.api.users"], "EXACT_TEXT_MATCHES", 10)
+    monkeypatch.setattr(sys.modules["app.models.user_list"], "EXACT_TEXT_MATCHES", 10)
     estimated = _get(client, headers, "/users?q=many&per_page=5")
     assert estimated["_meta"]["total_is_estimate"] is True
     assert estimated["_meta"]["total_items"] > 10
@@ -235,7 +254,7 @@ def test_pages_far_in_are_walked_from_the_nearer_end(client, crowd, auth, monkey
     one past the end is not walked to at all: the same pages either way."""
     headers = auth(crowd)
     expected = {page: ORDERS[sort][(page - 1) * 5 : page * 5] for page in (1, 2, 3, 4)}
-    monkeypatch.setattr(sys.modules["app.pagination"], "DEEP", 0)
+    monkeypatch.setattr(sys.modules["app.pagination.walk"], "DEEP", 0)
     for page, names in expected.items():
         body = _get(client, headers, f"/users?per_page=5&page={page}&sort={sort}")
         assert _names(body) == names, page
@@ -252,7 +271,7 @@ def test_rare_and_common_filters_find_the_same_pages(
     headers = auth(crowd)
     urls = [f"/users?per_page=4&page={page}&{query}" for page in (1, 2, 3)]
     as_few = [_names(_get(client, headers, url)) for url in urls]
-    monkeypatch.setattr(sys.modules["app.api.users"], "FEW", -1)
+    monkeypatch.setattr(sys.modules["app.models.user_list"], "FEW", -1)
     as_common = [_names(_get(client, headers, url)) for url in urls]
     assert as_few == as_common
     assert any(as_few)
@@ -261,7 +280,7 @@ def test_rare_and_common_filters_find_the_same_pages(
 def test_pages_far_in_by_number_are_limited_per_user_and_links_are_not(
     make_app, crowd, auth, monkeypatch
 ) -> None:
-    monkeypatch.setattr(sys.modules["app.pagination"], "DEEP", 0)
+    monkeypatch.setattr(sys.modules["app.pagination.walk"], "DEEP", 0)
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_DEEP_PAGES="2 per minute")
     client = app.test_client()
     headers = auth(crowd)
@@ -275,3 +294,39 @@ def test_pages_far_in_by_number_are_limited_per_user_and_links_are_not(
     link = _get(client, headers, "/users?per_page=5")["_links"]["next"]
     for _ in range(4):
         assert client.get(link, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "extra", ["bucketlist_id=999", "_scheme=gopher", "_external=1", "_anchor=x", "nonsense=1"]
+)
+def test_unknown_query_parameters_never_reach_the_links(client, member, auth, extra) -> None:
+    """Links are built from what the list's schema loaded: a parameter it does not know is
+    ignored, never passed to url_for (a route argument twice was a 500, ``_scheme`` too, and
+    ``_external`` made every link absolute, built from the Host header)."""
+    headers = auth(member)
+    created = client.post("/bucketlists", json={"name": "mine"}, headers=headers).get_json()
+    for title in ("one", "two", "three"):
+        client.post(f"/bucketlists/{created['id']}/items", json={"title": title}, headers=headers)
+    url = f"/bucketlists/{created['id']}/items?per_page=2&done=false&{extra}"
+
+    response = client.get(url, headers=headers)
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert [item["title"] for item in body["items"]] == ["one", "two"]
+    links = body["_links"]
+    assert links["self"] == f"/bucketlists/{created['id']}/items?page=1&per_page=2&done=false"
+    for name in ("self", "first", "next", "last"):
+        assert links[name].startswith(f"/bucketlists/{created['id']}/items?page="), name
+        assert extra.split("=")[0] not in links[name], name
+    assert [item["title"] for item in _get(client, headers, links["next"])["items"]] == ["three"]
+
+
+def test_a_page_number_of_other_scripts_digits_is_400(client, member, auth) -> None:
+    """Python reads "\\u0662" as 2; a page number is ASCII digits."""
+    for query in ("page=\u0662", "per_page=\u0665", "page=\uff12"):
+        response = client.get(f"/bucketlists?{query}", headers=auth(member))
+
+        assert response.status_code == 400, query
+        assert response.get_json()["error"] == "bad_request"
+        assert set(response.get_json()["details"]) <= {"page", "per_page"}

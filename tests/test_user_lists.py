@@ -22,6 +22,27 @@ def test_q_matches_part_of_the_username_ignoring_case(client, crowd, auth) -> No
     assert _names(client.get("/users?q=LIC&sort=username", headers=auth(crowd))) == ["alice"]
 
 
+@pytest.mark.parametrize(
+    ("q", "expected"), [("a", ["admin", "al_100%", "alice"]), ("AL", ["al_100%", "alice"])]
+)
+def test_a_q_of_one_or_two_characters_matches_the_start_of_usernames(
+    client, crowd, auth, q, expected
+) -> None:
+    """One or two letters anywhere would match nearly everyone: they match the start."""
+    response = client.get(f"/users?q={q}&sort=username", headers=auth(crowd))
+
+    assert _names(response) == expected
+    assert response.get_json()["_meta"]["total_items"] == len(expected)
+
+
+def test_a_short_q_treats_like_wildcards_literally(client, crowd, auth, make_user) -> None:
+    make_user("a_b")
+    make_user("axb")
+
+    assert _names(client.get("/users?q=a_&sort=username", headers=auth(crowd))) == ["a_b"]
+    assert _names(client.get("/users?q=%25&sort=username", headers=auth(crowd))) == []
+
+
 def test_q_treats_like_wildcards_literally(client, crowd, auth) -> None:
     assert _names(client.get("/users?q=00%25", headers=auth(crowd))) == ["al_100%"]
     assert _names(client.get("/users?q=l_1", headers=auth(crowd))) == ["al_100%"]
@@ -63,7 +84,8 @@ def test_plain_users_may_not_filter_on_is_active(client, crowd, make_user, auth)
 
 
 @pytest.mark.parametrize(
-    "query", ["sort=password", "role=root", "is_active=perhaps", "q=", "q=al", "q=" + "x" * 65]
+    "query",
+    ["sort=password", "role=root", "is_active=perhaps", "q=", "q=" + "x" * 65, "page=\u0662"],
 )
 def test_bad_filters_are_400(client, crowd, auth, query) -> None:
     response = client.get(f"/users?{query}", headers=auth(crowd))

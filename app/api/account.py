@@ -1,11 +1,13 @@
-"""Accounts: registration with optional e-mail confirmation, and password reset."""
+"""Accounts: registration with optional e-mail confirmation, password reset, and changing
+one's password."""
 
 from flask import current_app, make_response, url_for
 
 from app.api.blueprint import Blueprint
 from app.auth.email_change import change_email
+from app.auth.guard import current_user
 from app.auth.notices import send_security_notice
-from app.auth.passwords import set_password
+from app.auth.passwords import change_own_password, set_password
 from app.auth.sessions import end_sessions
 from app.errors import ApiError
 from app.extensions import db, guard, limiter
@@ -13,15 +15,18 @@ from app.mail import mail_task, queue
 from app.models import User
 from app.schemas.auth import (
     AcceptedSchema,
+    ChangePasswordSchema,
     ConfirmRegistrationSchema,
     ForgotPasswordSchema,
     RegisterSchema,
     ResetPasswordSchema,
+    TokenSchema,
 )
 from app.schemas.common import ErrorSchema
 from app.schemas.user import SelfUserSchema
 from app.sealing import seal, unseal
 from app.tokens import claims, emailed
+from app.tokens.transport import respond_with_tokens
 
 blp = Blueprint("account", __name__, url_prefix="/", description="Registration and passwords.")
 
@@ -161,3 +166,20 @@ def reset_password(payload):
     set_password(user, payload["password"], reset=True)
     end_sessions(user.user_id, "password_reset")
     db.session.commit()
+
+
+@blp.route("users/me/password", methods=["PUT"])
+@blp.auth_required(
+    unauthorized="invalid_credentials (the current password is wrong, see "
+    "details.current_password), or no usable token: missing_token, invalid_token, "
+    "token_expired or token_revoked."
+)
+@blp.arguments(ChangePasswordSchema)
+@blp.response(200, TokenSchema)
+def change_password(payload):
+    """Change your password: this session gets new tokens, every other session ends."""
+    answer = change_own_password(
+        current_user(), payload["current_password"], payload["new_password"]
+    )
+    db.session.commit()
+    return respond_with_tokens(answer, TokenSchema)

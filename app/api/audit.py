@@ -3,7 +3,6 @@
 from sqlalchemy import select
 
 from app.api.blueprint import Blueprint
-from app.api.docs import query_args
 from app.models import STAFF_ROLES, AuditEvent
 from app.pagination import Order, paginate
 from app.schemas.audit import AuditEventPageSchema, AuditEventSchema, AuditListArgsSchema
@@ -16,7 +15,7 @@ NEWEST_FIRST = Order((AuditEvent.id,), descending=True)
 
 @blp.route("")
 @blp.roles_accepted(*STAFF_ROLES)
-@query_args(blp, AuditListArgsSchema)
+@blp.list_arguments(AuditListArgsSchema)
 @blp.response(200, AuditEventPageSchema)
 def list_audit_events(filters):
     """List account changes, newest first, a page at a time."""

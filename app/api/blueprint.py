@@ -20,16 +20,24 @@ reads (4,300 digits), is malformed JSON (400), not an internal error.
 """
 
 import json
+import math
+import time
 from functools import wraps
 
 import flask_praetorian
 import flask_smorest
+from flask import current_app, g, request
+from limits import parse as parse_limit
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
 from app.api.docs import BEARER_SCHEME
 from app.auth.sessions import require_fresh_authentication
-from app.errors import error_response_doc
+from app.errors import ApiError, error_response_doc
+from app.extensions import limiter
+from app.pagination import cursor as cursors
+from app.pagination import walk
+from app.schemas.common import ErrorSchema
 
 BODY_REQUIRED = "A JSON body is required."
 NO_USABLE_BEARER = "No usable token: missing_token, invalid_token, token_expired or token_revoked."
@@ -64,6 +72,30 @@ class Blueprint(flask_smorest.Blueprint):
         if isinstance(schema, type):
             schema = schema()
         return super().arguments(schema, *args, **kwargs)
+
+    def list_arguments(self, schema):
+        """A list's query arguments (``page``, ``per_page``, ``cursor``, filters), loaded by
+        ``schema`` (400 for a bad one), with the limit on pages asked for by number far into
+        the list (429, ``refuse_too_many_deep_pages``); the view gets them as its argument."""
+
+        def decorator(view):
+            @wraps(view)
+            def limited(*args, **kwargs):
+                refuse_too_many_deep_pages(args[-1])  # (webargs appends the loaded arguments)
+                return view(*args, **kwargs)
+
+            documented = self.alt_response(
+                400, schema=ErrorSchema, description="A query parameter is invalid (bad_request)."
+            )(limited)
+            documented = self.alt_response(
+                429,
+                schema=ErrorSchema,
+                description="rate_limited: too many pages asked for by number far into a list "
+                "(follow its links instead; see Retry-After).",
+            )(documented)
+            return self.arguments(schema, location="query")(documented)
+
+        return decorator
 
     def auth_required(self, view=None, *, unauthorized: str = NO_USABLE_BEARER):
         """Any signed-in user may call the view. ``unauthorized`` describes its 401 answers when
@@ -118,3 +150,28 @@ class Blueprint(flask_smorest.Blueprint):
                 "403": error_response_doc(refused),
             },
         )(guarded)
+
+
+def refuse_too_many_deep_pages(args: dict) -> None:
+    """429 past ``RATELIMIT_DEEP_PAGES`` pages by number more than ``DEEP`` rows into a list,
+    per user: each walks up to half a list's index, so a few clients asking for them without
+    stopping would keep the database busy for everyone. A client following links (whose
+    cursor is ours, for that page) is never limited."""
+    config = current_app.config
+    deep = (args["page"] - 1) * args["per_page"] > walk.DEEP
+    if not (config["RATELIMIT_ENABLED"] and deep) or cursors.is_for_page(
+        args.get("cursor"), args["page"]
+    ):
+        return
+    limit = parse_limit(config["RATELIMIT_DEEP_PAGES"])
+    who = str(g.get("authenticated_user_id") or request.remote_addr)
+    if limiter.limiter.hit(limit, "deep-pages", who):
+        return
+    reset_at = limiter.limiter.get_window_stats(limit, "deep-pages", who).reset_time
+    raise ApiError(
+        429,
+        "rate_limited",
+        "Too many pages asked for by number far into a list: follow the list's links, which "
+        "cost the same at any depth.",
+        headers={"Retry-After": str(max(1, math.ceil(reset_at - time.time())))},
+    )

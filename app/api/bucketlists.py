@@ -11,7 +11,6 @@ from flask_praetorian import current_user_id
 from sqlalchemy import func, select
 
 from app.api.blueprint import Blueprint
-from app.api.docs import query_args
 from app.auth.ownership import owned, visible_to_current_user
 from app.errors import ApiError
 from app.extensions import db
@@ -55,7 +54,7 @@ def item_of(bucketlist: Bucketlist, item_id: int) -> BucketlistItem:
 @blp.route("")
 class Bucketlists(MethodView):
     @blp.auth_required
-    @query_args(blp, BucketlistListArgsSchema)
+    @blp.list_arguments(BucketlistListArgsSchema)
     @blp.response(200, BucketlistPageSchema)
     def get(self, filters):
         """List your bucketlists (admins: everyone's, or one owner's with ``owner_id``)."""
@@ -109,7 +108,7 @@ class BucketlistById(MethodView):
 class Items(MethodView):
     @blp.auth_required
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
-    @query_args(blp, ItemListArgsSchema)
+    @blp.list_arguments(ItemListArgsSchema)
     @blp.response(200, BucketlistItemPageSchema)
     def get(self, filters, bucketlist):
         """List a bucketlist's items, optionally only the ``done`` (or not done) ones."""

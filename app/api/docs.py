@@ -10,8 +10,6 @@ import flask_swagger_ui
 from flask import Blueprint, send_from_directory
 from marshmallow import fields
 
-from app.schemas.common import ErrorSchema
-
 BEARER_SCHEME = "bearerAuth"
 BEARER_SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 SWAGGER_UI_ASSETS = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
@@ -44,13 +42,14 @@ def strings_without_nul(converter, field, ret, **kwargs) -> dict:
     return {}
 
 
-def query_args(blp, schema):
-    """``@blp.arguments`` for query parameters, documenting the 400 a bad one gets."""
-
-    def decorator(view):
-        view = blp.alt_response(
-            400, schema=ErrorSchema, description="A query parameter is invalid (bad_request)."
-        )(view)
-        return blp.arguments(schema, location="query")(view)
-
-    return decorator
+def one_of_response(description: str, *schemas: type) -> dict:
+    """An OpenAPI 200 whose body is one of ``schemas`` (by their component names: the class
+    name without "Schema", as the document names them)."""
+    names = [schema.__name__.removesuffix("Schema") for schema in schemas]
+    one_of = [{"$ref": f"#/components/schemas/{name}"} for name in names]
+    return {
+        "200": {
+            "description": description,
+            "content": {"application/json": {"schema": {"oneOf": one_of}}},
+        }
+    }

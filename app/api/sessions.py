@@ -5,7 +5,6 @@ from flask_praetorian import current_user_id
 from sqlalchemy import select
 
 from app.api.blueprint import Blueprint
-from app.api.docs import query_args
 from app.api.lookup import user_or_404
 from app.audit import record_event
 from app.auth.sessions import current_session, end_session, end_sessions
@@ -36,7 +35,7 @@ def live_sessions_of(user_id: int):
 @blp.route("/me/sessions")
 class MySessions(MethodView):
     @blp.auth_required
-    @query_args(blp, SessionListArgsSchema)
+    @blp.list_arguments(SessionListArgsSchema)
     @blp.response(200, SessionPageSchema)
     def get(self, args):
         """List your live sessions, the most recently used first; current marks this one."""
@@ -68,7 +67,7 @@ def end_my_session(session_id: int):
 class UserSessions(MethodView):
     @blp.roles_accepted(*STAFF_ROLES)
     @blp.alt_response(404, schema=ErrorSchema, description="No user has that id (not_found).")
-    @query_args(blp, SessionListArgsSchema)
+    @blp.list_arguments(SessionListArgsSchema)
     @blp.response(200, SessionPageSchema)
     def get(self, args, user_id: int):
         """List a user's live sessions, the most recently used first."""

@@ -1,13 +1,17 @@
-"""Setting a password: the policy, the hash, and the revocation that goes with it."""
+"""Setting a password: the policy, the hash, and the revocation that goes with it; and a
+signed-in user changing their own."""
 
 from app.audit import PASSWORD_ACTION_ATTRIBUTE
+from app.auth import factors
 from app.auth.notices import send_security_notice
 from app.auth.password_policy import password_problems
+from app.auth.sessions import current_session, end_sessions, renew
 from app.errors import ApiError
 from app.extensions import guard
 from app.models import User
 from app.models.columns import utcnow
 from app.tokens.emailed import void_emailed_tokens
+from app.tokens.transport import session_answer
 
 
 def set_password(
@@ -38,3 +42,15 @@ def set_password(
         + ", and every other session of it ended. If this was not you, reset your password "
         "and contact an administrator.",
     )
+
+
+def change_own_password(user: User, current: str, new: str) -> dict:
+    """``PUT /users/me/password``: the current password is a factor (a wrong one counts like a
+    failed login); the session the change is made in is renewed (new tokens; its access
+    tokens from before stop working) and every other session ends. The answer holds the
+    session's new tokens."""
+    factors.prove(user, factors.password(user, current, "current_password"))
+    session = current_session(lock=True)
+    set_password(user, new, field_name="new_password")
+    end_sessions(user.user_id, "password_changed", keep=session.id)
+    return session_answer(user, session, renew(session))

@@ -112,6 +112,12 @@ class User(db.Model):
         return cls.lowered_username.contains(canonical(text), autoescape=True)
 
     @classmethod
+    def username_starts(cls, text: str) -> ColumnElement[bool]:
+        """SQL: the username starts with ``text``, ignoring case (served by a pattern index,
+        whatever the database's collation)."""
+        return cls.lowered_username.startswith(canonical(text), autoescape=True)
+
+    @classmethod
     def count_of(cls, role: str | None = None, is_active: bool | None = None) -> ScalarSelect:
         """SQL: how many users there are (with ``role``, and active or not). The database keeps
         these counts exact in the writing transaction (``RowCount``): no list counts its rows."""
@@ -239,6 +245,12 @@ Index(
 )
 # The few inactive users (app/api/users.py reads a list of them through it).
 Index("ix_users_inactive", User.user_id, postgresql_where=~User.is_active)
+# ``q`` of 1 or 2 characters, a prefix: text_pattern_ops serves LIKE 'ab%' in any collation.
+Index(
+    "ix_users_username_prefix",
+    func.lower(User.username).label("lowered"),
+    postgresql_ops={"lowered": "text_pattern_ops"},
+)
 # ``q``, the substring filter (pg_trgm).
 Index(
     "ix_users_username_trigrams",

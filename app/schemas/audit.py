@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
+from app.schemas.fields import QueryInteger
 
 AUDIT_ACTIONS = (
     "user.created",
@@ -51,6 +52,6 @@ AuditEventPageSchema = page_schema(AuditEventSchema)
 class AuditListArgsSchema(PaginationArgsSchema):
     """Filters of the audit trail (newest first)."""
 
-    actor_id = fields.Integer()
-    target_id = fields.Integer()
+    actor_id = QueryInteger()
+    target_id = QueryInteger()
     action = fields.String(validate=validate.OneOf(AUDIT_ACTIONS))

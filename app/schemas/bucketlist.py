@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
-from app.schemas.fields import StrictBoolean
+from app.schemas.fields import QueryInteger, StrictBoolean
 
 # Not blank, and (like every string, see app/schemas/base.py) without NUL. Written out in full
 # because this pattern is also the one the OpenAPI document shows.
@@ -106,7 +106,7 @@ class BucketlistListArgsSchema(PaginationArgsSchema):
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Part of the name, ignoring case."},
     )
-    owner_id = fields.Integer(metadata={"description": "Admins only: one owner's lists."})
+    owner_id = QueryInteger(metadata={"description": "Admins only: one owner's lists."})
 
 
 class ItemListArgsSchema(PaginationArgsSchema):

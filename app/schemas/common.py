@@ -5,6 +5,7 @@ from datetime import UTC
 from marshmallow import Schema, fields, validate
 
 from app.schemas.base import RequestSchema
+from app.schemas.fields import QueryInteger
 
 MAX_PER_PAGE = 100
 MAX_CURSOR_LENGTH = 512
@@ -33,8 +34,8 @@ class ErrorSchema(Schema):
 class PaginationArgsSchema(RequestSchema):
     """Query parameters of every list."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    page = QueryInteger(load_default=1, validate=validate.Range(min=1))
+    per_page = QueryInteger(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
     cursor = fields.String(
         validate=validate.Length(min=1, max=MAX_CURSOR_LENGTH),
         metadata={

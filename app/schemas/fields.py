@@ -1,11 +1,14 @@
 """Fields and rules shared by every schema that takes account data."""
 
+import re
+
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.auth.password_policy import password_problems
 from app.identity import canonical, compatible
 
 USERNAME_PATTERN = r"[A-Za-z0-9_.-]{3,64}"
+ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256
 
@@ -80,3 +83,13 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string: ASCII digits (with a sign) only. Python reads other
+    scripts' digits as numbers ("\u0662" is 2); a page number or an id is written in ASCII."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not ASCII_INTEGER.fullmatch(value):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import ColumnElement, Text, bindparam, cast, func, literal_column
 
 from app.models.user import ROLES
+from app.models.user_list import DEFAULT_SORT, PREFIX_BELOW, SORTS
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
 from app.schemas.fields import (
@@ -114,14 +115,13 @@ class UserListArgsSchema(PaginationArgsSchema):
     """Filters and order of the user lists."""
 
     q = fields.String(
-        validate=validate.Length(
-            min=3, max=64, error="Give 3 to 64 characters (shorter ones match too much to index)."
-        ),
-        metadata={"description": "Part of the username, ignoring case (3 characters or more)."},
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "Part of the username, ignoring case: anywhere in it from "
+            f"{PREFIX_BELOW} characters, at its start below (one or two letters anywhere "
+            "would match nearly everyone)."
+        },
     )
     role = fields.String(validate=validate.OneOf(ROLES))
-    sort = fields.String(
-        load_default="created_at",
-        validate=validate.OneOf(["username", "-username", "created_at", "-created_at"]),
-    )
+    sort = fields.String(load_default=DEFAULT_SORT, validate=validate.OneOf(list(SORTS)))
     is_active = fields.Boolean(metadata={"description": "Admins and operators only."})
