@@ -17,7 +17,12 @@ preload_app = True
 timeout = 30
 # Heroku gives a dyno 30 s after SIGTERM; finish in-flight requests well within that.
 graceful_timeout = 20
-keepalive = 5
+# Idle keep-alive connections are held longer than Heroku's router holds them (90 s): the router
+# closes an idle connection first, never the dyno under a request the router is just sending
+# (which would fail it with H18, and the router does not retry POSTs: a login, a refresh).
+# Heroku's own Python buildpack guidance settled on the same (95 s). Under gthread an idle
+# connection waits in the worker's poller, holding no thread.
+keepalive = 95
 # gunicorn refuses these itself, before the app sees the request, with its own HTML page and no
 # X-Request-ID (README, "Security"): a request line over 4094 bytes (400), a header line over
 # 8190 bytes or more than 100 headers (431), and broken framing such as Content-Length together

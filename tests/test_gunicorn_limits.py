@@ -6,6 +6,7 @@ import contextlib
 import re
 import runpy
 import socket
+import time
 
 import pytest
 
@@ -108,3 +109,29 @@ def test_a_chunked_upload_past_one_mebibyte_is_the_apps_413(server) -> None:
     assert status == 413
     assert_app_answer(headers, payload, 413)
     assert b'"error":"payload_too_large"' in payload
+
+
+def test_an_idle_keep_alive_connection_outlives_the_old_five_seconds(server) -> None:
+    """Heroku's router reuses a connection idle up to 90 s: gunicorn must not close it first
+    (``keepalive`` 95 s, above the router's). Idle here for 6.5 s, past gunicorn's old 5 s."""
+    assert CONFIG["keepalive"] > 90
+    request = get("/health") + b"\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as connection:
+        reader = connection.makefile("rb")
+
+        def answer() -> tuple[int, bytes]:
+            status = int(reader.readline().split()[1])
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            return status, reader.read(length)
+
+        connection.sendall(request)
+        first = answer()
+        time.sleep(6.5)
+        connection.sendall(request)
+        second = answer()
+
+    assert first == second == (200, b'{"database":"ok","status":"ok"}\n')
