@@ -18,7 +18,7 @@ ONE_MEBIBYTE = 1024 * 1024
 # argon2id at OWASP's minimum. OWASP lists five settings of equal strength that trade memory for
 # passes (46 MiB x 1 ... 7 MiB x 5); this is the 7 MiB one. A worker keeps its argon2 buffer
 # after the first login, so memory is what a web worker is short of; and a verification takes
-# less time than with 19 MiB x 2 (36 ms against 43 ms on a 2-core machine).
+# less time than with 19 MiB x 2 (measured in bench/README.md).
 ARGON2_MEMORY_COST_KIB = 7 * 1024
 ARGON2_TIME_COST = 5
 ARGON2_PARALLELISM = 1

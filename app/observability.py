@@ -97,7 +97,7 @@ def start_timer() -> None:
 
 def finish_response(response):
     """Security headers on every response, then the access line. (Each read through the
-    ``request``/``g``/``current_app`` proxies costs a few microseconds: they are read once.)"""
+    ``request``/``g``/``current_app`` proxies costs more than a local: they are read once.)"""
     app = current_app._get_current_object()
     current = request._get_current_object()
     app_globals = g._get_current_object()

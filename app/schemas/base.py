@@ -31,7 +31,8 @@ def _storable(value) -> bool:
 class RequestSchema(Schema):
     """Refuses, field by field, strings the database could not store: a 422 (or 400 in a query
     string) instead of a driver error; and a body with far more fields than the schema has in
-    one sentence, not one error per field (70,000 unknown keys made a 2 MB answer)."""
+    one sentence, not one error per field (a body of many thousand unknown keys would get an
+    answer of megabytes)."""
 
     @pre_load
     def refuse_unstorable_strings(self, data, **kwargs):
