@@ -2,6 +2,7 @@
 one live token, a reuse after the grace ends the session in every worker at once, and an ended
 session's tokens are refused by every worker on the very next request."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -102,3 +103,57 @@ def test_a_logout_is_refused_by_every_worker_on_the_next_request(server, signed_
     assert status == 204
     assert _every_worker_answers(server.base_url, ended["access_token"]) == {(401, "token_revoked")}
     assert _every_worker_answers(server.base_url, kept["access_token"]) == {(200, "ok")}
+
+
+@pytest.fixture(scope="module")
+def graceful_server(migrated_database, tmp_path_factory):
+    """The default grace: a retry of the previous refresh token within 10 s is answered."""
+    with serving(
+        production_env(migrated_database, WEB_CONCURRENCY="4"),
+        tmp_path_factory.mktemp("sessions-grace") / "web.log",
+    ) as running:
+        yield running
+
+
+def _race(base: str, session: dict, old: str, new: str) -> tuple[tuple, list[tuple]]:
+    """A password change and eight refreshes of its session, 10 ms apart, at once."""
+
+    def change():
+        body = {"current_password": old, "new_password": new}
+        return call(base, "PUT", "/users/me/password", body, token=session["access_token"])
+
+    def refresh(delay: float):
+        time.sleep(delay)
+        return call(base, "POST", "/refresh", {"refresh_token": session["refresh_token"]})
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        changed = pool.submit(change)
+        refreshed = list(pool.map(refresh, [0.01 * step for step in range(8)]))
+    return changed.result(), refreshed
+
+
+def test_a_password_change_racing_refreshes_of_its_session_is_served_in_turn(
+    graceful_server, make_user
+) -> None:
+    """The change and the refreshes lock the session in one order: each is served after the
+    other, never a 409 (two live refresh tokens) or a deadlock's 503. The refreshes (retries of
+    one token, within the grace) are spread over the time the change spends hashing, so some
+    meet it while it retires the session's tokens."""
+    base = graceful_server.base_url
+    account = make_user("racer", password=PASSWORD)
+    passwords = [PASSWORD, "a-new-pass-phrase-0"]
+    refreshed_statuses = []
+    for trial in range(10):
+        old, new = passwords[trial % 2], passwords[(trial + 1) % 2]
+        status, _, session = call(
+            base, "POST", "/login", {"username": account.username, "password": old}
+        )
+        assert status == 200, session
+
+        changed, refreshed = _race(base, session, old, new)
+
+        assert changed[0] == 200, changed
+        for status, _, answer in refreshed:
+            assert status == 200 or (status, answer["error"]) == (401, "token_revoked"), answer
+        refreshed_statuses += [status for status, _, _ in refreshed]
+    assert 200 in refreshed_statuses

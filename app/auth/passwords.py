@@ -51,6 +51,9 @@ def change_own_password(user: User, current: str, new: str) -> dict:
     session's new tokens."""
     factors.prove(user, factors.password(user, current, "current_password"))
     session = current_session(lock=True)
+    if session.is_over(utcnow()):
+        # Ended while this request waited for its lock (a reuse of its refresh token, say).
+        raise ApiError(401, "token_revoked", "The session has ended.")
     set_password(user, new, field_name="new_password")
     end_sessions(user.user_id, "password_changed", keep=session.id)
     return session_answer(user, session, renew(session))
