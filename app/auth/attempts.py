@@ -6,9 +6,12 @@ alone, so that:
 - after ``LOGIN_MAX_FAILURES`` consecutive failures for one name from one address, that address
   gets 429 for that name for ``LOGIN_LOCKOUT`` seconds, even with the right password, and a
   success resets its count; every other address, the owner's included, is unaffected;
-- failures from many addresses against one name slow that name's checks down (from
-  ``LOGIN_SLOWDOWN_AFTER`` failures in the last ``LOGIN_LOCKOUT`` seconds, each further one adds
-  ``SLOWDOWN_STEP`` seconds, at most ``SLOWDOWN_MAX``) but never lock it;
+- failures from many addresses against one name slow that name down for the addresses that
+  fail (from ``LOGIN_SLOWDOWN_AFTER`` failures in the last ``LOGIN_LOCKOUT`` seconds, an address
+  that failed on the name must wait ``SLOWDOWN_STEP`` seconds more per further failure, at most
+  ``SLOWDOWN_MAX``, after its last failure: 429 with ``Retry-After`` until then) but never lock
+  it: an address with no failure on the name, the owner's new device say, is never held back.
+  Nothing waits in the server: a paced attempt is answered at once;
 - a name nobody has is counted, locked and slowed exactly like a real one, and costs the same
   argon2 verification: the answers and their timing do not tell whether an account exists.
 
@@ -17,7 +20,6 @@ like failed logins (``app.auth.factors`` checks every factor through here).
 """
 
 import math
-import time
 from datetime import datetime, timedelta
 from typing import NoReturn
 
@@ -32,8 +34,8 @@ from app.identity import canonical
 from app.models import LoginFailure, User
 from app.models.columns import utcnow
 
-SLOWDOWN_STEP = 0.05
-SLOWDOWN_MAX = 1.0
+SLOWDOWN_STEP = 1
+SLOWDOWN_MAX = 30
 LOGIN_NAME_LENGTH = 254
 
 
@@ -48,24 +50,30 @@ def client_address() -> str:
 
 
 def hold_back(login_name: str) -> None:
-    """429 while this address is locked out of ``login_name``; a pause while the name is under
-    attack from many addresses. One statement reads both."""
+    """429 while this address is locked out of ``login_name``, or, while the name is under
+    attack from many addresses, until this address's pace allows its next attempt. One
+    statement reads both."""
     config = current_app.config
     now = utcnow()
     failures = LoginFailure.__table__.c
     recent = failures.last_failed_at > now - timedelta(seconds=config["LOGIN_LOCKOUT"])
     this_address = failures.address == client_address()
-    lock, total = db.session.execute(
+    lock, last_failed, total = db.session.execute(
         select(
             func.max(failures.locked_until).filter(this_address),
+            func.max(failures.last_failed_at).filter(this_address),
             func.coalesce(func.sum(failures.failures).filter(recent), 0),
         ).where(failures.login_name == login_name)
     ).one()
     if lock is not None and lock > now:
         raise locked_out(lock, now)
     beyond = total - config["LOGIN_SLOWDOWN_AFTER"]
-    if beyond >= 0:
-        time.sleep(min(SLOWDOWN_MAX, SLOWDOWN_STEP * (beyond + 1)))
+    if beyond >= 0 and last_failed is not None:
+        next_attempt = last_failed + timedelta(
+            seconds=min(SLOWDOWN_MAX, SLOWDOWN_STEP * (beyond + 1))
+        )
+        if next_attempt > now:
+            raise locked_out(next_attempt, now)
 
 
 def locked_out(until: datetime, now: datetime) -> ApiError:
