@@ -6,7 +6,7 @@ and confirming one's password again (a fresh session). How each works is in ``ap
 from flask import current_app, make_response
 
 from app.api.blueprint import Blueprint
-from app.auth import factors, signin
+from app.auth import factors, mfa, signin
 from app.auth.guard import current_user
 from app.auth.sessions import (
     current_session,
@@ -71,7 +71,9 @@ def login(credentials):
 @blp.alt_response(
     403,
     schema=ErrorSchema,
-    description="account_disabled; in browser mode, forbidden without X-Requested-With.",
+    description="account_disabled; mfa_enrollment_required (the account's roles require MFA "
+    "and it has none: sign in again to enrol); in browser mode, forbidden without "
+    "X-Requested-With.",
 )
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def refresh(payload):
@@ -79,6 +81,7 @@ def refresh(payload):
     is retired, and presenting it again ends the session."""
     refuse_cross_site()
     user, session, refresh_token = rotate(presented_refresh_token(payload.get("refresh_token")))
+    mfa.refuse_session_without_mfa(user)
     answer = session_answer(user, session, refresh_token)
     db.session.commit()
     return respond_with_tokens(answer, TokenSchema)

@@ -81,12 +81,18 @@ def renew_recovery_codes(payload):
 @blp.fresh_auth_required
 @blp.arguments(CodeSchema)
 @blp.response(204)
-@blp.alt_response(409, schema=ErrorSchema, description="conflict: MFA is off already.")
+@blp.alt_response(
+    409,
+    schema=ErrorSchema,
+    description="conflict: MFA is off already, or the account has a role in MFA_REQUIRED_ROLES.",
+)
 def disable_totp(payload):
-    """Turn MFA off with a code from the app or a recovery code."""
+    """Turn MFA off with a code from the app or a recovery code (not for an account whose
+    roles require MFA)."""
     user = current_user()
     if not user.mfa_enabled:
         raise ApiError(409, "conflict", "MFA is off already.")
+    mfa.refuse_if_required(user)
     factors.prove(user, factors.code(user, payload["code"], recovery=True))
     mfa.turn_off(user)
     db.session.commit()

@@ -185,9 +185,37 @@ def turn_off(user: User) -> None:
     )
 
 
+def required_for(user: User) -> bool:
+    """Whether the account's roles require MFA (``MFA_REQUIRED_ROLES``)."""
+    return bool(set(current_app.config["MFA_REQUIRED_ROLES"]) & set(user.rolenames))
+
+
 def must_enrol(user: User) -> bool:
-    required = set(current_app.config["MFA_REQUIRED_ROLES"])
-    return not user.mfa_enabled and bool(required & set(user.rolenames))
+    return not user.mfa_enabled and required_for(user)
+
+
+def refuse_if_required(user: User) -> None:
+    """409 for turning MFA off on an account whose roles require it (its sessions would go on
+    without a second factor)."""
+    if required_for(user):
+        raise ApiError(
+            409,
+            "conflict",
+            "This account's roles require two-step sign-in (MFA_REQUIRED_ROLES): it stays on. "
+            "An administrator can reset it (DELETE /users/<id>/mfa), which ends every session.",
+        )
+
+
+def refuse_session_without_mfa(user: User) -> None:
+    """403 ``mfa_enrollment_required`` for refreshing a session of an account whose roles now
+    require MFA and that has none (the setting changed, or an admin reset it): it signs in
+    again, and enrols."""
+    if must_enrol(user):
+        raise ApiError(
+            403,
+            "mfa_enrollment_required",
+            "This account must turn on two-step sign-in: sign in again (POST /login) to enrol.",
+        )
 
 
 def reset(user: User) -> None:
