@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from app.auth.attempts import prune_login_failures
 from app.auth.mfa import rotate_secrets
 from app.auth.password_policy import password_problems
+from app.auth.registration import prune_unconfirmed
 from app.auth.sessions import prune_sessions
 from app.config import PROJECT_ROOT, ConfigError
 from app.extensions import db, guard
@@ -127,10 +128,11 @@ def seed_db_command() -> None:
 @click.command("prune-tokens")
 @with_appcontext
 def prune_tokens_command() -> None:
-    """Delete sessions that ended or expired (with their refresh tokens), expired tickets, and
-    failed-login records that no longer count."""
+    """Delete sessions that ended or expired (with their refresh tokens), expired tickets,
+    accounts whose confirmation lapsed, and failed-login records that no longer count."""
     click.echo(f"Pruned {prune_sessions()} ended or expired session(s).")
     click.echo(f"Pruned {tickets.prune()} expired ticket(s).")
+    click.echo(f"Pruned {prune_unconfirmed()} account(s) whose confirmation lapsed.")
     click.echo(f"Pruned {prune_login_failures()} failed-login record(s) that no longer count.")
 
 

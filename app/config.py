@@ -220,6 +220,8 @@ class Config:
         self.RATELIMIT_PASSWORD_FORGOT = os.environ.get("RATELIMIT_PASSWORD_FORGOT", "5 per minute")
         # The other anonymous routes that take a body: /password/reset, /register/confirm.
         self.RATELIMIT_EMAILED_TOKENS = os.environ.get("RATELIMIT_EMAILED_TOKENS", "10 per minute")
+        # E-mails a stranger can have sent to an address (app/auth/notices.py), per address.
+        self.NOTICE_LIMIT = os.environ.get("NOTICE_LIMIT", "5 per hour")
         # Pages asked for by number more than 10,000 rows into a list, per user.
         self.RATELIMIT_DEEP_PAGES = os.environ.get("RATELIMIT_DEEP_PAGES", "30 per minute")
         # How many proxies (Heroku's router: 1) stand in front and set X-Forwarded-For.

@@ -16,7 +16,7 @@ With ``MAIL_QUEUE=false`` (the tests' default) flask-mailman sends in the reques
 import logging
 
 import procrastinate
-from flask import Flask, g, has_request_context
+from flask import Flask, current_app, g, has_request_context
 from flask_mailman import EmailMessage
 from flask_mailman.backends.base import BaseEmailBackend
 from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
@@ -89,6 +89,37 @@ def queue(task, **arguments) -> None:
         g.mail_queued = True
     else:
         db.session.commit()
+
+
+DECISION_PURPOSE = "decisions"
+
+
+def decided_in_the_worker(name: str):
+    """Decorator: ``function.later(**arguments)`` runs ``function`` in the worker (a task of
+    the mail queue named ``name``, its arguments sealed) when ``MAIL_QUEUE`` is on, else now.
+
+    For what a request must not decide itself because deciding would take a time that tells
+    something: whether an address has an account (``/password/forgot``, a registration or an
+    e-mail change with confirmation on). The request then does the same work, and so takes
+    the same time, whatever the answer, and the worker decides and writes to whom."""
+
+    def register(function):
+        @mail_task(name)
+        def job(context: procrastinate.JobContext, sealed: str) -> None:
+            with context.additional_context["flask_app"].app_context():
+                function(**unseal_json(sealed, DECISION_PURPOSE))
+                db.session.commit()
+
+        def later(**arguments) -> None:
+            if current_app.config["MAIL_QUEUE"]:
+                queue(job, sealed=seal_json(arguments, DECISION_PURPOSE))
+            else:
+                function(**arguments)
+
+        function.later = later
+        return function
+
+    return register
 
 
 @mail_task("send_email")

@@ -207,3 +207,91 @@ def test_a_lockout_is_told(app, client, member) -> None:
     assert notice.subject == "Sign-in attempts on your account were blocked"
     assert "127.0.0.1" in notice.body
     assert "wrong-password-x" not in notice.body
+
+
+def _register(client, username: str, email: str):
+    return client.post(
+        "/register", json={"username": username, "email": email, "password": NEW_PASSWORD}
+    )
+
+
+def test_an_unconfirmed_registration_does_not_keep_the_address_from_its_owner(
+    confirming, client
+) -> None:
+    """A squatter registers bob's address and never confirms: bob's own registration gets his
+    own account and link (never the squatter's), and his confirmation wins the address."""
+    squatted = _register(client, "squatter", "bob@example.com")
+    squatters_link = token_in(outbox(confirming)[-1])
+    bobs = _register(client, "bob", "bob@example.com")
+    letter = outbox(confirming)[-1]
+    confirmed = client.post("/register/confirm", json={"token": token_in(letter)})
+    late = client.post("/register/confirm", json={"token": squatters_link})
+    login = client.post("/login", json={"username": "bob", "password": NEW_PASSWORD})
+
+    assert squatted.status_code == bobs.status_code == 202
+    assert letter.to == ["bob@example.com"]
+    assert letter.subject == "Confirm your Gatehouse account"
+    assert token_in(letter) != squatters_link
+    assert confirmed.status_code == 200
+    assert confirmed.get_json()["username"] == "bob"
+    assert confirmed.get_json()["email_confirmed"] is True
+    assert late.status_code == 401
+    assert late.get_json()["error"] == "token_revoked"
+    assert login.status_code == 200
+    with confirming.app_context():
+        assert db.session.scalar(select(User).where(User.username == "squatter")) is None
+
+
+def test_a_reset_reaches_the_confirmed_owner_not_an_unconfirmed_twin(
+    confirming, client, member
+) -> None:
+    _register(client, "twin", member.email)  # taken: the holder is told, no account is made
+    client.post("/password/forgot", json={"email": member.email})
+
+    letter = outbox(confirming)[-1]
+    assert letter.to == [member.email]
+    assert letter.subject == "Reset your Gatehouse password"
+    with confirming.app_context():
+        assert db.session.scalar(select(User).where(User.username == "twin")) is None
+
+
+def test_an_unconfirmed_account_lapses_and_is_pruned(confirming, client, runner) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.models.columns import utcnow
+
+    _register(client, "sleeper", "sleeper@example.com")
+    with confirming.app_context():
+        db.session.execute(update(User).values(created_datetime=utcnow() - timedelta(days=2)))
+        db.session.commit()
+
+    result = runner.invoke(args=["prune-tokens"])
+    again = _register(client, "sleeper", "sleeper@example.com")
+
+    assert result.exit_code == 0
+    assert "Pruned 1 account(s) whose confirmation lapsed." in result.output
+    assert again.status_code == 202
+    with confirming.app_context():
+        events = db.session.scalars(select(AuditEvent.action)).all()
+    assert events.count("user.deleted") == 1
+
+
+def test_unsolicited_mail_to_one_address_is_limited(make_app, member) -> None:
+    """A stranger can have mail sent to an address (a taken address's notice, a reset): at most
+    NOTICE_LIMIT of them reach it."""
+    app = make_app(EMAIL_CONFIRMATION=True, RATELIMIT_ENABLED=True, NOTICE_LIMIT="3 per hour")
+    client = app.test_client()
+
+    answers = [_register(client, f"taker{number}", member.email).status_code for number in range(2)]
+    for _ in range(2):
+        answers.append(client.post("/password/forgot", json={"email": member.email}).status_code)
+
+    assert answers == [202, 202, 202, 202]
+    letters = [message for message in outbox(app) if message.to == [member.email]]
+    assert [letter.subject for letter in letters] == [
+        "Someone tried to register with your e-mail address",
+        "Someone tried to register with your e-mail address",
+        "Reset your Gatehouse password",
+    ]

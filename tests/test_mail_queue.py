@@ -146,3 +146,69 @@ def test_a_failed_send_is_retried_then_logged_without_the_message(
     token = job["body"].split("<pre>")[1].split("</pre>")[0]
     assert token not in result.stderr
     assert member.email not in result.stderr
+
+
+@pytest.fixture
+def confirming_queue(make_app):
+    app = make_app(MAIL_QUEUE=True, EMAIL_CONFIRMATION=True)
+    with app.app_context():
+        db.session.execute(text("TRUNCATE procrastinate_jobs CASCADE"))
+        db.session.commit()
+    return app
+
+
+def test_registration_with_confirmation_does_the_same_work_for_any_address(
+    confirming_queue, member
+) -> None:
+    """The request hashes the password and queues one sealed decision, whether or not the
+    address has an account: neither its answer nor its work (hence its time) tells."""
+    client = confirming_queue.test_client()
+    body = {"password": "amber-quarry-signal"}
+
+    free = client.post("/register", json={**body, "username": "fresh", "email": "f@example.com"})
+    taken = client.post("/register", json={**body, "username": "other", "email": member.email})
+
+    assert free.status_code == taken.status_code == 202
+    assert free.get_json() == taken.get_json()
+    jobs = queued_jobs(confirming_queue)
+    assert [job["task"] for job in jobs] == ["open_account", "open_account"]
+    assert member.email not in jobs[1]["stored"]
+    with confirming_queue.app_context():
+        assert db.session.scalar(text("SELECT count(*) FROM users")) == 1
+
+
+def test_an_email_change_with_confirmation_does_the_same_work_for_any_address(
+    confirming_queue, member, make_user, auth
+) -> None:
+    other = make_user("other")
+    client = confirming_queue.test_client()
+    headers = auth(member)
+
+    free = client.patch("/users/me", json={"email": "free@example.com"}, headers=headers)
+    taken = client.patch("/users/me", json={"email": other.email}, headers=headers)
+
+    assert free.status_code == taken.status_code == 202
+    assert [job["task"] for job in queued_jobs(confirming_queue)] == ["email_change"] * 2
+    assert other.email not in queued_jobs(confirming_queue)[1]["stored"]
+
+
+def test_the_worker_decides_a_registration(confirming_queue, member, migrated_database) -> None:
+    """Run by the worker: the taken address's holder is told, the free one gets its link."""
+    client = confirming_queue.test_client()
+    body = {"password": "amber-quarry-signal"}
+    client.post("/register", json={**body, "username": "fresh", "email": "f@example.com"})
+    client.post("/register", json={**body, "username": "other", "email": member.email})
+
+    result = run_worker(confirming_queue, migrated_database, MAIL_BACKEND="locmem")
+
+    assert result.returncode == 0, result.stderr
+    sent = sorted(
+        (job["to"][0], job["subject"]) for job in queued_jobs(confirming_queue) if "to" in job
+    )
+    assert sent == [
+        ("f@example.com", "Confirm your Gatehouse account"),
+        (member.email, "Someone tried to register with your e-mail address"),
+    ]
+    with confirming_queue.app_context():
+        made = db.session.execute(text("SELECT username, email_confirmed FROM users ORDER BY 1"))
+        assert made.all() == [("fresh", False), ("member", True)]

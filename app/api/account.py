@@ -4,15 +4,12 @@ one's password."""
 from flask import current_app, make_response, url_for
 
 from app.api.blueprint import Blueprint
-from app.auth.email_change import change_email
+from app.auth import email_change, registration
 from app.auth.guard import current_user
-from app.auth.notices import send_security_notice
 from app.auth.passwords import change_own_password, set_password
 from app.auth.sessions import end_sessions
 from app.errors import ApiError
-from app.extensions import db, guard, limiter
-from app.mail import mail_task, queue
-from app.models import User
+from app.extensions import db, limiter
 from app.schemas.auth import (
     AcceptedSchema,
     ChangePasswordSchema,
@@ -24,14 +21,12 @@ from app.schemas.auth import (
 )
 from app.schemas.common import ErrorSchema
 from app.schemas.user import SelfUserSchema
-from app.sealing import seal, unseal
-from app.tokens import claims, emailed
+from app.tokens import emailed
 from app.tokens.transport import respond_with_tokens
 
 blp = Blueprint("account", __name__, url_prefix="/", description="Registration and passwords.")
 
 RESET_ACCEPTED = "If an active account has that e-mail address, a reset token was sent to it."
-RESET_PURPOSE = "reset addresses"
 REGISTRATION_ACCEPTED = (
     "Check your inbox: a link to confirm the account was sent to that address (if an account "
     "has it already, its holder was told instead)."
@@ -58,32 +53,9 @@ def register(account):
     confirmation is on)."""
     if not current_app.config["REGISTRATION_ENABLED"]:
         raise ApiError(403, "forbidden", "Registration is disabled on this server.")
-    confirm = current_app.config["EMAIL_CONFIRMATION"]
-    taken = User.taken_fields(account["username"], account["email"])
-    if "username" in taken or (taken and not confirm):
-        raise ApiError(409, "conflict", "The username or e-mail is already in use.", taken)
-    password_hash = guard.hash_password(account["password"])
-    if taken:
-        # The address has an account: its holder is told, and the answer (and its cost: the
-        # hash above, one e-mail) is the one a new account gets.
-        send_security_notice(
-            User.with_email(account["email"]),
-            "Someone tried to register with your e-mail address",
-            "Someone tried to register a new Gatehouse account with this address, which is "
-            "already yours. Nothing changed. If you forgot your password, ask for a reset.",
-        )
-        return accepted(REGISTRATION_ACCEPTED)
-    user = User(
-        username=account["username"],
-        email=account["email"],
-        password=password_hash,
-        roles="user",
-        email_confirmed=not confirm,
-    )
-    db.session.add(user)
+    user = registration.register(account["username"], account["email"], account["password"])
     db.session.commit()
-    if confirm:
-        emailed.send_registration_confirmation(user)
+    if user is None:
         return accepted(REGISTRATION_ACCEPTED)
     return user, 201, {"Location": url_for("users.UserById", user_id=user.user_id)}
 
@@ -97,12 +69,13 @@ def accepted(message: str):
 @limiter.limit(lambda: current_app.config["RATELIMIT_EMAILED_TOKENS"])
 @blp.arguments(ConfirmRegistrationSchema)
 @blp.response(200, SelfUserSchema)
+@blp.alt_response(
+    409, schema=ErrorSchema, description="conflict: another account confirmed the address first."
+)
 def confirm_registration(payload):
     """Confirm a new account's address with the token from its e-mail (works once). An account
     an admin deactivated stays deactivated."""
-    user, _ = emailed.read(payload["token"], emailed.REGISTRATION)
-    user.email_confirmed = True
-    emailed.void_emailed_tokens(user)
+    user = registration.confirm(payload["token"])
     db.session.commit()
     return user
 
@@ -114,14 +87,7 @@ def confirm_registration(payload):
 @blp.alt_response(409, schema=ErrorSchema, description="Another account took the address since.")
 def confirm_email_change(payload):
     """Complete an e-mail change with the token sent to the new address (works once)."""
-    user, token_claims = emailed.read(payload["token"], emailed.REGISTRATION, email_change=True)
-    if not user.is_active:
-        raise ApiError(403, "account_disabled", "The account is disabled.")
-    new_email = token_claims[claims.NEW_EMAIL]
-    taken = User.taken_fields(None, new_email, exclude_id=user.user_id)
-    if taken:
-        raise ApiError(409, "conflict", "The e-mail is already in use.", taken)
-    change_email(user, new_email)
+    user = email_change.confirm_email_change(payload["token"])
     db.session.commit()
     return user
 
@@ -132,28 +98,8 @@ def confirm_email_change(payload):
 @blp.response(202, AcceptedSchema)
 def forgot_password(payload):
     """Send a password reset token to that address; the answer is the same for any address."""
-    if current_app.config["MAIL_QUEUE"]:
-        # The look-up too happens in the worker: the request does the same work, and so takes
-        # the same time, whether or not an account has the address.
-        queue(reset_by_address, sealed_email=seal(payload["email"], RESET_PURPOSE))
-    else:
-        send_reset_email(payload["email"])
+    registration.send_reset.later(email=payload["email"])
     return {"message": RESET_ACCEPTED}
-
-
-def send_reset_email(email: str) -> None:
-    """A reset token to ``email``, if an account that may sign in has it."""
-    user = User.with_email(email)
-    if user is not None and user.may_sign_in:
-        emailed.send_password_reset(user)
-
-
-@mail_task("reset_by_address")
-def reset_by_address(context, sealed_email: str) -> None:
-    """The worker's half of /password/forgot."""
-    with context.additional_context["flask_app"].app_context():
-        send_reset_email(unseal(sealed_email, RESET_PURPOSE))
-        db.session.commit()
 
 
 @blp.route("password/reset", methods=["POST"])

@@ -142,6 +142,7 @@ def count_failure(login_name: str, user: User | None, error: ApiError) -> NoRetu
             f"address {client_address()}, that address may not sign in to your account for "
             f"{config['LOGIN_LOCKOUT'] // 60} minutes. Your password still works from anywhere "
             "else. If these attempts were not yours, choose a stronger password.",
+            unsolicited=True,
         )
     db.session.commit()
     raise error

@@ -1,20 +1,46 @@
 """Security notices: e-mails telling account holders about events on their account. They never
-hold a secret (no token, no code, no password)."""
+hold a secret (no token, no code, no password).
+
+Some of them a stranger can cause again and again: a registration with a taken address, an
+address offered to another account, a lockout, a password reset sent to an address. Those are
+``unsolicited``, and at most ``NOTICE_LIMIT`` of them go to one address (per window, counted
+where the per-address limits are: ``RATELIMIT_STORAGE_URI``); past it they are dropped, and
+logged without the address. The others report what the account's holder (or an admin) did."""
 
 from flask import current_app
 from flask_mailman import EmailMessage
+from limits import parse as parse_limit
 
+from app.extensions import limiter
+from app.identity import canonical
 from app.models import User
 
 
-def send_security_notice(user: User, subject: str, text: str, to: str | None = None) -> None:
-    """E-mail ``text`` to the account's address (or to ``to``, an address it had). A failure to
-    send is logged, not raised: the event it reports has happened either way."""
+def may_tell(address: str) -> bool:
+    """Whether one more unsolicited e-mail may go to ``address`` (and count it)."""
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"]:
+        return True
+    if limiter.limiter.hit(parse_limit(config["NOTICE_LIMIT"]), "notices", canonical(address)):
+        return True
+    current_app.logger.warning("unsolicited e-mail dropped: its address reached NOTICE_LIMIT")
+    return False
+
+
+def send_security_notice(
+    user: User, subject: str, text: str, to: str | None = None, unsolicited: bool = False
+) -> None:
+    """E-mail ``text`` to the account's address (or to ``to``, an address it had); an
+    ``unsolicited`` one only within ``NOTICE_LIMIT``. A failure to send is logged, not raised:
+    the event it reports has happened either way."""
+    address = to or user.email
+    if unsolicited and not may_tell(address):
+        return
     message = EmailMessage(
         subject=subject,
         body=f"Hello {user.username},\n\n{text}\n\nGatehouse",
         from_email=current_app.config["MAIL_DEFAULT_SENDER"],
-        to=[to or user.email],
+        to=[address],
     )
     try:
         message.send()

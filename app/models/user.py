@@ -144,10 +144,11 @@ class User(db.Model):
             conditions.append(cls.lowered_username == canonical(username))
             conditions.append(cls.has_role("admin") | cls.has_role("operator"))
         if email is not None:
-            conditions.append(func.lower(cls.email) == canonical(email))
+            # An address belongs to the account that confirmed it (unconfirmed ones hold none).
+            conditions.append((func.lower(cls.email) == canonical(email)) & cls.email_confirmed)
         if not conditions:
             return {}
-        statement = select(cls.username, cls.email).where(or_(*conditions))
+        statement = select(cls.username, cls.email, cls.email_confirmed).where(or_(*conditions))
         if exclude_id is not None:
             statement = statement.where(cls.user_id != exclude_id)
         rows = db.session.execute(statement).all()
@@ -156,14 +157,18 @@ class User(db.Model):
             taken["username"] = [USERNAME_TAKEN]
         elif username and any(skeleton(row.username) == skeleton(username) for row in rows):
             taken["username"] = [USERNAME_LIKE_STAFF]
-        if email and any(canonical(row.email) == canonical(email) for row in rows):
+        if email and any(
+            row.email_confirmed and canonical(row.email) == canonical(email) for row in rows
+        ):
             taken["email"] = [EMAIL_TAKEN]
         return taken
 
     @classmethod
     def with_email(cls, email: str) -> "User | None":
-        """The account that has ``email`` (canonical form), if any."""
-        return db.session.scalar(select(cls).where(func.lower(cls.email) == canonical(email)))
+        """The account that has ``email`` (canonical form): the one that confirmed it."""
+        return db.session.scalar(
+            select(cls).where(func.lower(cls.email) == canonical(email), cls.email_confirmed)
+        )
 
     @classmethod
     def token_subject(
@@ -235,7 +240,19 @@ Index(
     unique=True,
     postgresql_include=["user_id", *LIST_FILTER_COLUMNS],
 )
-Index("uq_users_email_lower", func.lower(User.email), unique=True)
+# An address is unique among the accounts that confirmed it; unconfirmed accounts (with
+# EMAIL_CONFIRMATION) may share one until one of them confirms it (app/auth/registration.py).
+Index(
+    "uq_users_email_lower",
+    func.lower(User.email),
+    unique=True,
+    postgresql_where=User.email_confirmed,
+)
+Index(
+    "ix_users_email_unconfirmed",
+    func.lower(User.email),
+    postgresql_where=~User.email_confirmed,
+)
 Index("ix_users_roles", _role_array(User.roles), postgresql_using="gin")
 Index(
     "ix_users_created",

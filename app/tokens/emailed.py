@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import current_app, g
 from flask_praetorian.constants import AccessType
 
+from app.auth.notices import may_tell
 from app.config import EMAIL_TEMPLATES
 from app.errors import ApiError
 from app.extensions import db, guard
@@ -54,7 +55,11 @@ def send_email_change_confirmation(user: User, new_email: str) -> None:
 
 
 def _send(address: str, token: str, letter: str) -> None:
-    """One of praetorian's token e-mails: its template, link, subject and sender by letter."""
+    """One of praetorian's token e-mails: its template, link, subject and sender by letter.
+    A stranger can have any of them sent to an address, so they count as unsolicited e-mail
+    (``NOTICE_LIMIT`` per address)."""
+    if not may_tell(address):
+        return
     template, uri, subject, sender = {
         "registration": (
             guard.confirmation_template,
