@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from flask import current_app, request
-from sqlalchemy import case, func, or_, select, tuple_, update
+from sqlalchemy import case, func, literal, or_, select, true, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.auth.notices import send_security_notice
@@ -100,14 +100,29 @@ def count_failure(login_name: str, user: User | None, error: ApiError) -> NoRetu
     stale = or_(table.c.locked_until <= now, table.c.last_failed_at <= now - lockout)
     counted = case((stale, 1), else_=table.c.failures + 1)
     first_lock = now + lockout if config["LOGIN_MAX_FAILURES"] <= 1 else None
+    users = User.__table__
+    account = (
+        update(users)
+        .where(User.lowered_username == login_name)
+        # (updated_at by hand: Python-side defaults are not applied inside a CTE)
+        .values(failed_login_count=users.c.failed_login_count + 1, updated_at=now)
+        .returning(users.c.user_id)
+        .cte("account")
+    )
+    # The row to count on is read through the account's update (one row, with or without an
+    # account: an outer join), so the statement locks the account's row before the address's.
+    # Two failures at once then lock in one order (in either order they deadlocked).
+    counted_row = select(
+        literal(login_name).label("login_name"),
+        literal(client_address()).label("address"),
+        literal(1).label("failures"),
+        literal(now).label("last_failed_at"),
+        literal(first_lock, type_=table.c.locked_until.type).label("locked_until"),
+    ).select_from(select(literal(1).label("one")).subquery().outerjoin(account, true()))
     failure = (
         insert(table)
-        .values(
-            login_name=login_name,
-            address=client_address(),
-            failures=1,
-            last_failed_at=now,
-            locked_until=first_lock,
+        .from_select(
+            ["login_name", "address", "failures", "last_failed_at", "locked_until"], counted_row
         )
         .on_conflict_do_update(
             index_elements=[table.c.login_name, table.c.address],
@@ -122,16 +137,7 @@ def count_failure(login_name: str, user: User | None, error: ApiError) -> NoRetu
         .returning(table.c.locked_until)
         .cte("failure")
     )
-    users = User.__table__
-    account = (
-        update(users)
-        .where(User.lowered_username == login_name)
-        # (updated_at by hand: Python-side defaults are not applied inside a CTE)
-        .values(failed_login_count=users.c.failed_login_count + 1, updated_at=now)
-        .returning(users.c.user_id)
-        .cte("account")
-    )
-    locked_until = db.session.execute(select(failure.c.locked_until).add_cte(account)).scalar_one()
+    locked_until = db.session.execute(select(failure.c.locked_until)).scalar_one()
     if user is not None and locked_until is not None:
         # Through the ORM, so that the audit trail records the lockout.
         user.locked_until = locked_until
