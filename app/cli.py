@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.auth import personal_tokens
 from app.auth.attempts import prune_login_failures
 from app.auth.mfa import rotate_secrets
 from app.auth.password_policy import password_problems
@@ -128,10 +129,12 @@ def seed_db_command() -> None:
 @click.command("prune-tokens")
 @with_appcontext
 def prune_tokens_command() -> None:
-    """Delete sessions that ended or expired (with their refresh tokens), expired tickets,
-    accounts whose confirmation lapsed, and failed-login records that no longer count."""
+    """Delete sessions that ended or expired (with their refresh tokens), expired tickets and
+    personal tokens, accounts whose confirmation lapsed, and failed-login records that no
+    longer count."""
     click.echo(f"Pruned {prune_sessions()} ended or expired session(s).")
     click.echo(f"Pruned {tickets.prune()} expired ticket(s).")
+    click.echo(f"Pruned {personal_tokens.prune()} expired personal token(s).")
     click.echo(f"Pruned {prune_unconfirmed()} account(s) whose confirmation lapsed.")
     click.echo(f"Pruned {prune_login_failures()} failed-login record(s) that no longer count.")
 

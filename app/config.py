@@ -171,6 +171,11 @@ class Config:
         self.REFRESH_REUSE_GRACE = env_int("REFRESH_REUSE_GRACE", 10)
         # Seconds after a password check in which a token may use the "fresh" routes.
         self.REAUTH_WINDOW = env_int("REAUTH_WINDOW", 300)
+        # Personal access tokens: lifespan when none is asked for, at most, and how many a user
+        # may hold.
+        self.PAT_DEFAULT_LIFESPAN = env_int("PAT_DEFAULT_LIFESPAN", 30 * 24 * 3600)
+        self.PAT_MAX_LIFESPAN = env_int("PAT_MAX_LIFESPAN", 365 * 24 * 3600)
+        self.PATS_PER_USER = env_int("PATS_PER_USER", 50)
         # Browser mode: the refresh token travels in an HttpOnly cookie, not in bodies.
         self.REFRESH_COOKIE = env_bool("REFRESH_COOKIE", False)
         # flask-praetorian: bearer tokens in the Authorization header only; its errors are ours.

@@ -50,6 +50,7 @@ MESSAGES = {
     "token_revoked": "The token has been revoked.",
     "reauthentication_required": "Confirm your password (POST /reauthenticate) and try again.",
     "forbidden": "Your roles do not allow this operation.",
+    "insufficient_scope": "This token's scopes do not cover this request.",
     "account_disabled": "The account is disabled.",
     "rate_limited": "Too many requests: try again after the seconds given in Retry-After.",
 }

@@ -351,6 +351,20 @@ def sign_in(base_url: str, username: str = "bench1") -> dict:
     return call(base_url, "POST", "/login", {"username": username, "password": PASSWORD})[2]
 
 
+def personal_token(base_url: str, access_token: str) -> str:
+    """A new personal token (scope profile) of the signed-in user of ``access_token``."""
+    status, _, body = call(
+        base_url,
+        "POST",
+        "/users/me/tokens",
+        {"name": "bench", "scopes": ["profile"]},
+        token=access_token,
+    )
+    if status != 201:
+        raise RuntimeError(f"could not create a personal token: {status} {body}")
+    return body["token"]
+
+
 def ablation(options, wrk) -> int:
     """Every fast path on, then each one off: GET /users/me and the list at 1,000 users."""
     from app.config import FAST_PATHS
@@ -472,6 +486,13 @@ def main() -> int:
             # The reference for slow moments: one bare run before the first scenario.
             bare_runs.append(run_wrk(wrk, bare.base_url + "/", options.seconds))
             rows.append(measure("GET /users/me", "/users/me", token))
+            rows.append(
+                measure(
+                    "GET /users/me (personal token)",
+                    "/users/me",
+                    personal_token(gatehouse.base_url, token),
+                )
+            )
             rows.append(
                 measure("GET /users?per_page=20 (1,000 users)", "/users?per_page=20", token)
             )

@@ -130,6 +130,7 @@ def test_exactly_the_fresh_routes_say_so_in_the_document(client) -> None:
     assert fresh == {
         ("PATCH", "/users/me"),
         ("POST", "/users/me/mfa/totp"),
+        ("POST", "/users/me/tokens"),
         ("POST", "/users/me/mfa/recovery-codes"),
         ("POST", "/users/me/mfa/disable"),
     }

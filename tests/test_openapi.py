@@ -54,9 +54,11 @@ def test_protected_operations_declare_bearer_security_and_roles(client) -> None:
     spec = _spec(client)
 
     admin_only = spec["paths"]["/users/admin-only"]["get"]
-    assert admin_only["security"] == [{"bearerAuth": []}]
+    assert admin_only["security"] == [{"bearerAuth": ["users:read"]}]
     assert "admin, operator" in admin_only["description"]
-    assert spec["paths"]["/users/me"]["get"]["security"] == [{"bearerAuth": []}]
+    assert "with the scope users:read" in admin_only["description"]
+    assert spec["paths"]["/users/me"]["get"]["security"] == [{"bearerAuth": ["profile"]}]
+    assert spec["paths"]["/users/me/sessions"]["get"]["security"] == [{"bearerAuth": ["session"]}]
     assert "security" not in spec["paths"]["/login"]["post"]
 
 

@@ -10,6 +10,7 @@ from app.api import (
     discovery,
     docs,
     mfa,
+    personal_tokens,
     root,
     sessions,
     users,
@@ -19,5 +20,16 @@ from app.extensions import api
 
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(docs.assets)
-    for module in (root, discovery, auth, mfa, account, users, sessions, audit, bucketlists):
+    for module in (
+        root,
+        discovery,
+        auth,
+        mfa,
+        account,
+        users,
+        sessions,
+        personal_tokens,
+        audit,
+        bucketlists,
+    ):
         api.register_blueprint(module.blp)

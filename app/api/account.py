@@ -116,9 +116,10 @@ def reset_password(payload):
 
 @blp.route("users/me/password", methods=["PUT"])
 @blp.auth_required(
+    scope="session",
     unauthorized="invalid_credentials (the current password is wrong, see "
     "details.current_password), or no usable token: missing_token, invalid_token, "
-    "token_expired or token_revoked."
+    "token_expired or token_revoked.",
 )
 @blp.arguments(ChangePasswordSchema)
 @blp.response(200, TokenSchema)

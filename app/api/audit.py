@@ -14,7 +14,7 @@ NEWEST_FIRST = Order((AuditEvent.id,), descending=True)
 
 
 @blp.route("")
-@blp.roles_accepted(*STAFF_ROLES)
+@blp.roles_accepted(*STAFF_ROLES, scope="audit:read")
 @blp.list_arguments(AuditListArgsSchema)
 @blp.response(200, AuditEventPageSchema)
 def list_audit_events(filters):

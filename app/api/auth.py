@@ -88,7 +88,7 @@ def refresh(payload):
 
 
 @blp.route("logout", methods=["POST"])
-@blp.auth_required
+@blp.auth_required(scope="session")
 @blp.response(204)
 def logout():
     """End the session of this access token: its access and refresh tokens stop working."""
@@ -101,9 +101,10 @@ def logout():
 @blp.route("reauthenticate", methods=["POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
 @blp.auth_required(
+    scope="session",
     unauthorized="invalid_credentials (the password or code is wrong, see details; counted "
     "like a failed login), or no usable token: missing_token, invalid_token, token_expired or "
-    "token_revoked."
+    "token_revoked.",
 )
 @blp.arguments(ReauthenticateSchema)
 @blp.response(204)

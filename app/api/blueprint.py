@@ -1,16 +1,17 @@
 """The flask-smorest Blueprint every resource uses.
 
-Who may call a view is said once, by one decorator that both enforces it (flask-praetorian's
-``auth_required``, ``roles_required`` or ``roles_accepted``) and documents it in the OpenAPI
-document (the bearer security requirement, who may call, the 401 and 403 answers), so the docs
+Who may call a view, and with which scope (``app.auth.scopes``), is said once, by one decorator
+that both enforces it (flask-praetorian's ``auth_required``, ``roles_required`` or
+``roles_accepted``, then the scope) and documents it in the OpenAPI document (the bearer
+security requirement with its scope, who may call, the 401 and 403 answers), so the docs
 cannot say "admin" of a view anyone may call:
 
     @blp.route("")
     class Things(MethodView):
-        @blp.auth_required
+        @blp.auth_required(scope="things:read")
         def get(self): ...
 
-        @blp.roles_required("admin")
+        @blp.roles_required("admin", scope="things:write")
         def post(self): ...
 
 Its JSON body parser is stricter than webargs' own: an operation that takes a body refuses a
@@ -32,6 +33,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
 from app.api.docs import BEARER_SCHEME
+from app.auth.scopes import SESSION, require_scope
 from app.auth.sessions import require_fresh_authentication
 from app.errors import ApiError, error_response_doc
 from app.extensions import limiter
@@ -97,18 +99,21 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def auth_required(self, view=None, *, unauthorized: str = NO_USABLE_BEARER):
-        """Any signed-in user may call the view. ``unauthorized`` describes its 401 answers when
-        the view gives more of them than a bad token (``@blp.auth_required(unauthorized=...)``).
-        """
-        if view is None:
-            return lambda view: self.auth_required(view, unauthorized=unauthorized)
-        guarded = flask_praetorian.auth_required(view)
-        return self._access(guarded, "any signed-in user", unauthorized=unauthorized)
+    def auth_required(self, *, scope: str, unauthorized: str = NO_USABLE_BEARER):
+        """Any signed-in user whose token has ``scope`` may call the view. ``unauthorized``
+        describes its 401 answers when the view gives more of them than a bad token."""
+        return lambda view: self._access(
+            flask_praetorian.auth_required,
+            view,
+            "any signed-in user",
+            scope,
+            unauthorized=unauthorized,
+        )
 
     def fresh_auth_required(self, view):
         """Any signed-in user whose session checked their password in the last
-        ``REAUTH_WINDOW`` seconds may call the view (sensitive changes: ASVS 7.5)."""
+        ``REAUTH_WINDOW`` seconds may call the view, with a session's token (sensitive
+        changes: ASVS 7.5)."""
 
         @wraps(view)
         def fresh(*args, **kwargs):
@@ -116,40 +121,60 @@ class Blueprint(flask_smorest.Blueprint):
             return view(*args, **kwargs)
 
         return self._access(
-            flask_praetorian.auth_required(fresh),
+            flask_praetorian.auth_required,
+            fresh,
             "any signed-in user, whose session checked the password recently",
+            SESSION,
             unauthorized=STALE_SESSION,
         )
 
-    def roles_required(self, *roles: str):
-        """Only users with every one of ``roles`` may call the view."""
+    def roles_required(self, *roles: str, scope: str):
+        """Only users with every one of ``roles``, whose token has ``scope``, may call it."""
         return lambda view: self._access(
-            flask_praetorian.roles_required(*roles)(view),
+            flask_praetorian.roles_required(*roles),
+            view,
             "a user with the role" + ("s " if len(roles) > 1 else " ") + " and ".join(roles),
+            scope,
             forbidden=True,
         )
 
-    def roles_accepted(self, *roles: str):
-        """Users with any one of ``roles`` may call the view."""
+    def roles_accepted(self, *roles: str, scope: str):
+        """Users with any one of ``roles``, whose token has ``scope``, may call the view."""
         return lambda view: self._access(
-            flask_praetorian.roles_accepted(*roles)(view),
+            flask_praetorian.roles_accepted(*roles),
+            view,
             "a user with one of the roles " + ", ".join(roles),
+            scope,
             forbidden=True,
         )
 
     def _access(
-        self, guarded, who: str, forbidden: bool = False, unauthorized: str = NO_USABLE_BEARER
+        self,
+        praetorian_check,
+        view,
+        who: str,
+        scope: str,
+        forbidden: bool = False,
+        unauthorized: str = NO_USABLE_BEARER,
     ):
-        """Document what the access decorator enforces, on the view it guards."""
-        refused = ("forbidden (missing role) or " if forbidden else "") + "account_disabled."
+        """Guard ``view`` with praetorian's check, then the scope; document both."""
+
+        @wraps(view)
+        def scoped(*args, **kwargs):
+            require_scope(scope)
+            return view(*args, **kwargs)
+
+        refused = (
+            "forbidden (missing role), " if forbidden else ""
+        ) + f"insufficient_scope (the token lacks {scope}) or account_disabled."
         return self.doc(
-            security=[{BEARER_SCHEME: []}],
-            description=f"Requires a bearer token of {who}.",
+            security=[{BEARER_SCHEME: [scope]}],
+            description=f"Requires a bearer token of {who}, with the scope {scope}.",
             responses={
                 "401": error_response_doc(unauthorized),
                 "403": error_response_doc(refused),
             },
-        )(guarded)
+        )(praetorian_check(scoped))
 
 
 def refuse_too_many_deep_pages(args: dict) -> None:

@@ -53,7 +53,7 @@ def item_of(bucketlist: Bucketlist, item_id: int) -> BucketlistItem:
 
 @blp.route("")
 class Bucketlists(MethodView):
-    @blp.auth_required
+    @blp.auth_required(scope="bucketlists:read")
     @blp.list_arguments(BucketlistListArgsSchema)
     @blp.response(200, BucketlistPageSchema)
     def get(self, filters):
@@ -64,7 +64,7 @@ class Bucketlists(MethodView):
             statement = statement.where(name.contains(filters["q"].lower(), autoescape=True))
         return paginate(statement, filters, BY_ID, BucketlistSchema)
 
-    @blp.auth_required
+    @blp.auth_required(scope="bucketlists:write")
     @blp.arguments(BucketlistCreateSchema)
     @blp.response(201, BucketlistSchema)
     def post(self, values):
@@ -78,14 +78,14 @@ class Bucketlists(MethodView):
 
 @blp.route("/<int:bucketlist_id>")
 class BucketlistById(MethodView):
-    @blp.auth_required
+    @blp.auth_required(scope="bucketlists:read")
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.response(200, BucketlistSchema)
     def get(self, bucketlist):
         """Show a bucketlist."""
         return bucketlist
 
-    @blp.auth_required
+    @blp.auth_required(scope="bucketlists:write")
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.arguments(BucketlistUpdateSchema)
     @blp.response(200, BucketlistSchema)
@@ -95,7 +95,7 @@ class BucketlistById(MethodView):
         db.session.commit()
         return bucketlist
 
-    @blp.auth_required
+    @blp.auth_required(scope="bucketlists:write")
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.response(204)
     def delete(self, bucketlist):
@@ -106,7 +106,7 @@ class BucketlistById(MethodView):
 
 @blp.route("/<int:bucketlist_id>/items")
 class Items(MethodView):
-    @blp.auth_required
+    @blp.auth_required(scope="bucketlists:read")
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.list_arguments(ItemListArgsSchema)
     @blp.response(200, BucketlistItemPageSchema)
@@ -117,7 +117,7 @@ class Items(MethodView):
             statement = statement.where(BucketlistItem.done == filters["done"])
         return paginate(statement, filters, ITEMS_BY_ID, BucketlistItemSchema)
 
-    @blp.auth_required
+    @blp.auth_required(scope="bucketlists:write")
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.arguments(ItemCreateSchema)
     @blp.response(201, BucketlistItemSchema)
@@ -132,7 +132,7 @@ class Items(MethodView):
 
 @blp.route("/<int:bucketlist_id>/items/<int:item_id>")
 class ItemById(MethodView):
-    @blp.auth_required
+    @blp.auth_required(scope="bucketlists:write")
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.arguments(ItemUpdateSchema)
     @blp.response(200, BucketlistItemSchema)
@@ -143,7 +143,7 @@ class ItemById(MethodView):
         db.session.commit()
         return item
 
-    @blp.auth_required
+    @blp.auth_required(scope="bucketlists:write")
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.response(204)
     def delete(self, bucketlist, item_id: int):

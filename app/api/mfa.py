@@ -45,7 +45,9 @@ def start_totp():
 
 @blp.route("users/me/mfa/totp/confirm", methods=["POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
-@blp.auth_required(unauthorized="invalid_credentials (wrong code), or no usable token.")
+@blp.auth_required(
+    scope="session", unauthorized="invalid_credentials (wrong code), or no usable token."
+)
 @blp.arguments(CodeSchema)
 @blp.response(200, RecoveryCodesSchema)
 @blp.alt_response(409, schema=ErrorSchema, description=f"conflict: {mfa.NO_PENDING_SECRET}")
@@ -101,7 +103,7 @@ def disable_totp(payload):
 
 @blp.route("users/<int:user_id>/mfa")
 class UserMfa(MethodView):
-    @blp.roles_required("admin")
+    @blp.roles_required("admin", scope="session")
     @blp.response(204)
     @blp.alt_response(404, schema=ErrorSchema, description="not_found: no user has that id.")
     def delete(self, user_id: int):

@@ -12,6 +12,7 @@ from flask_praetorian import current_rolenames, current_user_id
 from app.api.blueprint import Blueprint
 from app.api.docs import one_of_response
 from app.api.lookup import user_or_404
+from app.auth import personal_tokens
 from app.auth.email_change import change_email, request_email_change
 from app.auth.guard import current_user
 from app.auth.safeguards import protect_admins
@@ -62,7 +63,7 @@ def refuse_taken(username: str | None, email: str | None, exclude_id: int | None
 
 @blp.route("")
 class Users(MethodView):
-    @blp.auth_required
+    @blp.auth_required(scope="users:read")
     @blp.list_arguments(UserListArgsSchema)
     @blp.response(200, PublicUserPageSchema)
     def get(self, filters):
@@ -71,7 +72,7 @@ class Users(MethodView):
             raise ApiError(403, "forbidden", "Only admins and operators may filter on is_active.")
         return paginate(args=filters, schema=PublicUserSchema, **listing(filters))
 
-    @blp.roles_required("admin")
+    @blp.roles_required("admin", scope="users:write")
     @blp.alt_response(409, **TAKEN)
     @blp.arguments(UserCreateSchema)
     @blp.response(201, AdminUserSchema)
@@ -92,7 +93,7 @@ class Users(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
-    @blp.auth_required
+    @blp.auth_required(scope="profile")
     @blp.response(200, SelfUserSchema)
     def get(self):
         """Show the signed-in user's own profile."""
@@ -124,7 +125,7 @@ class Me(MethodView):
 
 
 @blp.route("/admin-only")
-@blp.roles_accepted(*STAFF_ROLES)
+@blp.roles_accepted(*STAFF_ROLES, scope="users:read")
 @blp.list_arguments(UserListArgsSchema)
 @blp.response(200, AdminUserPageSchema)
 def admin_only(filters):
@@ -134,7 +135,7 @@ def admin_only(filters):
 
 @blp.route("/<int:user_id>")
 class UserById(MethodView):
-    @blp.auth_required
+    @blp.auth_required(scope="users:read")
     @blp.alt_response(404, **NO_SUCH_USER)
     @blp.doc(
         responses=one_of_response(
@@ -149,7 +150,7 @@ class UserById(MethodView):
         user = user_or_404(user_id)
         return view_for(user)().dump(user)
 
-    @blp.roles_required("admin")
+    @blp.roles_required("admin", scope="users:write")
     @blp.alt_response(404, **NO_SUCH_USER)
     @blp.alt_response(
         409,
@@ -160,7 +161,7 @@ class UserById(MethodView):
     @blp.response(200, AdminUserSchema)
     def patch(self, changes, user_id: int):
         """Change an account's e-mail, roles or status; a role or status change ends its
-        sessions."""
+        sessions, a deactivation its personal tokens too."""
         user = user_or_404(user_id)
         protect_admins(
             current_user(), user, roles=changes.get("roles"), is_active=changes.get("is_active")
@@ -174,10 +175,12 @@ class UserById(MethodView):
         if "is_active" in changes and changes["is_active"] != user.is_active:
             user.is_active = changes["is_active"]
             end_sessions(user.user_id, "deactivated" if not user.is_active else "activated")
+            if not user.is_active:
+                personal_tokens.revoke_all(user.user_id, "deactivated")
         db.session.commit()
         return user
 
-    @blp.roles_required("admin")
+    @blp.roles_required("admin", scope="users:write")
     @blp.alt_response(404, **NO_SUCH_USER)
     @blp.alt_response(409, schema=ErrorSchema, description=f"conflict: {LOCKOUT}.")
     @blp.response(204)

@@ -7,6 +7,13 @@ session's password changed since the token was minted (its generation moved on:
 ``token_revoked``), or the account may not sign in (403 ``account_disabled``). Nothing is
 cached: every worker and instance refuses an ended session on the very next request.
 
+A personal access token (``gh_pat_...``, ``app.auth.personal_tokens``) is read with its user in
+one statement too, and refused if revoked (401 ``invalid_token``), expired (``token_expired``)
+or its account may not sign in; it has no session, and so is never fresh.
+
+The request's scopes (``app.auth.scopes``): a session's token has every scope of its user's
+roles and ``session``; a personal token its own, within its user's roles now.
+
 Freshness belongs to the token, not only to its session: a token counts as freshly
 authenticated when its session's last password check (login, ``/reauthenticate``, a password
 change) is recent and the token either made that check or was minted after it. An access token
@@ -17,15 +24,19 @@ from datetime import UTC, datetime
 
 from flask import g
 
+from app.auth import personal_tokens
+from app.auth.scopes import SESSION, scopes_of_roles
 from app.errors import ApiError
 from app.models import User
-from app.tokens import access, claims
+from app.tokens import access, claims, personal
 from app.tokens.claims import SessionState
 
 
 def authenticate(token: str) -> dict:
-    """The verified claims of the request's bearer token, after the checks above; the request
-    keeps what they found (``g.authenticated_*``)."""
+    """The claims of the request's bearer token (praetorian's decorators read its user and
+    roles), after the checks above; the request keeps what they found (``g.authenticated_*``)."""
+    if personal.is_personal(token):
+        return authenticate_personal(token)
     data = access.read(token)
     user, session = User.token_subject(data[claims.USER], data[claims.SESSION])
     if user is None:
@@ -40,7 +51,26 @@ def authenticate(token: str) -> dict:
     g.authenticated_session_id = session.id
     g.authenticated_token_id = data[claims.TOKEN_ID]
     g.authenticated_at = session.authenticated_at if made_or_after_check(session, data) else None
+    # The roles the token names (a role change ends the user's sessions, so they are current).
+    g.authenticated_scopes = scopes_of_roles(data[claims.ROLES].split(",")) | {SESSION}
     return data
+
+
+def authenticate_personal(token: str) -> dict:
+    """A personal token's user, and the claims praetorian reads (the user's roles now)."""
+    user, held = personal_tokens.holder(token)
+    if held is None:
+        raise ApiError(401, "invalid_token", "The token is not one of ours (or was revoked).")
+    if datetime.now(UTC) >= held.expires_at:
+        raise ApiError(401, "token_expired", "The personal token has expired.")
+    if not user.may_sign_in:
+        raise ApiError(403, "account_disabled")
+    personal_tokens.record_use(held)
+    g.authenticated_user = user
+    g.authenticated_user_id = user.user_id
+    g.authenticated_personal_token_id = held.id
+    g.authenticated_scopes = set(held.scopes) & scopes_of_roles(user.rolenames)
+    return {claims.USER: user.user_id, claims.ROLES: ",".join(user.rolenames)}
 
 
 def check_session(session: SessionState | None, data: dict) -> None:

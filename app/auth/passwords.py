@@ -2,7 +2,7 @@
 signed-in user changing their own."""
 
 from app.audit import PASSWORD_ACTION_ATTRIBUTE
-from app.auth import factors
+from app.auth import factors, personal_tokens
 from app.auth.notices import send_security_notice
 from app.auth.password_policy import password_problems
 from app.auth.sessions import current_session, end_sessions, renew
@@ -31,6 +31,7 @@ def set_password(
         user, PASSWORD_ACTION_ATTRIBUTE, "user.password_reset" if reset else "user.password_changed"
     )
     void_emailed_tokens(user)
+    personal_tokens.revoke_all(user.user_id, "password_reset" if reset else "password_changed")
     send_security_notice(
         user,
         "Your password was reset" if reset else "Your password was changed",
@@ -39,7 +40,8 @@ def set_password(
             if reset
             else "The password of your account was changed"
         )
-        + ", and every other session of it ended. If this was not you, reset your password "
+        + ", every other session of it ended and any personal access token was revoked. If "
+        "this was not you, reset your password "
         "and contact an administrator.",
     )
 

@@ -3,6 +3,7 @@
 from app.models.audit_event import AuditEvent
 from app.models.bucketlist import Bucketlist, BucketlistItem
 from app.models.login_failure import LoginFailure
+from app.models.personal_token import PersonalToken
 from app.models.recovery_code import RecoveryCode
 from app.models.row_count import RowCount
 from app.models.session import RefreshToken, UserSession
@@ -17,6 +18,7 @@ __all__ = [
     "Bucketlist",
     "BucketlistItem",
     "LoginFailure",
+    "PersonalToken",
     "RecoveryCode",
     "RefreshToken",
     "RowCount",

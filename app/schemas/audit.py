@@ -20,6 +20,8 @@ AUDIT_ACTIONS = (
     "user.mfa_disabled",
     "user.mfa_reset",
     "session.reuse_detected",
+    "token.created",
+    "token.revoked",
 )
 
 

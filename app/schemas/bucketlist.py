@@ -5,11 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
-from app.schemas.fields import QueryInteger, StrictBoolean
-
-# Not blank, and (like every string, see app/schemas/base.py) without NUL. Written out in full
-# because this pattern is also the one the OpenAPI document shows.
-NOT_BLANK = validate.Regexp(r"^[^\x00]*[^\s\x00][^\x00]*$", error="May not be blank.")
+from app.schemas.fields import NOT_BLANK, QueryInteger, StrictBoolean
 
 
 def name_field(**kwargs) -> fields.String:

@@ -9,6 +9,9 @@ from app.identity import canonical, compatible
 
 USERNAME_PATTERN = r"[A-Za-z0-9_.-]{3,64}"
 ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+# Not blank, and (like every string, see app/schemas/base.py) without NUL. Written out in full
+# because this pattern is also the one the OpenAPI document shows.
+NOT_BLANK = validate.Regexp(r"^[^\x00]*[^\s\x00][^\x00]*$", error="May not be blank.")
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256
 

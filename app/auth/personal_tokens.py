@@ -1,0 +1,131 @@
+"""Personal access tokens: created by a signed-in user (a fresh session), listed, revoked.
+
+A token acts as its user, within the scopes it was given (``app.auth.scopes``) and never
+beyond its user's roles at the time of use. It is checked like an access token, in one
+statement with its user; its ``last_used_at`` is written at most once a minute. A password
+change or reset, a deactivation, a deletion and an admin's revocation end it (deleting the
+row); creations and revocations are audited (``token.created``, ``token.revoked``).
+"""
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, or_, select, update
+
+from app.audit import record_event
+from app.auth.scopes import scopes_of_roles
+from app.errors import ApiError
+from app.extensions import db
+from app.models import PersonalToken, User
+from app.models.columns import utcnow
+from app.tokens import personal
+from app.tokens.opaque import digest
+
+USE_RECORDED_EVERY = timedelta(minutes=1)
+
+
+def create(user: User, name: str, scopes: list[str], expires_in: int | None) -> tuple:
+    """A new token of ``user``, and its secret (shown this once): 422 for scopes beyond the
+    user's roles or a lifespan past ``PAT_MAX_LIFESPAN``, 409 past ``PATS_PER_USER``."""
+    config = current_app.config
+    beyond = sorted(set(scopes) - scopes_of_roles(user.rolenames))
+    if beyond:
+        raise ApiError(
+            422,
+            "validation_error",
+            details={"scopes": [f"Your roles do not give {', '.join(beyond)}."]},
+        )
+    lifespan = config["PAT_DEFAULT_LIFESPAN"] if expires_in is None else expires_in
+    if not 0 < lifespan <= config["PAT_MAX_LIFESPAN"]:
+        limit = config["PAT_MAX_LIFESPAN"]
+        raise ApiError(
+            422,
+            "validation_error",
+            details={"expires_in": [f"Give 1 to {limit} seconds (PAT_MAX_LIFESPAN)."]},
+        )
+    held = db.session.scalar(select(func.count()).where(PersonalToken.user_id == user.user_id))
+    if held >= config["PATS_PER_USER"]:
+        raise ApiError(409, "conflict", "Too many tokens: revoke one you no longer use.")
+    secret, stored = personal.mint()
+    token = PersonalToken(
+        user_id=user.user_id,
+        name=name,
+        scopes=sorted(set(scopes)),
+        digest=stored,
+        expires_at=utcnow() + timedelta(seconds=lifespan),
+    )
+    db.session.add(token)
+    db.session.flush()
+    record_event(
+        "token.created",
+        user.user_id,
+        {"token": [None, name], "scopes": [None, token.scopes], "id": [None, token.id]},
+    )
+    return token, secret
+
+
+def of_user(user_id: int):
+    """SQL: the tokens of a user, for their list."""
+    return select(PersonalToken).where(PersonalToken.user_id == user_id)
+
+
+def token_of(user_id: int, token_id: int) -> PersonalToken:
+    """That token of that user, or 404 (another user's too: no existence leak)."""
+    token = db.session.get(PersonalToken, token_id)
+    if token is None or token.user_id != user_id:
+        raise ApiError(404, "not_found", "No token of this user has that id.")
+    return token
+
+
+def revoke(token: PersonalToken) -> None:
+    """The token stops working on the next request."""
+    record_event(
+        "token.revoked", token.user_id, {"token": [token.name, None], "id": [token.id, None]}
+    )
+    db.session.delete(token)
+
+
+def revoke_all(user_id: int, reason: str) -> int:
+    """End every token of the user (a password change or reset, a deactivation); audited."""
+    ended = db.session.execute(delete(PersonalToken).where(PersonalToken.user_id == user_id))
+    if ended.rowcount:
+        record_event(
+            "token.revoked", user_id, {"tokens": [ended.rowcount, 0], "reason": [None, reason]}
+        )
+    return ended.rowcount
+
+
+def holder(secret: str) -> tuple[User | None, PersonalToken | None]:
+    """The user and the token that ``secret`` is, in one statement (None, None: no such
+    token, or revoked)."""
+    row = db.session.execute(
+        select(User, PersonalToken)
+        .join(PersonalToken, PersonalToken.user_id == User.user_id)
+        .where(PersonalToken.digest == digest(secret))
+    ).first()
+    return (row.User, row.PersonalToken) if row else (None, None)
+
+
+def record_use(token: PersonalToken) -> None:
+    """``last_used_at`` now, unless it was written less than a minute ago (one statement, at
+    most once a minute per token, whatever the number of requests)."""
+    now = utcnow()
+    last = token.last_used_at
+    if last is not None and now - last < USE_RECORDED_EVERY:
+        return
+    table = PersonalToken.__table__
+    db.session.execute(
+        update(table)
+        .where(
+            table.c.id == token.id,
+            or_(table.c.last_used_at.is_(None), table.c.last_used_at < now - USE_RECORDED_EVERY),
+        )
+        .values(last_used_at=now)
+    )
+
+
+def prune() -> int:
+    """Delete expired tokens; return how many."""
+    result = db.session.execute(delete(PersonalToken).where(PersonalToken.expires_at <= utcnow()))
+    db.session.commit()
+    return result.rowcount

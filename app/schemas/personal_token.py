@@ -1,0 +1,60 @@
+"""Personal access tokens as their owner (and staff) see them, and what creating one takes."""
+
+from marshmallow import Schema, fields, validate
+
+from app.auth.scopes import SCOPES
+from app.schemas.base import RequestSchema
+from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
+from app.schemas.fields import NOT_BLANK
+
+SCOPE_LIST = ", ".join(f"{name} ({meaning})" for name, meaning in SCOPES.items())
+
+
+class PersonalTokenSchema(Schema):
+    """A personal token, without its secret."""
+
+    id = fields.Integer(dump_only=True)
+    name = fields.String(dump_only=True)
+    scopes = fields.List(fields.String(), dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+    expires_at = UtcDateTime(dump_only=True)
+    last_used_at = UtcDateTime(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Kept to the minute (written at most once a minute)."},
+    )
+
+
+class NewPersonalTokenSchema(PersonalTokenSchema):
+    """A token just created: its secret is in ``token``, shown this once."""
+
+    token = fields.String(
+        dump_only=True,
+        metadata={"description": "Authorization: Bearer <token>. Shown this once: store it."},
+    )
+
+
+PersonalTokenPageSchema = page_schema(PersonalTokenSchema)
+
+
+class PersonalTokenCreateSchema(RequestSchema):
+    """A new token: a name to know it by, its scopes, and its lifespan in seconds."""
+
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=100), NOT_BLANK])
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(list(SCOPES))),
+        required=True,
+        validate=validate.Length(min=1, max=len(SCOPES)),
+        metadata={"description": f"One or more of: {SCOPE_LIST}. Within your roles."},
+    )
+    expires_in = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "Seconds (default PAT_DEFAULT_LIFESPAN, 30 days; at most "
+            "PAT_MAX_LIFESPAN, a year)."
+        },
+    )
+
+
+class PersonalTokenListArgsSchema(PaginationArgsSchema):
+    """Pages of tokens, the newest first."""

@@ -1,0 +1,295 @@
+"""Personal access tokens (contract v3): created from a fresh session, shown once, stored as a
+digest, acting as their user within their scopes and their user's roles, never for what needs
+a session, revoked by their owner, an admin, a password change or reset, a deactivation."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import AuditEvent, PersonalToken
+from app.models.columns import utcnow
+from app.tokens.opaque import digest
+
+ALL_SCOPES = ["profile", "users:read", "bucketlists:read", "bucketlists:write"]
+LEAK_PATTERN = re.compile(r"gh_pat_[A-Za-z0-9_-]{43}")
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def create_token(client, auth):
+    def create(account, scopes=("profile",), **extra) -> dict:
+        response = client.post(
+            "/users/me/tokens",
+            json={"name": "ci", "scopes": list(scopes), **extra},
+            headers=auth(account),
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    return create
+
+
+def test_a_token_is_shown_once_with_its_prefix_and_only_its_digest_is_kept(
+    app, client, member, auth
+) -> None:
+    headers = auth(member)
+    response = client.post(
+        "/users/me/tokens", json={"name": "laptop", "scopes": ["profile"]}, headers=headers
+    )
+
+    body = response.get_json()
+    assert response.status_code == 201
+    assert response.headers["Location"] == f"/users/me/tokens/{body['id']}"
+    assert set(body) == {
+        "id",
+        "name",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "token",
+    }
+    assert LEAK_PATTERN.fullmatch(body["token"])
+    assert (body["name"], body["scopes"], body["last_used_at"]) == ("laptop", ["profile"], None)
+    listed = client.get("/users/me/tokens", headers=headers).get_json()
+    assert listed["items"] == [{key: value for key, value in body.items() if key != "token"}]
+    with app.app_context():
+        stored = db.session.scalars(select(PersonalToken)).one()
+        assert stored.digest == digest(body["token"])
+        assert body["token"] not in str(db.session.execute(select(PersonalToken.__table__)).all())
+
+
+def test_the_default_lifespan_is_thirty_days_and_the_most_a_year(client, member, auth) -> None:
+    headers = auth(member)
+    default = client.post(
+        "/users/me/tokens", json={"name": "a", "scopes": ["profile"]}, headers=headers
+    )
+    too_long = client.post(
+        "/users/me/tokens",
+        json={"name": "b", "scopes": ["profile"], "expires_in": 365 * 24 * 3600 + 1},
+        headers=headers,
+    )
+
+    body = default.get_json()
+    from datetime import datetime
+
+    lifespan = datetime.fromisoformat(body["expires_at"]) - datetime.fromisoformat(
+        body["created_at"]
+    )
+    assert abs(lifespan - timedelta(days=30)) < timedelta(seconds=5)
+    assert too_long.status_code == 422
+    assert "PAT_MAX_LIFESPAN" in too_long.get_json()["details"]["expires_in"][0]
+
+
+def test_a_token_acts_as_its_user_within_its_scopes(client, member, create_token) -> None:
+    token = create_token(member, scopes=["profile"])["token"]
+
+    me = client.get("/users/me", headers=_bearer(token))
+    directory = client.get("/users", headers=_bearer(token))
+
+    assert me.status_code == 200
+    assert me.get_json()["username"] == "member"
+    assert directory.status_code == 403
+    assert directory.get_json()["error"] == "insufficient_scope"
+    assert directory.headers["WWW-Authenticate"] == (
+        'Bearer error="insufficient_scope", scope="users:read"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/users/me/tokens", None),
+        ("POST", "/users/me/tokens", {"name": "more", "scopes": ["profile"]}),
+        ("GET", "/users/me/sessions", None),
+        ("DELETE", "/users/me/sessions", None),
+        ("PUT", "/users/me/password", {"current_password": "x", "new_password": "y" * 12}),
+        ("PATCH", "/users/me", {"email": "elsewhere@example.com"}),
+        ("POST", "/users/me/mfa/totp", None),
+        ("POST", "/reauthenticate", {"password": "correct-horse-battery"}),
+        ("POST", "/logout", None),
+    ],
+)
+def test_a_token_never_manages_tokens_sessions_passwords_mfa_or_the_address(
+    client, member, create_token, method, path, body
+) -> None:
+    token = create_token(member, scopes=ALL_SCOPES)["token"]
+
+    response = client.open(path, method=method, json=body, headers=_bearer(token))
+
+    assert response.status_code == 403, response.get_json()
+    assert response.get_json()["error"] == "insufficient_scope"
+    assert response.headers["WWW-Authenticate"].endswith('scope="session"')
+
+
+def test_scopes_beyond_the_users_roles_are_refused(client, member, auth) -> None:
+    response = client.post(
+        "/users/me/tokens",
+        json={"name": "greedy", "scopes": ["profile", "audit:read", "users:write"]},
+        headers=auth(member),
+    )
+
+    assert response.status_code == 422
+    assert response.get_json()["details"] == {
+        "scopes": ["Your roles do not give audit:read, users:write."]
+    }
+
+
+def test_a_demoted_users_token_loses_what_the_role_gave(
+    client, admin, make_user, auth, create_token
+) -> None:
+    staff = make_user("staffer", roles=("admin",))
+    token = create_token(staff, scopes=["audit:read", "users:write", "profile"])["token"]
+    assert client.get("/audit-events", headers=_bearer(token)).status_code == 200
+
+    demoted = client.patch(f"/users/{staff.id}", json={"roles": ["user"]}, headers=auth(admin))
+    audit = client.get("/audit-events", headers=_bearer(token))
+    create = client.post(
+        "/users",
+        json={"username": "made", "email": "made@example.com", "password": "violet-harbor-x9"},
+        headers=_bearer(token),
+    )
+
+    assert demoted.status_code == 200
+    for response in (audit, create):
+        assert response.status_code == 403
+        assert response.get_json()["error"] == "forbidden"
+    assert client.get("/users/me", headers=_bearer(token)).status_code == 200
+
+
+def test_revoking_a_token_stops_it_at_once(
+    app, client, member, make_user, auth, create_token
+) -> None:
+    created = create_token(member)
+    other = create_token(make_user("other"))
+
+    mine = client.delete(f"/users/me/tokens/{created['id']}", headers=auth(member))
+    not_mine = client.delete(f"/users/me/tokens/{other['id']}", headers=auth(member))
+    refused = client.get("/users/me", headers=_bearer(created["token"]))
+
+    assert mine.status_code == 204
+    assert not_mine.status_code == 404
+    assert not_mine.get_json()["error"] == "not_found"
+    assert refused.status_code == 401
+    assert refused.get_json()["error"] == "invalid_token"
+    assert client.get("/users/me", headers=_bearer(other["token"])).status_code == 200
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions.count("token.created") == 2
+    assert actions.count("token.revoked") == 1
+
+
+def test_staff_see_a_users_tokens_and_admins_revoke_them(
+    client, member, admin, operator, auth, create_token
+) -> None:
+    created = create_token(member)
+
+    listed = client.get(f"/users/{member.id}/tokens", headers=auth(operator))
+    by_operator = client.delete(
+        f"/users/{member.id}/tokens/{created['id']}", headers=auth(operator)
+    )
+    by_admin = client.delete(f"/users/{member.id}/tokens/{created['id']}", headers=auth(admin))
+
+    assert listed.status_code == 200
+    assert [item["id"] for item in listed.get_json()["items"]] == [created["id"]]
+    assert "token" not in listed.get_json()["items"][0]
+    assert by_operator.status_code == 403
+    assert by_admin.status_code == 204
+    assert client.get("/users/me", headers=_bearer(created["token"])).status_code == 401
+
+
+def test_an_expired_token_is_refused(app, client, member, create_token) -> None:
+    created = create_token(member)
+    with app.app_context():
+        db.session.execute(update(PersonalToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+
+    response = client.get("/users/me", headers=_bearer(created["token"]))
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "token_expired"
+
+
+def _change_password(client, account, auth):
+    return client.put(
+        "/users/me/password",
+        json={"current_password": account.password, "new_password": "amber-quarry-signal"},
+        headers=auth(account),
+    )
+
+
+def _deactivate(client, account, auth, admin):
+    return client.patch(f"/users/{account.id}", json={"is_active": False}, headers=auth(admin))
+
+
+@pytest.mark.parametrize("ending", [_change_password, _deactivate])
+def test_a_password_change_or_a_deactivation_ends_the_users_tokens(
+    app, client, member, admin, auth, create_token, ending
+) -> None:
+    created = create_token(member)
+
+    ended = (
+        ending(client, member, auth, admin)
+        if ending is _deactivate
+        else ending(client, member, auth)
+    )
+    response = client.get("/users/me", headers=_bearer(created["token"]))
+
+    assert ended.status_code == 200
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_token"
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "token.revoked")
+        ).one()
+        assert event.changes["tokens"] == [1, 0]
+
+
+def test_a_reset_ends_the_users_tokens(app, client, member, create_token) -> None:
+    created = create_token(member)
+    client.post("/password/forgot", json={"email": member.email})
+    mail = app.extensions["mailman"].outbox[-1].body
+    token = re.search(r"<pre>(.+?)</pre>", mail).group(1)
+
+    reset = client.post("/password/reset", json={"token": token, "password": "amber-quarry-signal"})
+
+    assert reset.status_code == 204
+    assert client.get("/users/me", headers=_bearer(created["token"])).status_code == 401
+
+
+def test_a_token_is_checked_in_one_statement_and_its_use_written_once_a_minute(
+    app, client, member, create_token, counted_statements
+) -> None:
+    token = create_token(member)["token"]
+
+    with counted_statements() as first:
+        assert client.get("/users/me", headers=_bearer(token)).status_code == 200
+    with counted_statements() as second:
+        assert client.get("/users/me", headers=_bearer(token)).status_code == 200
+
+    assert len(first) == 2
+    assert "FROM users JOIN personal_tokens" in first[0]
+    assert first[1].startswith("UPDATE personal_tokens SET last_used_at")
+    assert len(second) == 1
+    with app.app_context():
+        assert db.session.scalars(select(PersonalToken.last_used_at)).one() is not None
+
+
+def test_too_many_tokens_are_refused(make_app, member, auth) -> None:
+    client = make_app(PATS_PER_USER=2).test_client()
+    headers = auth(member)
+    answers = [
+        client.post(
+            "/users/me/tokens", json={"name": f"t{n}", "scopes": ["profile"]}, headers=headers
+        )
+        for n in range(3)
+    ]
+
+    assert [answer.status_code for answer in answers] == [201, 201, 409]
+    assert answers[2].get_json()["error"] == "conflict"
