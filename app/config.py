@@ -7,6 +7,7 @@ config object is built (not at import), so a test can change the environment and
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMAIL_TEMPLATES = Path(__file__).resolve().parent / "templates" / "email"
@@ -23,6 +24,7 @@ ARGON2_MEMORY_COST_KIB = 7 * 1024
 ARGON2_TIME_COST = 5
 ARGON2_PARALLELISM = 1
 FAST_PATHS = ("autocommit_reads", "sql_dump")
+LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
 
 
 class ConfigError(RuntimeError):
@@ -121,6 +123,7 @@ class Config:
         self.api_documents()
         self.operations()
         self.accounts_and_mail()
+        self.passkeys()
 
     def database(self) -> None:
         # Heroku's connection pooling (PgBouncer), attached as DATABASE_CONNECTION_POOL, sets
@@ -273,6 +276,18 @@ class Config:
         self.SEED_ADMIN_PASSWORD = os.environ.get("SEED_ADMIN_PASSWORD")
         self.SEED_USER_PASSWORD = os.environ.get("SEED_USER_PASSWORD")
         self.SEED_DEFAULT_PASSWORDS_ALLOWED = False
+
+    def passkeys(self) -> None:
+        # The relying party (a domain, never an address: 127.0.0.1 is served as localhost) and
+        # the origins a passkey ceremony may come from; by default PUBLIC_BASE_URL's.
+        base = urlsplit(self.PUBLIC_BASE_URL)
+        host = base.hostname or "localhost"
+        if host in LOOPBACK_ADDRESSES:
+            host = "localhost"
+        port = f":{base.port}" if base.port else ""
+        self.WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", host)
+        self.WEBAUTHN_RP_NAME = os.environ.get("WEBAUTHN_RP_NAME", "Gatehouse")
+        self.WEBAUTHN_ORIGINS = env_list("WEBAUTHN_ORIGINS") or [f"{base.scheme}://{host}{port}"]
 
 
 class DevelopmentConfig(Config):

@@ -26,6 +26,8 @@ HSTS = "max-age=31536000; includeSubDomains"
 # nothing inline, nothing from elsewhere, no framing, no form posted away.
 CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 DOCS_PAGE_ENDPOINT = "api-docs.openapi_swagger_ui"
+# The pages a browser shows (Swagger UI, the account page): scripts and styles of their own.
+PAGE_ENDPOINTS = frozenset((DOCS_PAGE_ENDPOINT, "account_page.page"))
 DOCS_CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
@@ -104,7 +106,7 @@ def finish_response(response):
     response.headers.update(SECURITY_HEADERS)
     response.headers["Content-Security-Policy"] = (
         DOCS_CONTENT_SECURITY_POLICY
-        if current.endpoint == DOCS_PAGE_ENDPOINT
+        if current.endpoint in PAGE_ENDPOINTS
         else CONTENT_SECURITY_POLICY
     )
     if app.config["HSTS_ENABLED"]:

@@ -217,9 +217,10 @@ def test_legacy_hash_with_a_wrong_password_is_refused_and_kept(app, client, make
 def test_a_login_looks_the_account_up_and_writes_its_bookkeeping(
     app, client, member, counted_statements
 ) -> None:
-    """This address's standing for the name, the look-up, its failures from this address
-    cleared, one UPDATE of the last login time (and of the failed count and lock, cleared), the
-    sessions to make room among, the new session and its refresh token."""
+    """This address's standing for the name, the look-up, whether it has a passkey (a second
+    factor), its failures from this address cleared, one UPDATE of the last login time (and of
+    the failed count and lock, cleared), the sessions to make room among, the new session and
+    its refresh token."""
     with counted_statements() as statements:
         response = client.post("/login", json={"username": "member", "password": member.password})
 
@@ -227,10 +228,11 @@ def test_a_login_looks_the_account_up_and_writes_its_bookkeeping(
     assert response.get_json()["token_type"] == "Bearer"
     assert "FROM login_failures" in statements[0]
     assert "WHERE lower(users.username) = " in statements[1]
-    assert statements[2].startswith("DELETE FROM login_failures")
-    assert statements[3].startswith("UPDATE users SET")
-    assert "FROM sessions" in statements[4]
-    assert [statement.split()[0:3] for statement in statements[5:]] == [
+    assert "FROM passkeys" in statements[2]
+    assert statements[3].startswith("DELETE FROM login_failures")
+    assert statements[4].startswith("UPDATE users SET")
+    assert "FROM sessions" in statements[5]
+    assert [statement.split()[0:3] for statement in statements[6:]] == [
         ["INSERT", "INTO", "sessions"],
         ["INSERT", "INTO", "refresh_tokens"],
     ]

@@ -216,7 +216,9 @@ def test_the_second_step_needs_exactly_one_kind_of_code(client, member, enrolled
 
     for response in (neither, both):
         assert response.status_code == 422
-        assert response.get_json()["details"] == {"code": ["Send either code or recovery_code."]}
+        assert response.get_json()["details"] == {
+            "code": ["Send one of code, recovery_code or credential."]
+        }
 
 
 def test_an_expired_or_foreign_mfa_token_is_refused(app, client, member, enrolled) -> None:
@@ -299,7 +301,9 @@ def test_reauthentication_with_mfa_on_needs_a_code(client, member, enrolled) -> 
     )
 
     assert without.status_code == 422
-    assert without.get_json()["details"] == {"code": ["A code is required: MFA is on."]}
+    assert without.get_json()["details"] == {
+        "code": ["A second factor is required: a code, or a passkey's answer (credential)."]
+    }
     assert with_code.status_code == 204
 
 

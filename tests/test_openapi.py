@@ -8,7 +8,8 @@ from app.api.docs import SWAGGER_UI_ASSETS
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 # The documentation itself: the OpenAPI document, Swagger UI and its assets.
-DOCUMENTATION_ENDPOINTS = ("api-docs.", "docs_assets.")
+# Pages for people, not operations of the API.
+DOCUMENTATION_ENDPOINTS = ("api-docs.", "docs_assets.", "account_page.")
 
 
 def _spec(client) -> dict:

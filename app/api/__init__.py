@@ -2,6 +2,7 @@
 
 from flask import Flask
 
+from app.account_page import blp as account_page
 from app.api import (
     account,
     audit,
@@ -10,6 +11,7 @@ from app.api import (
     discovery,
     docs,
     mfa,
+    passkeys,
     personal_tokens,
     root,
     sessions,
@@ -20,11 +22,13 @@ from app.extensions import api
 
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(docs.assets)
+    app.register_blueprint(account_page)
     for module in (
         root,
         discovery,
         auth,
         mfa,
+        passkeys,
         account,
         users,
         sessions,

@@ -15,7 +15,6 @@ from app.auth.sessions import (
     mark_authenticated,
     rotate,
 )
-from app.errors import ApiError
 from app.extensions import db, limiter
 from app.schemas.auth import (
     LoginAnswerSchema,
@@ -110,17 +109,11 @@ def logout():
 @blp.response(204)
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def reauthenticate(payload):
-    """Confirm your password (and, with MFA on, a code): for REAUTH_WINDOW seconds this access
-    token, and those its session gets from now on, may make sensitive changes."""
+    """Confirm it is you (a passkey, or the password and, with a second factor, a code or a
+    passkey): for REAUTH_WINDOW seconds this access token, and those its session gets from now
+    on, may make sensitive changes."""
     user = current_user()
-    if user.mfa_enabled and "code" not in payload:
-        raise ApiError(
-            422, "validation_error", details={"code": ["A code is required: MFA is on."]}
-        )
-    proofs = [factors.password(user, payload["password"])]
-    if user.mfa_enabled:
-        proofs.append(factors.code(user, payload["code"], recovery=True))
-    factors.prove(user, *proofs)
+    factors.prove(user, *factors.reauthentication(user, payload))
     mark_authenticated(current_session(), current_token_id())
     db.session.commit()
     return "", 204

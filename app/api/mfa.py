@@ -94,7 +94,8 @@ def disable_totp(payload):
     user = current_user()
     if not user.mfa_enabled:
         raise ApiError(409, "conflict", "MFA is off already.")
-    mfa.refuse_if_required(user)
+    if not mfa.has_passkey(user):
+        mfa.refuse_if_required(user)
     factors.prove(user, factors.code(user, payload["code"], recovery=True))
     mfa.turn_off(user)
     db.session.commit()
@@ -120,11 +121,9 @@ class UserMfa(MethodView):
 @blp.alt_response(401, **WRONG_CODE)
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def login_mfa(payload):
-    """Finish a sign-in of an account with MFA on: the mfa_token and a code (or recovery code).
-    The mfa_token works once."""
-    answer = signin.with_second_factor(
-        payload["mfa_token"], payload.get("code"), payload.get("recovery_code")
-    )
+    """Finish a sign-in of an account with a second factor: the mfa_token and a code, a
+    recovery code, or a passkey's answer to /login/passkey/options. The mfa_token works once."""
+    answer = signin.with_second_factor(payload["mfa_token"], payload)
     db.session.commit()
     return respond_with_tokens(answer, TokenSchema)
 

@@ -15,7 +15,7 @@ hash made with a deprecated scheme (pbkdf2_sha512) is replaced by an argon2id ha
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.auth import mfa
+from app.auth import mfa, passkeys
 from app.auth.attempts import (
     LOGIN_NAME_LENGTH,
     clear_failures,
@@ -50,6 +50,35 @@ def code(user: User, given: str, field: str = "code", recovery: bool = False) ->
     """A code from the authenticator app, or with ``recovery`` also a recovery code."""
     accept = mfa.accept_code_or_recovery_code if recovery else mfa.accept_code
     return Factor("code", field, lambda: accept(user, given))
+
+
+def passkey(user: User, credential: dict) -> Factor:
+    """A passkey of ``user``'s answer to a sign-in challenge (``app.auth.passkeys``)."""
+    return Factor("passkey", "credential", lambda: passkeys.proves(user, credential))
+
+
+def second_factor(user: User, given: dict) -> Factor:
+    """The second factor ``given`` holds: a passkey's answer (``credential``), a code or a
+    recovery code (``code``, or ``recovery_code``)."""
+    if "credential" in given:
+        return passkey(user, given["credential"])
+    if "recovery_code" in given:
+        return code(user, given["recovery_code"], "recovery_code", recovery=True)
+    return code(user, given["code"], recovery=True)
+
+
+def reauthentication(user: User, given: dict) -> list[Factor]:
+    """What ``/reauthenticate`` checks: a passkey alone (it verified its user: two factors in
+    one), or the password and, when the account has a second factor, one of them."""
+    if "password" not in given:
+        return [passkey(user, given["credential"])]
+    proofs = [password(user, given["password"])]
+    if "credential" in given or ("code" in given and user.mfa_enabled):
+        proofs.append(second_factor(user, given))
+    elif mfa.second_factors(user):
+        message = "A second factor is required: a code, or a passkey's answer (credential)."
+        raise ApiError(422, "validation_error", details={"code": [message]})
+    return proofs
 
 
 def check(user: User, *factors: Factor) -> None:

@@ -23,14 +23,14 @@ import time
 import pyotp
 import segno
 from flask import current_app
-from sqlalchemy import delete, update
+from sqlalchemy import delete, exists, select, update
 
 from app.audit import record_event
 from app.auth.notices import send_security_notice
 from app.auth.sessions import end_sessions
 from app.errors import ApiError
 from app.extensions import db
-from app.models import RecoveryCode, User
+from app.models import Passkey, RecoveryCode, User
 from app.models.columns import utcnow
 from app.sealing import reseal, seal, unseal
 
@@ -190,8 +190,20 @@ def required_for(user: User) -> bool:
     return bool(set(current_app.config["MFA_REQUIRED_ROLES"]) & set(user.rolenames))
 
 
+def has_passkey(user: User) -> bool:
+    return db.session.scalar(select(exists().where(Passkey.user_id == user.user_id)))
+
+
+def second_factors(user: User) -> list[str]:
+    """What the account can prove besides its password: ``totp``, ``passkey``."""
+    return [
+        name for name, held in (("totp", user.mfa_enabled), ("passkey", has_passkey(user))) if held
+    ]
+
+
 def must_enrol(user: User) -> bool:
-    return not user.mfa_enabled and required_for(user)
+    """Whether the account's roles require a second factor (TOTP or a passkey) it lacks."""
+    return required_for(user) and not user.mfa_enabled and not has_passkey(user)
 
 
 def refuse_if_required(user: User) -> None:
@@ -219,10 +231,15 @@ def refuse_session_without_mfa(user: User) -> None:
 
 
 def reset(user: User) -> None:
-    """An admin turns MFA off for ``user`` (a lost device): every session of theirs ends;
-    audited and told."""
+    """An admin turns MFA off for ``user`` (a lost device): TOTP off, passkeys removed, every
+    session of theirs ends; audited and told."""
     was_on = user.mfa_enabled
     disable(user)
+    removed = db.session.scalars(
+        delete(Passkey).where(Passkey.user_id == user.user_id).returning(Passkey.name)
+    ).all()
+    for name in removed:
+        record_event("passkey.removed", user.user_id, {"passkey": [name, None]})
     end_sessions(user.user_id, "mfa_reset")
     record_event("user.mfa_reset", user.user_id, {"mfa_enabled": [was_on, False]})
     send_security_notice(

@@ -3,8 +3,9 @@
 - ``with_password`` (``POST /login``): the password; an account with a second factor gets a
   ticket for the second step instead of tokens, and one that must enrol in MFA
   (``MFA_REQUIRED_ROLES``) gets an enrolment ticket and a 403.
-- ``with_second_factor`` (``POST /login/mfa``): the ticket of the first step and a code or a
-  recovery code.
+- ``with_second_factor`` (``POST /login/mfa``): the ticket of the first step and a code, a
+  recovery code or a passkey.
+- ``with_passkey`` (``POST /login/passkey``): a passkey alone (it names its user).
 - ``with_enrolment`` (``POST /login/mfa/enroll/confirm``): the enrolment ticket and a first code.
 
 Each ends in ``sign_in(user, method)`` once every factor passed: the failures are cleared, the
@@ -12,7 +13,7 @@ last login moves, a session starts, and the answer holds its tokens. A ticket wo
 used up when its step succeeds, so one password proof starts one session.
 """
 
-from app.auth import factors, mfa
+from app.auth import factors, mfa, passkeys
 from app.auth.sessions import start_session
 from app.errors import ApiError
 from app.extensions import db
@@ -22,6 +23,8 @@ from app.tokens import tickets
 from app.tokens.transport import session_answer
 
 SECOND_STEP_LIFESPAN = 300
+# The session's method, by the field of /login/mfa that held the second factor.
+METHODS = {"code": "totp", "recovery_code": "recovery_code", "credential": "passkey"}
 ENROLMENT_LIFESPAN = 900
 
 
@@ -37,9 +40,11 @@ def sign_in(user: User, method: str, **extra) -> dict:
 def with_password(username: str, password: str) -> dict:
     """``/login``: the tokens of a new session, or the ticket of a second step."""
     user = factors.password_login(username, password)
-    if user.mfa_enabled:
+    second_factors = mfa.second_factors(user)
+    if second_factors:
         return {
             "mfa_required": True,
+            "second_factors": second_factors,
             "mfa_token": tickets.issue(
                 tickets.MFA, SECOND_STEP_LIFESPAN, user, token_version=user.token_version
             ),
@@ -84,17 +89,23 @@ def use_up(kind: str, ticket: str) -> None:
         raise ApiError(401, "invalid_token", "The token was used already.")
 
 
-def with_second_factor(ticket: str, code: str | None, recovery_code: str | None) -> dict:
-    """``/login/mfa``: the ticket's user proves a code (or a recovery code) and is signed in."""
+def with_second_factor(ticket: str, given: dict) -> dict:
+    """``/login/mfa``: the ticket's user proves a code, a recovery code or a passkey (as
+    ``given`` holds one of them) and is signed in."""
     user = ticket_holder(tickets.MFA, ticket)
-    if code is not None:
-        factor, method = factors.code(user, code), "totp"
-    else:
-        factor = factors.code(user, recovery_code, "recovery_code", recovery=True)
-        method = "recovery_code"
-    factors.check(user, factor)
+    method = next(name for name in ("code", "recovery_code", "credential") if name in given)
+    factors.check(user, factors.second_factor(user, given))
     use_up(tickets.MFA, ticket)
-    return sign_in(user, method)
+    return sign_in(user, METHODS[method])
+
+
+def with_passkey(credential: dict) -> dict:
+    """``/login/passkey``: a passkey names and proves its user (user verification: a second
+    factor in itself), who is signed in."""
+    user = passkeys.verify_assertion(credential)
+    if not user.may_sign_in:
+        raise ApiError(403, "account_disabled")
+    return sign_in(user, "passkey")
 
 
 def enrolment_secret(ticket: str) -> dict:

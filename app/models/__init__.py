@@ -3,6 +3,7 @@
 from app.models.audit_event import AuditEvent
 from app.models.bucketlist import Bucketlist, BucketlistItem
 from app.models.login_failure import LoginFailure
+from app.models.passkey import Passkey
 from app.models.personal_token import PersonalToken
 from app.models.recovery_code import RecoveryCode
 from app.models.row_count import RowCount
@@ -18,6 +19,7 @@ __all__ = [
     "Bucketlist",
     "BucketlistItem",
     "LoginFailure",
+    "Passkey",
     "PersonalToken",
     "RecoveryCode",
     "RefreshToken",

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Index,
+    LargeBinary,
     ScalarSelect,
     String,
     Text,
@@ -59,6 +60,9 @@ class User(db.Model):
     totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
     mfa_enabled_at: Mapped[datetime | None] = timestamp_column(nullable=True)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The WebAuthn user handle (random bytes, not the id: app.auth.passkeys), set with the
+    # account's first passkey.
+    webauthn_handle: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, unique=True)
 
     @property
     def identity(self) -> int:

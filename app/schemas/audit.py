@@ -22,6 +22,8 @@ AUDIT_ACTIONS = (
     "session.reuse_detected",
     "token.created",
     "token.revoked",
+    "passkey.added",
+    "passkey.removed",
 )
 
 

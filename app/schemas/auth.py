@@ -9,6 +9,7 @@ from app.schemas.fields import (
     password_field,
     username_field,
 )
+from app.schemas.passkey import credential_field
 
 
 def token_field() -> fields.String:
@@ -26,13 +27,20 @@ def code_field(**kwargs) -> fields.String:
 
 
 class ReauthenticateSchema(RequestSchema):
-    """The signed-in user's password, checked again before a sensitive change (and a code from
-    the authenticator app, or a recovery code, when MFA is on)."""
+    """Proof, again, that it is you, before a sensitive change: a passkey (its answer to
+    /login/passkey/options), or the password with, when the account has a second factor, a
+    code from the authenticator app, a recovery code or a passkey."""
 
-    password = fields.String(
-        required=True, load_only=True, validate=validate.Length(min=1, max=1024)
-    )
+    password = fields.String(load_only=True, validate=validate.Length(min=1, max=1024))
     code = code_field()
+    credential = credential_field()
+
+    @validates_schema
+    def some_proof(self, data, **kwargs) -> None:
+        if "password" not in data and "credential" not in data:
+            raise ValidationError(
+                "Send your password, or a passkey's answer (credential).", field_name="password"
+            )
 
 
 class CodeSchema(RequestSchema):
@@ -42,17 +50,20 @@ class CodeSchema(RequestSchema):
 
 
 class MfaLoginSchema(RequestSchema):
-    """The second step of a sign-in: the ``mfa_token`` of the first, and a code or a recovery
-    code (exactly one of the two)."""
+    """The second step of a sign-in: the ``mfa_token`` of the first, and a code, a recovery
+    code or a passkey's answer to /login/passkey/options (exactly one of the three)."""
 
     mfa_token = token_field()
     code = code_field()
     recovery_code = code_field()
+    credential = credential_field()
 
     @validates_schema
     def one_code(self, data, **kwargs) -> None:
-        if ("code" in data) == ("recovery_code" in data):
-            raise ValidationError("Send either code or recovery_code.", field_name="code")
+        if sum(name in data for name in ("code", "recovery_code", "credential")) != 1:
+            raise ValidationError(
+                "Send one of code, recovery_code or credential.", field_name="code"
+            )
 
 
 class EnrolmentSchema(RequestSchema):
@@ -117,6 +128,13 @@ class LoginAnswerSchema(TokenSchema):
         metadata={"description": "Seconds before the session expires unless refreshed."}
     )
     mfa_required = fields.Boolean()
+    second_factors = fields.List(
+        fields.String(),
+        metadata={
+            "description": "When mfa_required: what POST /login/mfa accepts besides a recovery "
+            "code: totp (a code), passkey (a credential)."
+        },
+    )
     mfa_token = fields.String(
         metadata={"description": "Good for POST /login/mfa only, for 5 minutes."}
     )

@@ -18,6 +18,8 @@ from app.tokens.opaque import digest, new_secret
 
 MFA = "mfa"
 ENROLMENT = "mfa-enrolment"
+PASSKEY_REGISTRATION = "passkey-registration"
+PASSKEY_SIGN_IN = "passkey-sign-in"
 
 
 def issue(kind: str, lifespan: int, user: User | None = None, **data) -> str:
