@@ -13,6 +13,7 @@ FLASK = f"{sys.executable} -m flask --app app"
 # Debian packages that some tests drive, by the command they provide.
 TEST_DEBIAN_PACKAGES = {
     "chromium": "chromium",
+    "node": "nodejs",
     "pgbouncer": "pgbouncer",
     "redis-server": "redis-server",
 }

@@ -4,6 +4,7 @@ Everything that differs between deployments comes from environment variables, re
 config object is built (not at import), so a test can change the environment and build another.
 """
 
+import json
 import os
 import re
 from pathlib import Path
@@ -106,6 +107,32 @@ def mail_settings_from_env() -> dict:
     return settings
 
 
+# As app.api.providers.ProviderName reads them in paths: a letter first.
+PROVIDER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+def providers_from_env() -> list[dict]:
+    """``OIDC_PROVIDERS``: a JSON list of providers, each with a name (lower-case letters,
+    digits, ``-``), its issuer (whose discovery document is read), a client id and secret."""
+    raw = os.environ.get("OIDC_PROVIDERS", "").strip()
+    if not raw:
+        return []
+    try:
+        providers = json.loads(raw)
+    except ValueError:
+        raise ConfigError("OIDC_PROVIDERS must be a JSON list of providers") from None
+    required = ("name", "issuer", "client_id", "client_secret")
+    if not isinstance(providers, list) or not all(
+        isinstance(entry, dict) and all(isinstance(entry.get(key), str) for key in required)
+        for entry in providers
+    ):
+        raise ConfigError(f"OIDC_PROVIDERS: each provider needs {', '.join(required)}")
+    names = [entry["name"] for entry in providers]
+    if len(set(names)) != len(names) or not all(PROVIDER_NAME.fullmatch(n) for n in names):
+        raise ConfigError("OIDC_PROVIDERS: names must be unique: a-z, then a-z, 0-9, '-'")
+    return providers
+
+
 class Config:
     """Settings shared by every deployment, one section per concern."""
 
@@ -124,6 +151,7 @@ class Config:
         self.operations()
         self.accounts_and_mail()
         self.passkeys()
+        self.providers()
 
     def database(self) -> None:
         # Heroku's connection pooling (PgBouncer), attached as DATABASE_CONNECTION_POOL, sets
@@ -288,6 +316,14 @@ class Config:
         self.WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", host)
         self.WEBAUTHN_RP_NAME = os.environ.get("WEBAUTHN_RP_NAME", "Gatehouse")
         self.WEBAUTHN_ORIGINS = env_list("WEBAUTHN_ORIGINS") or [f"{base.scheme}://{host}{port}"]
+
+    def providers(self) -> None:
+        # OpenID Connect providers, a JSON list of {name, issuer, client_id, client_secret,
+        # scopes?}; and the client URLs a provider sign-in may send its code back to.
+        self.OIDC_PROVIDERS = providers_from_env()
+        self.OIDC_REDIRECT_ALLOWLIST = env_list("OIDC_REDIRECT_ALLOWLIST") or [
+            f"{self.PUBLIC_BASE_URL}/account"
+        ]
 
 
 class DevelopmentConfig(Config):

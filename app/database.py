@@ -42,6 +42,18 @@ def discard_dead_connections(dbapi_connection, connection_record, connection_pro
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# GET requests that write, in a transaction: a provider sign-in's redirects, which a browser
+# follows with GET, keep and use up its tickets.
+WRITING_GET_ENDPOINTS = frozenset({"providers.start", "providers.callback"})
+
+
+def reads_only() -> bool:
+    """Whether the request being served only reads (a safe method, not one that writes)."""
+    return (
+        has_request_context()
+        and request.method in SAFE_METHODS
+        and request.endpoint not in WRITING_GET_ENDPOINTS
+    )
 
 
 def read_without_transaction(state: ORMExecuteState) -> None:
@@ -50,8 +62,7 @@ def read_without_transaction(state: ORMExecuteState) -> None:
     out)."""
     session = state.session
     if (
-        has_request_context()
-        and request.method in SAFE_METHODS
+        reads_only()
         and not session.in_transaction()
         and "autocommit_reads" in current_app.config["FAST_PATHS"]
     ):
@@ -60,7 +71,7 @@ def read_without_transaction(state: ORMExecuteState) -> None:
 
 def refuse_writes_in_safe_requests(session: Session, flush_context, instances) -> None:
     """``before_flush``: without a transaction, a safe request's writes would not be atomic."""
-    if has_request_context() and request.method in SAFE_METHODS:
+    if reads_only():
         raise RuntimeError(f"A {request.method} request tried to write to the database.")
 
 

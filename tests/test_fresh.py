@@ -131,6 +131,8 @@ def test_exactly_the_fresh_routes_say_so_in_the_document(client) -> None:
         ("PATCH", "/users/me"),
         ("POST", "/users/me/passkeys/options"),
         ("DELETE", "/users/me/passkeys/{passkey_id}"),
+        ("POST", "/users/me/identities/{provider}"),
+        ("DELETE", "/users/me/identities/{identity_id}"),
         ("POST", "/users/me/mfa/totp"),
         ("POST", "/users/me/tokens"),
         ("POST", "/users/me/mfa/recovery-codes"),

@@ -308,8 +308,34 @@
     say("Password changed: your other sessions have ended.");
   });
 
-  // A session kept in the refresh cookie (browser mode) survives a reload.
-  refresh()
-    .then(() => say("Signed in."))
-    .catch(() => signedOut(""));
+  // Providers (OIDC_PROVIDERS): a sign-in leaves for the provider and comes back here with a
+  // single-use code in the address, exchanged at once and taken out of the address.
+  async function showProviders() {
+    const { items } = await api("GET", "/providers", undefined, { auth: false });
+    $("providers").replaceChildren(
+      ...items.map((provider) => {
+        const li = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = provider.login_url;
+        link.textContent = `Sign in with ${provider.name}`;
+        li.append(link);
+        return li;
+      }),
+    );
+  }
+
+  async function start() {
+    showProviders().catch(() => {});
+    const back = new URLSearchParams(location.search);
+    history.replaceState(null, "", location.pathname);
+    if (back.has("code")) {
+      await afterLogin(await api("POST", "/login/oidc/exchange", { code: back.get("code") }, { auth: false }));
+      return;
+    }
+    // A session kept in the refresh cookie (browser mode) survives a reload.
+    await refresh();
+    say(back.has("linked") ? `Linked ${back.get("linked")}.` : "Signed in.");
+  }
+
+  start().catch((error) => signedOut(error.status === 401 ? "" : error.message));
 })();

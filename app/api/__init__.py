@@ -13,6 +13,7 @@ from app.api import (
     mfa,
     passkeys,
     personal_tokens,
+    providers,
     root,
     sessions,
     users,
@@ -23,12 +24,15 @@ from app.extensions import api
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(docs.assets)
     app.register_blueprint(account_page)
+    app.url_map.converters["provider"] = providers.ProviderName
+    api.register_converter(providers.ProviderName, providers.provider_name_schema)
     for module in (
         root,
         discovery,
         auth,
         mfa,
         passkeys,
+        providers,
         account,
         users,
         sessions,

@@ -26,6 +26,7 @@ def set_password(
     if problems:
         raise ApiError(422, "validation_error", details={field_name: problems})
     user.password = guard.hash_password(password)
+    user.password_set = True
     user.password_changed_at = utcnow()
     setattr(
         user, PASSWORD_ACTION_ATTRIBUTE, "user.password_reset" if reset else "user.password_changed"

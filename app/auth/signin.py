@@ -6,6 +6,8 @@
 - ``with_second_factor`` (``POST /login/mfa``): the ticket of the first step and a code, a
   recovery code or a passkey.
 - ``with_passkey`` (``POST /login/passkey``): a passkey alone (it names its user).
+- ``with_provider`` (``POST /login/oidc/exchange``): the code of a provider sign-in, then as a
+  password (``after_first_factor``): a second factor and MFA_REQUIRED_ROLES still apply.
 - ``with_enrolment`` (``POST /login/mfa/enroll/confirm``): the enrolment ticket and a first code.
 
 Each ends in ``sign_in(user, method)`` once every factor passed: the failures are cleared, the
@@ -13,7 +15,7 @@ last login moves, a session starts, and the answer holds its tokens. A ticket wo
 used up when its step succeeds, so one password proof starts one session.
 """
 
-from app.auth import factors, mfa, passkeys
+from app.auth import factors, mfa, passkeys, providers
 from app.auth.sessions import start_session
 from app.errors import ApiError
 from app.extensions import db
@@ -39,7 +41,13 @@ def sign_in(user: User, method: str, **extra) -> dict:
 
 def with_password(username: str, password: str) -> dict:
     """``/login``: the tokens of a new session, or the ticket of a second step."""
-    user = factors.password_login(username, password)
+    return after_first_factor(factors.password_login(username, password), "password")
+
+
+def after_first_factor(user: User, method: str) -> dict:
+    """A first factor passed (a password, or a provider's word): the tokens of a new session,
+    the ticket of a second step, or, for an account that must enrol in MFA, a 403 with an
+    enrolment ticket."""
     second_factors = mfa.second_factors(user)
     if second_factors:
         return {
@@ -63,7 +71,15 @@ def with_password(username: str, password: str) -> dict:
             "the enrollment_token, then /login/mfa/enroll/confirm with a code.",
             {"enrollment_token": ticket, "expires_in": ENROLMENT_LIFESPAN},
         )
-    return sign_in(user, "password")
+    return sign_in(user, method)
+
+
+def with_provider(code: str) -> dict:
+    """``/login/oidc/exchange``: the code a provider sign-in sent the client back with."""
+    user = providers.redeem_exchange(code)
+    if not user.may_sign_in:
+        raise ApiError(403, "account_disabled")
+    return after_first_factor(user, "oidc")
 
 
 def ticket_holder(kind: str, ticket: str) -> User:

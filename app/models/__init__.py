@@ -2,6 +2,7 @@
 
 from app.models.audit_event import AuditEvent
 from app.models.bucketlist import Bucketlist, BucketlistItem
+from app.models.identity import Identity
 from app.models.login_failure import LoginFailure
 from app.models.passkey import Passkey
 from app.models.personal_token import PersonalToken
@@ -18,6 +19,7 @@ __all__ = [
     "AuditEvent",
     "Bucketlist",
     "BucketlistItem",
+    "Identity",
     "LoginFailure",
     "Passkey",
     "PersonalToken",

@@ -63,6 +63,9 @@ class User(db.Model):
     # The WebAuthn user handle (random bytes, not the id: app.auth.passkeys), set with the
     # account's first passkey.
     webauthn_handle: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, unique=True)
+    # False for an account made by a provider sign-in until its holder sets a password (reset):
+    # its password is then random, no way in (app.auth.providers).
+    password_set: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     @property
     def identity(self) -> int:

@@ -24,6 +24,8 @@ AUDIT_ACTIONS = (
     "token.revoked",
     "passkey.added",
     "passkey.removed",
+    "identity.linked",
+    "identity.removed",
 )
 
 

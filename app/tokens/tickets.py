@@ -20,6 +20,8 @@ MFA = "mfa"
 ENROLMENT = "mfa-enrolment"
 PASSKEY_REGISTRATION = "passkey-registration"
 PASSKEY_SIGN_IN = "passkey-sign-in"
+OIDC_STATE = "oidc-state"
+OIDC_EXCHANGE = "oidc-exchange"
 
 
 def issue(kind: str, lifespan: int, user: User | None = None, **data) -> str:

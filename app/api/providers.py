@@ -1,0 +1,170 @@
+"""Signing in through an OpenID Connect provider, and the identities an account has at them.
+How the flow is checked is ``app.auth.providers``."""
+
+from urllib.parse import urlencode
+
+from flask import current_app, redirect, url_for
+from flask.views import MethodView
+from werkzeug.routing import BaseConverter
+
+from app.api.blueprint import Blueprint
+from app.auth import providers, signin
+from app.auth.guard import current_user
+from app.extensions import db, limiter
+from app.models import Identity
+from app.pagination import Order, paginate
+from app.schemas.auth import LoginAnswerSchema
+from app.schemas.common import ErrorSchema
+from app.schemas.identity import (
+    CallbackArgsSchema,
+    ExchangeSchema,
+    IdentityListArgsSchema,
+    IdentityPageSchema,
+    IdentitySchema,
+    LinkAnswerSchema,
+    LinkSchema,
+    ProviderPageSchema,
+    ProviderStartArgsSchema,
+)
+from app.tokens.transport import respond_with_tokens
+
+
+class ProviderName(BaseConverter):
+    """A provider's name in a path: it starts with a letter, so ``/users/me/identities/<id>``
+    (a number) is never read as one."""
+
+    regex = r"[a-z][a-z0-9-]{0,31}"
+
+
+def provider_name_schema(converter) -> dict:
+    return {"type": "string", "pattern": f"^{ProviderName.regex}$"}
+
+
+blp = Blueprint(
+    "providers", __name__, url_prefix="/", description="Sign in with an OpenID Connect provider."
+)
+
+OLDEST_FIRST = Order((Identity.id,))
+UNKNOWN_PROVIDER = {"schema": ErrorSchema, "description": "not_found: no provider has that name."}
+UNREACHABLE = {"schema": ErrorSchema, "description": "service_unavailable: the provider is down."}
+
+
+def back_to(url: str, **parameters: str):
+    """A redirect to the client ``url`` with ``parameters``, not kept by any cache."""
+    separator = "&" if "?" in url else "?"
+    response = redirect(f"{url}{separator}{urlencode(parameters)}", 302)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.route("providers")
+@blp.response(200, ProviderPageSchema)
+def list_providers():
+    """The configured providers, and where to start a sign-in with each."""
+    items = [
+        {"name": provider.name, "login_url": url_for("providers.start", provider=provider.name)}
+        for provider in providers.configured()
+    ]
+    here = url_for("providers.list_providers")
+    return {
+        "items": items,
+        "meta": {"page": 1, "per_page": len(items), "total_pages": 1, "total_items": len(items)},
+        "links": {"self": here, "first": here, "last": here, "next": None, "prev": None},
+    }
+
+
+@blp.route("login/oidc/<provider:provider>")
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.arguments(ProviderStartArgsSchema, location="query")
+@blp.response(302, description="To the provider's authorization endpoint.")
+@blp.alt_response(400, schema=ErrorSchema, description="bad_request: a bad query parameter.")
+@blp.alt_response(404, **UNKNOWN_PROVIDER)
+@blp.alt_response(503, **UNREACHABLE)
+def start(args, provider: str):
+    """Start a sign-in: the browser goes to the provider (PKCE, state and nonce kept here)."""
+    chosen = providers.provider_named(provider)
+    url = providers.authorization_url(chosen, providers.allowed_redirect(args.get("redirect_uri")))
+    db.session.commit()
+    response = redirect(url, 302)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.route("login/oidc/<provider:provider>/callback")
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.arguments(CallbackArgsSchema, location="query")
+@blp.response(302, description="To the client's redirect_uri with ?code= (or ?linked=).")
+@blp.alt_response(400, schema=ErrorSchema, description="bad_request: unknown or used state.")
+@blp.alt_response(
+    401, schema=ErrorSchema, description="invalid_token: the code or ID token does not verify."
+)
+@blp.alt_response(
+    409,
+    schema=ErrorSchema,
+    description="conflict: an account has this e-mail address (sign in to it and link from "
+    "there), or the identity is another account's.",
+)
+@blp.alt_response(503, **UNREACHABLE)
+def callback(args, provider: str):
+    """Where the provider sends the browser back: the code becomes a single-use code for the
+    client, exchanged at POST /login/oidc/exchange (no token in a URL)."""
+    redirect_uri, user, linked = providers.finish(
+        provider, args.get("state"), args.get("code"), args.get("error")
+    )
+    if linked:
+        db.session.commit()
+        return back_to(redirect_uri, linked=provider)
+    code = providers.exchange_code(user)
+    db.session.commit()
+    return back_to(redirect_uri, code=code)
+
+
+@blp.route("login/oidc/exchange", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.arguments(ExchangeSchema)
+@blp.response(200, LoginAnswerSchema)
+@blp.alt_response(401, schema=ErrorSchema, description="invalid_token: unknown, expired, used.")
+@blp.alt_response(
+    403, schema=ErrorSchema, description="account_disabled, or mfa_enrollment_required."
+)
+def exchange(payload):
+    """The tokens of a provider sign-in (login shape: a second factor still applies)."""
+    answer = signin.with_provider(payload["code"])
+    db.session.commit()
+    return respond_with_tokens(answer, LoginAnswerSchema)
+
+
+@blp.route("users/me/identities")
+class MyIdentities(MethodView):
+    @blp.auth_required(scope="session")
+    @blp.list_arguments(IdentityListArgsSchema)
+    @blp.response(200, IdentityPageSchema)
+    def get(self, args):
+        """Your identities at providers, the oldest first."""
+        return paginate(providers.of_user(current_user()), args, OLDEST_FIRST, IdentitySchema)
+
+
+@blp.route("users/me/identities/<provider:provider>", methods=["POST"])
+@blp.fresh_auth_required
+@blp.arguments(LinkSchema)
+@blp.response(200, LinkAnswerSchema)
+@blp.alt_response(404, **UNKNOWN_PROVIDER)
+@blp.alt_response(503, **UNREACHABLE)
+def link(payload, provider: str):
+    """Link a provider to your account: send the browser to authorization_url."""
+    chosen = providers.provider_named(provider)
+    redirect_uri = providers.allowed_redirect(payload.get("redirect_uri"))
+    url = providers.authorization_url(chosen, redirect_uri, link_to=current_user())
+    db.session.commit()
+    return {"authorization_url": url}
+
+
+@blp.route("users/me/identities/<int:identity_id>", methods=["DELETE"])
+@blp.fresh_auth_required
+@blp.response(204)
+@blp.alt_response(404, schema=ErrorSchema, description="not_found: you have no such identity.")
+@blp.alt_response(409, schema=ErrorSchema, description="conflict: your only way in.")
+def unlink(identity_id: int):
+    """Unlink an identity (not your last way in)."""
+    providers.remove(current_user(), identity_id)
+    db.session.commit()
