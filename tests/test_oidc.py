@@ -176,35 +176,69 @@ def test_an_equal_address_verified_or_not_never_takes_an_account_over(
     assert counts(app) == before
 
 
+def start_link(client, headers) -> str:
+    linking = client.post(
+        "/users/me/identities/test", json={"redirect_uri": CLIENT_PAGE}, headers=headers
+    )
+    assert linking.status_code == 200, linking.get_json()
+    return linking.get_json()["authorization_url"]
+
+
 def test_a_signed_in_account_links_the_provider_then_signs_in_with_it(
     app, client, issuer, make_user, auth
 ) -> None:
     account = make_user("alice-here", email="alice@example.com")
-    linking = client.post(
-        "/users/me/identities/test", json={"redirect_uri": CLIENT_PAGE}, headers=auth(account)
-    )
-    assert linking.status_code == 200
+    headers = auth(account)
 
-    params = ProviderBrowser(issuer).sign_in(linking.get_json()["authorization_url"], "alice")
-    linked = returned(callback(client, params))
+    back = returned(
+        callback(client, ProviderBrowser(issuer).sign_in(start_link(client, headers), "alice"))
+    )
+    confirmed = client.post(
+        "/users/me/identities/test/confirm", json={"link_code": back["link_code"]}, headers=headers
+    )
+    again = client.post(
+        "/users/me/identities/test/confirm", json={"link_code": back["link_code"]}, headers=headers
+    )
     answer = sign_in(client, issuer, "alice")
 
-    assert linked == {"linked": "test"}
-    identities = client.get("/users/me/identities", headers=auth(account)).get_json()["items"]
-    assert [(item["provider"], item["email"]) for item in identities] == [
-        ("test", "alice@example.com")
-    ]
+    assert back["provider"] == "test"
+    assert confirmed.status_code == 201
+    assert (confirmed.get_json()["provider"], confirmed.get_json()["email"]) == (
+        "test",
+        "alice@example.com",
+    )
+    assert again.status_code == 401
+    identities = client.get("/users/me/identities", headers=headers).get_json()["items"]
+    assert [item["id"] for item in identities] == [confirmed.get_json()["id"]]
     me = client.get("/users/me", headers=bearer(answer["access_token"])).get_json()
     assert me["username"] == "alice-here"
+
+
+def test_a_link_finished_in_someone_elses_browser_is_not_made(
+    app, client, issuer, make_user, auth
+) -> None:
+    """A stranger sends you the address of his own link: you sign in at the provider, and your
+    client (signed in as you) is handed his link code. It is refused, and nothing is linked."""
+    stranger = auth(make_user("stranger"))
+    victim = auth(make_user("victim", email="carol@example.com"))
+
+    back = returned(
+        callback(client, ProviderBrowser(issuer).sign_in(start_link(client, stranger), "carol"))
+    )
+    refused = client.post(
+        "/users/me/identities/test/confirm", json={"link_code": back["link_code"]}, headers=victim
+    )
+
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == "forbidden"
+    assert counts(app)[1] == 0
 
 
 def test_an_identity_of_another_account_is_not_linked(client, issuer, make_user, auth) -> None:
     sign_in(client, issuer, "erin")
     other = make_user("someone")
-    linking = client.post("/users/me/identities/test", json={}, headers=auth(other)).get_json()
-
     response = callback(
-        client, ProviderBrowser(issuer).sign_in(linking["authorization_url"], "erin")
+        client, ProviderBrowser(issuer).sign_in(start_link(client, auth(other)), "erin")
     )
 
     assert response.status_code == 409

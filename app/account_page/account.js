@@ -334,7 +334,14 @@
     }
     // A session kept in the refresh cookie (browser mode) survives a reload.
     await refresh();
-    say(back.has("linked") ? `Linked ${back.get("linked")}.` : "Signed in.");
+    if (back.has("link_code")) {
+      await refresh();
+      const provider = back.get("provider");
+      await api("POST", `/users/me/identities/${encodeURIComponent(provider)}/confirm`, { link_code: back.get("link_code") });
+      say(`Linked ${provider}.`);
+      return;
+    }
+    say("Signed in.");
   }
 
   start().catch((error) => signedOut(error.status === 401 ? "" : error.message));

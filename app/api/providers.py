@@ -22,6 +22,7 @@ from app.schemas.identity import (
     IdentityPageSchema,
     IdentitySchema,
     LinkAnswerSchema,
+    LinkConfirmSchema,
     LinkSchema,
     ProviderPageSchema,
     ProviderStartArgsSchema,
@@ -93,7 +94,9 @@ def start(args, provider: str):
 @blp.route("login/oidc/<provider:provider>/callback")
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
 @blp.arguments(CallbackArgsSchema, location="query")
-@blp.response(302, description="To the client's redirect_uri with ?code= (or ?linked=).")
+@blp.response(
+    302, description="To the client's redirect_uri with ?code= (a link: ?link_code=&provider=)."
+)
 @blp.alt_response(400, schema=ErrorSchema, description="bad_request: unknown or used state.")
 @blp.alt_response(
     401, schema=ErrorSchema, description="invalid_token: the code or ID token does not verify."
@@ -106,17 +109,14 @@ def start(args, provider: str):
 )
 @blp.alt_response(503, **UNREACHABLE)
 def callback(args, provider: str):
-    """Where the provider sends the browser back: the code becomes a single-use code for the
-    client, exchanged at POST /login/oidc/exchange (no token in a URL)."""
-    redirect_uri, user, linked = providers.finish(
+    """Where the provider sends the browser back: the client gets a single-use code, exchanged
+    at POST /login/oidc/exchange (no token in a URL), or for a link a link_code its session
+    confirms at POST /users/me/identities/<provider>/confirm."""
+    redirect_uri, parameters = providers.finish(
         provider, args.get("state"), args.get("code"), args.get("error")
     )
-    if linked:
-        db.session.commit()
-        return back_to(redirect_uri, linked=provider)
-    code = providers.exchange_code(user)
     db.session.commit()
-    return back_to(redirect_uri, code=code)
+    return back_to(redirect_uri, **parameters)
 
 
 @blp.route("login/oidc/exchange", methods=["POST"])
@@ -151,12 +151,29 @@ class MyIdentities(MethodView):
 @blp.alt_response(404, **UNKNOWN_PROVIDER)
 @blp.alt_response(503, **UNREACHABLE)
 def link(payload, provider: str):
-    """Link a provider to your account: send the browser to authorization_url."""
+    """Link a provider to your account: send the browser to authorization_url, then confirm
+    the link_code it comes back with (POST /users/me/identities/<provider>/confirm)."""
     chosen = providers.provider_named(provider)
     redirect_uri = providers.allowed_redirect(payload.get("redirect_uri"))
     url = providers.authorization_url(chosen, redirect_uri, link_to=current_user())
     db.session.commit()
     return {"authorization_url": url}
+
+
+@blp.route("users/me/identities/<provider:provider>/confirm", methods=["POST"])
+@blp.auth_required(scope="session")
+@blp.arguments(LinkConfirmSchema)
+@blp.response(201, IdentitySchema)
+@blp.alt_response(403, schema=ErrorSchema, description="forbidden: another account's link.")
+@blp.alt_response(404, **UNKNOWN_PROVIDER)
+@blp.alt_response(409, schema=ErrorSchema, description="conflict: another account's identity.")
+def confirm_link(payload, provider: str):
+    """Finish linking a provider: the link_code the browser came back with. Only the account
+    that asked for the link can confirm it."""
+    chosen = providers.provider_named(provider)
+    identity = providers.confirm_link(current_user(), chosen, payload["link_code"])
+    db.session.commit()
+    return identity, 201
 
 
 @blp.route("users/me/identities/<int:identity_id>", methods=["DELETE"])

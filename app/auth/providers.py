@@ -11,7 +11,9 @@ token): the authorization code flow with PKCE (S256), state and nonce.
    existing account by itself, verified or not: the account's holder signs in and links it
    (``POST /users/me/identities/<provider>``).
 3. An API client gets no token in a URL: the callback sends it back to an allow-listed client
-   URL with a single-use code (60 seconds), exchanged at ``POST /login/oidc/exchange``.
+   URL with a single-use code (60 seconds), exchanged at ``POST /login/oidc/exchange``. A link
+   comes back as a ``link_code`` that the session which asked for the link confirms
+   (``confirm_link``).
 
 A provider that cannot be reached is a 503, before anything is written.
 """
@@ -192,8 +194,11 @@ def verified_claims(provider: Provider, id_token: str, nonce: str) -> dict:
     return claims
 
 
-def finish(provider_name: str, state: str | None, code: str | None, error: str | None):
-    """The callback: (the client URL, the account signed in or linked, whether it was a link).
+def finish(
+    provider_name: str, state: str | None, code: str | None, error: str | None
+) -> tuple[str, dict[str, str]]:
+    """The callback: the client URL to send the browser back to, and what to tell it: a code
+    to exchange for the sign-in's tokens, or for a link a code its session confirms with.
     400 for an unknown, used or expired state or another provider's, 401 for a code or ID
     token the provider does not stand by, 503 when it cannot be reached."""
     ticket = tickets.redeem(tickets.OIDC_STATE, state) if state else None
@@ -218,11 +223,57 @@ def finish(provider_name: str, state: str | None, code: str | None, error: str |
     claims = verified_claims(provider, answer["id_token"], ticket.data["nonce"])
     if "email" not in claims:
         claims = {**claims, **_user_info(provider, client, claims["sub"])}
-    link_to = db.session.get(User, ticket.user_id) if ticket.user_id is not None else None
-    if ticket.user_id is not None and link_to is None:
-        raise ApiError(400, "bad_request", "The account to link no longer exists.")
-    user = account_for(provider, claims, link_to)
-    return ticket.data["redirect_uri"], user, link_to is not None
+    if ticket.user_id is not None:
+        link_code = _link_code(provider, claims, ticket.user_id)
+        return ticket.data["redirect_uri"], {"link_code": link_code, "provider": provider.name}
+    user = account_for(provider, claims)
+    code = tickets.issue(tickets.OIDC_EXCHANGE, EXCHANGE_LIFESPAN, user)
+    return ticket.data["redirect_uri"], {"code": code}
+
+
+def _identity(issuer: str, subject: str) -> Identity | None:
+    return db.session.scalar(
+        select(Identity).where(Identity.issuer == issuer, Identity.subject == subject)
+    )
+
+
+def _link_code(provider: Provider, claims: dict, user_id: int) -> str:
+    """A link proved at the provider, as a single-use code that only the session of the
+    account that asked for it can confirm: the browser that finished it may be anyone's (a
+    stranger who sent you his link's address would otherwise get your identity linked to his
+    account)."""
+    identity = _identity(provider.issuer, str(claims["sub"]))
+    if identity is not None and identity.user_id != user_id:
+        raise ApiError(409, "conflict", "This identity is linked to another account.")
+    email = claims.get("email") if isinstance(claims.get("email"), str) else None
+    return tickets.issue(
+        tickets.OIDC_LINK,
+        EXCHANGE_LIFESPAN,
+        db.session.get(User, user_id),
+        provider=provider.name,
+        sub=str(claims["sub"]),
+        email=email,
+    )
+
+
+def confirm_link(user: User, provider: Provider, link_code: str) -> Identity:
+    """``POST /users/me/identities/<provider>/confirm``: the link ``user``'s session asked for
+    and the provider proved; 401 for an unknown, used or expired code, 403 for another
+    account's, 409 for an identity another account has."""
+    ticket = tickets.redeem(tickets.OIDC_LINK, link_code)
+    if ticket is None or ticket.data.get("provider") != provider.name:
+        raise ApiError(401, "invalid_token", "The link code is unknown, expired or used.")
+    if ticket.user_id != user.user_id:
+        raise ApiError(
+            403, "forbidden", "Another account started this link: start it again from yours."
+        )
+    claims = {"sub": ticket.data["sub"], "email": ticket.data.get("email")}
+    identity = _identity(provider.issuer, claims["sub"])
+    if identity is not None:
+        if identity.user_id != user.user_id:
+            raise ApiError(409, "conflict", "This identity is linked to another account.")
+        return identity
+    return _link(user, provider, claims)
 
 
 def _user_info(provider: Provider, client: OAuth2Session, subject: str) -> dict:
@@ -244,20 +295,10 @@ def _user_info(provider: Provider, client: OAuth2Session, subject: str) -> dict:
     }
 
 
-def account_for(provider: Provider, claims: dict, link_to: User | None) -> User:
-    """The account an identity signs in to or is linked to (``link_to``), made for it when it
-    is new and its e-mail address is nobody's."""
-    identity = db.session.scalar(
-        select(Identity).where(
-            Identity.issuer == provider.issuer, Identity.subject == claims["sub"]
-        )
-    )
-    if link_to is not None:
-        if identity is not None and identity.user_id != link_to.user_id:
-            raise ApiError(409, "conflict", "This identity is linked to another account.")
-        if identity is None:
-            _link(link_to, provider, claims)
-        return link_to
+def account_for(provider: Provider, claims: dict) -> User:
+    """The account an identity signs in to, made for it when it is new and its e-mail address
+    is nobody's."""
+    identity = _identity(provider.issuer, str(claims["sub"]))
     if identity is not None:
         return db.session.get(User, identity.user_id)
     email = claims.get("email")
@@ -294,18 +335,19 @@ def account_for(provider: Provider, claims: dict, link_to: User | None) -> User:
     return user
 
 
-def _link(user: User, provider: Provider, claims: dict) -> None:
+def _link(user: User, provider: Provider, claims: dict) -> Identity:
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
-    db.session.add(
-        Identity(
-            user_id=user.user_id,
-            provider=provider.name,
-            issuer=provider.issuer,
-            subject=str(claims["sub"])[:255],
-            email=email[:254] if email else None,
-        )
+    identity = Identity(
+        user_id=user.user_id,
+        provider=provider.name,
+        issuer=provider.issuer,
+        subject=str(claims["sub"])[:255],
+        email=email[:254] if email else None,
     )
+    db.session.add(identity)
+    db.session.flush()
     record_event("identity.linked", user.user_id, {"identity": [None, provider.name]})
+    return identity
 
 
 def _free_username(claims: dict, email: str) -> str:
@@ -320,11 +362,6 @@ def _free_username(claims: dict, email: str) -> str:
             return candidate
         candidate = f"{base}{number}"
     return f"{base}-{secrets.token_hex(4)}"
-
-
-def exchange_code(user: User) -> str:
-    """The single-use code a client exchanges for the sign-in's answer."""
-    return tickets.issue(tickets.OIDC_EXCHANGE, EXCHANGE_LIFESPAN, user)
 
 
 def redeem_exchange(code: str) -> User:

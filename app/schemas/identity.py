@@ -74,6 +74,12 @@ class LinkAnswerSchema(Schema):
     authorization_url = fields.String(
         metadata={
             "description": "Send the browser there; it comes back to redirect_uri with "
-            "?linked=<provider>."
+            "?link_code=...&provider=<provider>."
         }
     )
+
+
+class LinkConfirmSchema(RequestSchema):
+    """The link_code a link's browser came back with (single use, 60 seconds)."""
+
+    link_code = fields.String(required=True, validate=validate.Length(min=1, max=4096))

@@ -22,6 +22,7 @@ PASSKEY_REGISTRATION = "passkey-registration"
 PASSKEY_SIGN_IN = "passkey-sign-in"
 OIDC_STATE = "oidc-state"
 OIDC_EXCHANGE = "oidc-exchange"
+OIDC_LINK = "oidc-link"
 
 
 def issue(kind: str, lifespan: int, user: User | None = None, **data) -> str:
