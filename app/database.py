@@ -6,9 +6,9 @@ session, and two things keep that cheap.
   statement takes its own snapshot anyway, so a read sees what it would see in a transaction;
   what goes is the ``BEGIN`` before the first statement and the ``ROLLBACK`` when the session
   closes, two round trips of the three a request that reads one row would otherwise make.
-  Requests that write (POST, PUT, PATCH, DELETE) run in a transaction, as usual; a safe request
-  that tries to flush a change is a bug, and is refused before anything is written
-  (``refuse_writes_in_safe_requests``).
+  Requests that write (POST, PUT, PATCH, DELETE, and a GET view marked ``writes_on_get``) run in
+  a transaction, as usual; any other safe request that tries to flush a change is a bug, and is
+  refused before anything is written (``refuse_writes_in_safe_requests``).
   (psycopg2's ``autocommit`` switch, not SQLAlchemy's ``isolation_level`` option: that one makes
   psycopg2 pin the isolation level, and then send ``SET default_transaction_isolation`` when the
   connection goes back to transactions, a session-wide setting a connection pooler in front of
@@ -42,18 +42,21 @@ def discard_dead_connections(dbapi_connection, connection_record, connection_pro
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# GET requests that write, in a transaction: a provider sign-in's redirects, which a browser
-# follows with GET, keep and use up its tickets.
-WRITING_GET_ENDPOINTS = frozenset({"providers.start", "providers.callback"})
+
+
+def writes_on_get(view):
+    """Mark a view whose GET writes, in a transaction (a provider sign-in's redirects, which a
+    browser follows with GET, keep and use up its tickets). Put it right under the route."""
+    view.writes_on_get = True
+    return view
 
 
 def reads_only() -> bool:
-    """Whether the request being served only reads (a safe method, not one that writes)."""
-    return (
-        has_request_context()
-        and request.method in SAFE_METHODS
-        and request.endpoint not in WRITING_GET_ENDPOINTS
-    )
+    """Whether the request being served only reads (a safe method, not a view that writes)."""
+    if not has_request_context() or request.method not in SAFE_METHODS:
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    return not getattr(view, "writes_on_get", False)
 
 
 def read_without_transaction(state: ORMExecuteState) -> None:

@@ -175,12 +175,6 @@ class Browser:
     def click(self, element: str) -> None:
         self.evaluate(f"document.getElementById('{element}').click()")
 
-    def screenshot(self, path: Path) -> None:
-        import base64
-
-        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-        path.write_bytes(base64.b64decode(data["data"]))
-
     def close(self) -> None:
         with contextlib.suppress(BrowserError):
             self.command("Browser.close")

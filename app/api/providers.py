@@ -10,6 +10,7 @@ from werkzeug.routing import BaseConverter
 from app.api.blueprint import Blueprint
 from app.auth import providers, signin
 from app.auth.guard import current_user
+from app.database import writes_on_get
 from app.extensions import db, limiter
 from app.models import Identity
 from app.pagination import Order, paginate
@@ -50,10 +51,12 @@ UNKNOWN_PROVIDER = {"schema": ErrorSchema, "description": "not_found: no provide
 UNREACHABLE = {"schema": ErrorSchema, "description": "service_unavailable: the provider is down."}
 
 
-def back_to(url: str, **parameters: str):
-    """A redirect to the client ``url`` with ``parameters``, not kept by any cache."""
-    separator = "&" if "?" in url else "?"
-    response = redirect(f"{url}{separator}{urlencode(parameters)}", 302)
+def go_to(url: str, **parameters: str):
+    """A redirect to ``url`` with ``parameters`` added, kept by no cache (it holds a state or a
+    single-use code)."""
+    if parameters:
+        url += ("&" if "?" in url else "?") + urlencode(parameters)
+    response = redirect(url, 302)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -75,6 +78,7 @@ def list_providers():
 
 
 @blp.route("login/oidc/<provider:provider>")
+@writes_on_get
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
 @blp.arguments(ProviderStartArgsSchema, location="query")
 @blp.response(302, description="To the provider's authorization endpoint.")
@@ -86,12 +90,11 @@ def start(args, provider: str):
     chosen = providers.provider_named(provider)
     url = providers.authorization_url(chosen, providers.allowed_redirect(args.get("redirect_uri")))
     db.session.commit()
-    response = redirect(url, 302)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return go_to(url)
 
 
 @blp.route("login/oidc/<provider:provider>/callback")
+@writes_on_get
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
 @blp.arguments(CallbackArgsSchema, location="query")
 @blp.response(
@@ -116,7 +119,7 @@ def callback(args, provider: str):
         provider, args.get("state"), args.get("code"), args.get("error")
     )
     db.session.commit()
-    return back_to(redirect_uri, **parameters)
+    return go_to(redirect_uri, **parameters)
 
 
 @blp.route("login/oidc/exchange", methods=["POST"])

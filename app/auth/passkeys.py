@@ -14,14 +14,13 @@ the account's id. A signature counter that does not move forward is refused, unl
 are 0 (synced passkeys never count).
 """
 
-import base64
-import binascii
 import json
 import secrets
 
 from flask import current_app
 from sqlalchemy import exists, func, select
 from webauthn import (
+    base64url_to_bytes,
     generate_authentication_options,
     generate_registration_options,
     options_to_json,
@@ -49,7 +48,7 @@ from app.tokens import tickets
 CHALLENGE_LIFESPAN = 300
 HANDLE_BYTES = 32
 # What an answer that cannot be read or verified raises: the library's own errors, and the
-# decoding errors of a malformed field.
+# decoding errors of a malformed field (binascii.Error and UnicodeDecodeError are ValueErrors).
 UNREADABLE = (WebAuthnException, ValueError, TypeError, KeyError, AttributeError)
 REFUSED = (
     "The passkey could not be verified (a used or expired challenge, another site, or another "
@@ -77,14 +76,8 @@ def _challenge(kind: str, user: User | None = None) -> bytes:
 def _presented_challenge(credential: dict) -> str:
     """The challenge an answer was signed over, as the ticket it was issued as."""
     client_data = credential["response"]["clientDataJSON"]
-    collected = json.loads(_from_base64url(client_data))
-    return _from_base64url(collected["challenge"]).decode("ascii")
-
-
-def _from_base64url(text: str) -> bytes:
-    if not isinstance(text, str):
-        raise TypeError("base64url text expected")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    collected = json.loads(base64url_to_bytes(client_data))
+    return base64url_to_bytes(collected["challenge"]).decode("ascii")
 
 
 def _redeem_challenge(kind: str, credential: dict, user: User | None = None) -> bytes:
@@ -92,7 +85,7 @@ def _redeem_challenge(kind: str, credential: dict, user: User | None = None) -> 
     of another ceremony or (with ``user``) of another user is refused."""
     try:
         secret = _presented_challenge(credential)
-    except (*UNREADABLE, binascii.Error, UnicodeDecodeError) as error:
+    except UNREADABLE as error:
         raise _refusal() from error
     ticket = tickets.redeem(kind, secret)
     if ticket is None or (user is not None and ticket.user_id != user.user_id):
@@ -216,7 +209,7 @@ def verify_assertion(credential: dict, user: User | None = None) -> User:
     owner = db.session.get(User, passkey.user_id)
     handle = (credential.get("response") or {}).get("userHandle")
     try:
-        if handle and _from_base64url(handle) != owner.webauthn_handle:
+        if handle and base64url_to_bytes(handle) != owner.webauthn_handle:
             raise _refusal()
         verified = verify_authentication_response(
             credential=credential,
@@ -227,7 +220,7 @@ def verify_assertion(credential: dict, user: User | None = None) -> User:
             credential_current_sign_count=passkey.sign_count,
             require_user_verification=True,
         )
-    except (*UNREADABLE, binascii.Error) as error:
+    except UNREADABLE as error:
         raise _refusal() from error
     passkey.sign_count = verified.new_sign_count
     passkey.last_used_at = utcnow()
