@@ -1,4 +1,4 @@
-"""The yardstick: a bare Flask JSON endpoint, served exactly like Gatehouse."""
+"""For scale: a bare Flask JSON endpoint, served exactly like Gatehouse (no database)."""
 
 from flask import Flask, jsonify
 

@@ -1,25 +1,33 @@
-"""Benchmark Gatehouse against a bare Flask JSON app served the same way (gunicorn, the committed
-gunicorn.conf.py, 2 workers of 8 threads), with wrk -t1 -c8 on loopback and PostgreSQL on its unix
-socket. Prints one table: req/s, p50, p99, errors, ratio to the bare app, RSS per worker; then
-the lists at 1,000,000 users (first page, the last link, page=N in the middle of the list, a next
-link from there, a selective q, a rare role, and GET /users/me while six clients ask for pages
-in the middle of the list), the login limit and SQL statements per request.
+"""Benchmark Gatehouse against the most its own stack can do for a request that needs the
+database once: Flask and Flask-SQLAlchemy answering one ``SELECT 1`` (bench/round_trip_app.py),
+served by the same server, with wrk -t1 -c8 on loopback and PostgreSQL on its unix socket.
+
+``--server`` names the servers to compare (bench/harness.py, SERVERS): gunicorn's threaded
+workers with the committed gunicorn.conf.py (production), gunicorn's sync workers, granian's
+WSGI interface; 2 workers of 8 threads each. Under each it prints one table (req/s, p50, p99,
+errors, ratio to the one-round-trip app, RSS per worker) for a bare Flask JSON app, GET
+/users/me (access token, personal token), the list at 1,000 and 100,000 users, POST /refresh
+and POST /login with its share of the argon2id limit; GET /users/me at 8 and 32 clients; and
+/health and GET /users/me asked one at a time while 6 clients trickle their headers, then their
+bodies. Then, under the first server, the lists at 1,000,000 users (first page, the last link,
+page=N in the middle of the list, a next link from there, a selective q, a rare role, and GET
+/users/me while six clients ask for pages in the middle of the list) and SQL statements per
+request.
 
 With ``--ablation``, it measures instead what each fast path buys (bench/README.md): the two
 rows it speeds up, with every fast path on and with each one off (``bench/ablation.py``), each
 server measured right after the others, round after round.
 
 Shared virtual machines have noisy neighbours: each scenario runs ``--rounds`` times, each time
-right after a run of the bare app, and the table keeps each one's best round. A scenario's ratio
-compares its best round with the best of the bare runs made alongside it: as many samples on
-each side, taken at the same time (the best of every bare run of the whole benchmark would be a
-maximum over more samples, from other moments). A round whose bare run fell below 0.85 of the
-fastest bare run so far (the first one runs before any scenario) was taken while the machine
-was slow and is repeated, up to ``--rounds`` extra times; the report names such rounds. Likewise
-the login limit's argon2id verification is measured right before and right after each login
-round, and the fastest round's mean is used.
+right after a run of the one-round-trip app, and the table keeps each one's best round. A
+scenario's ratio compares its best round with the best of the reference runs made alongside it:
+as many samples on each side, taken at the same time. A round whose reference run fell below
+0.85 of the fastest reference run so far (the first one runs before any scenario) was taken
+while the machine was slow and is repeated, up to ``--rounds`` extra times; the report names
+such rounds. Likewise the login limit's argon2id verification is measured right before and
+right after each login round, and the fastest round's mean is used.
 
-    python bench/bench.py --seconds 10 --rounds 2
+    python bench/bench.py --seconds 10 --rounds 2 --server all
     python bench/bench.py --ablation
 """
 
@@ -36,11 +44,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import Database, Server, call, production_env
+from bench.ablation import ABLATED
+from bench.harness import SERVERS, Database, Server, call, production_env, trickling
 from bench.seed import default_argon2, seed_users
 
 PASSWORD = "bench-password-1"
-# A bare run below this share of the fastest bare run so far marks a slow moment of the machine.
+# The server the Procfile runs (README, "Choosing the server").
+PRODUCTION_SERVER = "gthread"
+# A reference run below this share of the fastest one so far marks a slow moment of the machine.
 SLOW_MOMENT = 0.85
 LOGIN_SCRIPT = "\n".join(
     [
@@ -133,17 +144,17 @@ def best(runs: list[dict]) -> dict:
     return max(runs, key=lambda run: run["rps"])
 
 
-def measure_rounds(rounds: int, run_bare, run_scenario, earlier_bare: list[dict]):
-    """Runs ``rounds`` rounds, each a bare run right before a run of the scenario. A round whose
-    bare run fell below SLOW_MOMENT of the fastest bare run so far (``earlier_bare`` and this
-    scenario's) was taken while the machine was slow, and does not count: another round is
-    run, up to ``rounds`` extra ones. Returns the scenario's runs, the bare runs and how many
-    rounds were added."""
+def measure_rounds(rounds: int, run_reference, run_scenario, earlier_reference: list[dict]):
+    """Runs ``rounds`` rounds, each a reference run right before a run of the scenario. A round
+    whose reference run fell below SLOW_MOMENT of the fastest reference run so far
+    (``earlier_reference`` and this scenario's) was taken while the machine was slow, and does
+    not count: another round is run, up to ``rounds`` extra ones. Returns the scenario's runs,
+    the reference runs and how many rounds were added."""
     runs, alongside = [], []
     counted = extra = 0
     while counted < rounds:
-        alongside.append(run_bare())
-        fastest = max(run["rps"] for run in earlier_bare + alongside)
+        alongside.append(run_reference())
+        fastest = max(run["rps"] for run in earlier_reference + alongside)
         if alongside[-1]["rps"] >= SLOW_MOMENT * fastest or extra == rounds:
             counted += 1
         else:
@@ -365,36 +376,203 @@ def personal_token(base_url: str, access_token: str) -> str:
     return body["token"]
 
 
+# The yardstick of every ratio: the same stack's most for a request that needs the database once,
+# served by the same server (bench/round_trip_app.py); and a bare JSON app for scale.
+REFERENCE_APP = "bench.round_trip_app:app"
+BARE_APP = "bench.bare_app:app"
+# Slow clients: this many trickle their headers, then their bodies, while /health and
+# GET /users/me are asked SLOW_SAMPLES times each, one at a time.
+SLOW_CLIENTS = 6
+SLOW_SAMPLES = 20
+
+
+class Stack:
+    """Gatehouse, the one-round-trip app and the bare app, each served by the server ``kind``."""
+
+    def __init__(self, kind: str, env: dict[str, str], scratch: Path, index: int) -> None:
+        self.kind = kind
+        self.servers = {
+            "gatehouse": Server(env, scratch / f"{kind}-web.log", kind=kind),
+            "reference": Server(env, scratch / f"{kind}-reference.log", REFERENCE_APP, kind=kind),
+            "bare": Server(env, scratch / f"{kind}-bare.log", BARE_APP, kind=kind),
+        }
+        self.gatehouse = self.servers["gatehouse"]
+        self.username = f"bench{3 + index}"
+        self.rows: list[tuple[str, dict]] = []
+        self.latency: list[tuple[str, dict]] = []
+        self.slow: list[tuple[str, dict]] = []
+        self.reference_runs: list[dict] = []
+        self.verifications: list[float] = []
+        self.repeated: list[str] = []
+
+    def wait_until_up(self) -> None:
+        self.gatehouse.wait_until_up()
+        self.servers["reference"].wait_until_up(path="/")
+        self.servers["bare"].wait_until_up(path="/")
+        self.token = sign_in(self.gatehouse.base_url, self.username)["access_token"]
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+
+def measure(
+    stack: Stack,
+    wrk,
+    options,
+    label,
+    path,
+    bearer=None,
+    script=None,
+    around_each=None,
+    sessions=None,
+    app="gatehouse",
+) -> None:
+    """A row of ``stack``'s table: the best of its rounds, with its ratio to the best of the
+    one-round-trip runs made alongside them, and the RSS per worker after it. ``around_each``
+    runs right before and right after each round; ``sessions`` gives each round's refresh
+    tokens, one per wrk thread and connection."""
+    server = stack.servers[app]
+    reference = stack.servers["reference"]
+
+    def scenario():
+        if around_each:
+            around_each()
+        extra = {}
+        if sessions:
+            tokens = sessions()
+            extra = {"threads": len(tokens), "connections": len(tokens), "args": tokens}
+        run = run_wrk(wrk, server.base_url + path, options.seconds, bearer, script, **extra)
+        if around_each:
+            around_each()
+        return run
+
+    runs, alongside, extra = measure_rounds(
+        options.rounds,
+        lambda: run_wrk(wrk, reference.base_url + "/", options.seconds),
+        scenario,
+        stack.reference_runs,
+    )
+    stack.repeated.extend([label] * extra)
+    stack.reference_runs.extend(alongside)
+    ratio = best(runs)["rps"] / best(alongside)["rps"]
+    stack.rows.append((label, best(runs) | {"ratio": ratio, "rss": rss_per_worker_mb(server)}))
+
+
+def timed_get(base_url: str, path: str, token=None) -> tuple[float, str]:
+    """One GET on a new connection: its time in ms and its status (or what went wrong)."""
+    started = time.perf_counter()
+    try:
+        status = str(call(base_url, "GET", path, token=token, timeout=5)[0])
+    except OSError as error:
+        status = type(error).__name__
+    return (time.perf_counter() - started) * 1000, status
+
+
+def slow_client_rows(stack: Stack) -> None:
+    """/health and GET /users/me, asked one at a time while SLOW_CLIENTS clients trickle their
+    headers, then their bodies: the median and the slowest answer, and what they answered."""
+    base_url = stack.gatehouse.base_url
+    for part in ("headers", "body"):
+        with trickling(stack.gatehouse.port, part, clients=SLOW_CLIENTS):
+            samples = {"/health": [], "/users/me": []}
+            for _ in range(SLOW_SAMPLES):
+                for path, taken in samples.items():
+                    taken.append(timed_get(base_url, path, stack.token))
+                time.sleep(0.05)
+        for path, taken in samples.items():
+            times = sorted(ms for ms, _ in taken)
+            statuses = sorted({status for _, status in taken})
+            stack.slow.append(
+                (
+                    f"{path}, {SLOW_CLIENTS} clients trickling {part}",
+                    {"p50": statistics.median(times), "max": times[-1], "statuses": statuses},
+                )
+            )
+
+
+def latency_rows(stack: Stack, wrk, options) -> None:
+    """GET /users/me at 8 and at 32 clients: the round with the best rate of ``--rounds``."""
+    for connections in (8, 32):
+        runs = [
+            run_wrk(
+                wrk,
+                stack.gatehouse.base_url + "/users/me",
+                options.seconds,
+                stack.token,
+                connections=connections,
+            )
+            for _ in range(options.rounds)
+        ]
+        stack.latency.append((f"GET /users/me, {connections} clients", best(runs)))
+
+
+def print_stack(stack: Stack, workers: int) -> None:
+    print(f"== {stack.kind}: ratios to the one-round-trip app served by {stack.kind}")
+    print_table("scenario", stack.rows, (*TIME_ROWS, "ratio", "RSS MB"))
+    if stack.verifications:
+        verify = fastest_round_verification(stack.verifications)
+        limit = workers / verify
+        login = dict(stack.rows)["POST /login"]["rps"]
+        print(
+            f"login limit: {workers} workers / {verify * 1000:.1f} ms per argon2id verify = "
+            f"{limit:.0f}/s; POST /login reached {login / limit:.2f} of it"
+        )
+    low = min(run["rps"] for run in stack.reference_runs)
+    high = max(run["rps"] for run in stack.reference_runs)
+    print(
+        f"one-round-trip app over {len(stack.reference_runs)} runs: {low:.0f} to {high:.0f} req/s"
+    )
+    if stack.repeated:
+        print(f"rounds repeated after a slow reference run: {', '.join(stack.repeated)}")
+    print_table("latency", stack.latency, TIME_ROWS)
+    eight, thirty_two = (result for _, result in stack.latency)
+    print(f"p99 at 32 clients / p50 at 8 clients: {thirty_two['p99'] / eight['p50']:.1f}")
+    print(f"{'slow clients':46}{'p50 ms':>9}{'max ms':>9}  answers")
+    for label, result in stack.slow:
+        print(
+            f"{label:46}{result['p50']:>9.1f}{result['max']:>9.1f}  {', '.join(result['statuses'])}"
+        )
+    print()
+
+
 def ablation(options, wrk) -> int:
-    """Every fast path on, then each one off: GET /users/me and the list at 1,000 users."""
+    """Every fast path on, then each one off: GET /users/me and the list at 1,000 users, under
+    the first server named by ``--server``."""
     from app.config import FAST_PATHS
 
+    kind = options.servers[0]
     with tempfile.TemporaryDirectory(prefix="gatehouse-ablation-") as scratch:
         scratch = Path(scratch)
         database, env = bench_database(scratch)
-        variants = {"all on": "app:create_app()"} | {
-            f"{name} off": f"bench.ablation:create_app_without({name!r})" for name in FAST_PATHS
-        }
+        variants = {"all on": None} | {f"{name} off": name for name in FAST_PATHS}
         servers = {
-            label: Server(env, scratch / f"{label.replace(' ', '-')}.log", app=app)
-            for label, app in variants.items()
+            label: Server(
+                env | ({ABLATED: off} if off else {}),
+                scratch / f"{label.replace(' ', '-')}.log",
+                app="bench.ablation:create_app()",
+                kind=kind,
+            )
+            for label, off in variants.items()
         }
-        bare = Server(env, scratch / "bare.log", app="bench.bare_app:app")
+        reference = Server(env, scratch / "reference.log", app=REFERENCE_APP, kind=kind)
         try:
-            bare.wait_until_up(path="/")
+            reference.wait_until_up(path="/")
             for server in servers.values():
                 server.wait_until_up()
             token = sign_in(servers["all on"].base_url, "bench1")["access_token"]
             rows = []
             for path in ("/users/me", "/users?per_page=20"):
-                runs = {label: [] for label in ["bare", *servers]}
+                runs = {label: [] for label in ["reference", *servers]}
                 for _ in range(options.rounds):
-                    runs["bare"].append(run_wrk(wrk, bare.base_url + "/", options.seconds))
+                    runs["reference"].append(
+                        run_wrk(wrk, reference.base_url + "/", options.seconds)
+                    )
                     for label, server in servers.items():
                         runs[label].append(
                             run_wrk(wrk, server.base_url + path, options.seconds, token)
                         )
-                bare_best = best(runs.pop("bare"))["rps"]
+                reference_best = best(runs.pop("reference"))["rps"]
                 base = best(runs["all on"])["rps"]
                 for label, measured in runs.items():
                     result = best(measured)
@@ -403,15 +581,16 @@ def ablation(options, wrk) -> int:
                             f"GET {path}, {label}",
                             result
                             | {
-                                "ratio": result["rps"] / bare_best,
+                                "ratio": result["rps"] / reference_best,
                                 "change": result["rps"] / base - 1,
                             },
                         )
                     )
         finally:
-            for server in [*servers.values(), bare]:
+            for server in [*servers.values(), reference]:
                 server.stop()
             database.cleanup()
+    print(f"served by {kind}; ratio to the one-round-trip app")
     print(f"{'scenario':46}" + "".join(f"{name:>9}" for name in (*TIME_ROWS, "ratio", "change")))
     for label, result in rows:
         change = f"{result['change'] * 100:+.0f}%"
@@ -419,150 +598,122 @@ def ablation(options, wrk) -> int:
     return 0
 
 
+def server_kinds(value: str) -> list[str]:
+    kinds = list(SERVERS) if value == "all" else value.split(",")
+    unknown = [kind for kind in kinds if kind not in SERVERS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"servers are {', '.join(SERVERS)} or all")
+    return kinds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--server",
+        dest="servers",
+        type=server_kinds,
+        default=[PRODUCTION_SERVER],
+        help=f"Comma-separated servers ({', '.join(SERVERS)}) or all; the 1,000,000-user rows "
+        f"run under the first. Default: {PRODUCTION_SERVER}, the production server.",
+    )
     parser.add_argument("--ablation", action="store_true", help="What each fast path buys.")
+    parser.add_argument(
+        "--without-million", action="store_true", help="Skip the 1,000,000-user rows."
+    )
     options = parser.parse_args()
     wrk = ensure_wrk()
     if options.ablation:
         return ablation(options, wrk)
-    rows = []
+    million = []
     with tempfile.TemporaryDirectory(prefix="gatehouse-bench-") as scratch:
         scratch = Path(scratch)
         database, env = bench_database(scratch)
-        bare = Server(env, scratch / "bare.log", app="bench.bare_app:app")
-        gatehouse = Server(env, scratch / "web.log")
+        workers = int(env["WEB_CONCURRENCY"])
+        stacks = [Stack(kind, env, scratch, index) for index, kind in enumerate(options.servers)]
+        login_script = scratch / "login.lua"
+        login_script.write_text(LOGIN_SCRIPT)
+        refresh_script = scratch / "refresh.lua"
+        refresh_script.write_text(REFRESH_SCRIPT)
         try:
-            bare.wait_until_up(path="/")
-            gatehouse.wait_until_up()
-            token = sign_in(gatehouse.base_url, "bench1")["access_token"]
-            login_script = scratch / "login.lua"
-            login_script.write_text(LOGIN_SCRIPT)
+            for stack in stacks:
+                stack.wait_until_up()
 
-            bare_runs = []
-            # One argon2id verification, measured right before and right after each login round
-            # (the machine's speed drifts: the limit and the logins are measured at the same
-            # moments); a round's verification is the mean of the two.
-            verifications = []
-
-            repeated = []
-
-            def measure(
-                label, path, bearer=None, script=None, around_each=None, sessions=None
-            ) -> tuple:
-                """The table's row for a scenario: the best of its rounds, with its ratio to the
-                best of the bare runs made alongside them, and the RSS per worker after it.
-                ``around_each`` runs right before and right after each round; ``sessions``
-                gives each round's refresh tokens, one per wrk thread and connection."""
-
-                def scenario():
-                    if around_each:
-                        around_each()
-                    extra = {}
-                    if sessions:
-                        tokens = sessions()
-                        extra = {"threads": len(tokens), "connections": len(tokens)}
-                        extra["args"] = tokens
-                    run = run_wrk(
-                        wrk, gatehouse.base_url + path, options.seconds, bearer, script, **extra
-                    )
-                    if around_each:
-                        around_each()
-                    return run
-
-                runs, alongside, extra = measure_rounds(
-                    options.rounds,
-                    lambda: run_wrk(wrk, bare.base_url + "/", options.seconds),
-                    scenario,
-                    bare_runs,
-                )
-                repeated.extend([label] * extra)
-                bare_runs.extend(alongside)
-                ratio = best(runs)["rps"] / best(alongside)["rps"]
-                return label, best(runs) | {"ratio": ratio, "rss": rss_per_worker_mb(gatehouse)}
-
-            # The reference for slow moments: one bare run before the first scenario.
-            bare_runs.append(run_wrk(wrk, bare.base_url + "/", options.seconds))
-            rows.append(measure("GET /users/me", "/users/me", token))
-            rows.append(
-                measure(
-                    "GET /users/me (personal token)",
-                    "/users/me",
-                    personal_token(gatehouse.base_url, token),
-                )
-            )
-            rows.append(
-                measure("GET /users?per_page=20 (1,000 users)", "/users?per_page=20", token)
-            )
-            seed_users(database.url, 99_000, PASSWORD, prefix="more")
-            vacuum_analyze(database.url)
-            rows.append(
-                measure("GET /users?per_page=20 (100,000 users)", "/users?per_page=20", token)
-            )
-            refresh_script = scratch / "refresh.lua"
-            refresh_script.write_text(REFRESH_SCRIPT)
-
-            def fresh_sessions() -> list[str]:
+            def fresh_sessions(stack: Stack) -> list[str]:
                 return [
-                    sign_in(gatehouse.base_url, f"bench{100 + number}")["refresh_token"]
+                    sign_in(stack.gatehouse.base_url, f"bench{100 + number}")["refresh_token"]
                     for number in range(1, REFRESH_SESSIONS + 1)
                 ]
 
-            rows.append(
+            for stack in stacks:
+                # The reference for slow moments: one run of the yardstick before any scenario.
+                reference = stack.servers["reference"].base_url + "/"
+                stack.reference_runs.append(run_wrk(wrk, reference, options.seconds))
+                measure(stack, wrk, options, "bare Flask JSON", "/", app="bare")
+                measure(stack, wrk, options, "GET /users/me", "/users/me", stack.token)
+                pat = personal_token(stack.gatehouse.base_url, stack.token)
+                measure(stack, wrk, options, "GET /users/me (personal token)", "/users/me", pat)
                 measure(
+                    stack,
+                    wrk,
+                    options,
+                    "GET /users?per_page=20 (1,000 users)",
+                    "/users?per_page=20",
+                    stack.token,
+                )
+                measure(
+                    stack,
+                    wrk,
+                    options,
                     f"POST /refresh ({REFRESH_SESSIONS} sessions)",
                     "/refresh",
                     script=str(refresh_script),
-                    sessions=fresh_sessions,
+                    sessions=lambda stack=stack: fresh_sessions(stack),
                 )
-            )
-            rows.append(
+                latency_rows(stack, wrk, options)
+                slow_client_rows(stack)
                 measure(
+                    stack,
+                    wrk,
+                    options,
                     "POST /login",
                     "/login",
                     script=str(login_script),
-                    around_each=lambda: verifications.append(
+                    around_each=lambda stack=stack: stack.verifications.append(
                         argon2_verify_seconds(options.seconds)
                     ),
                 )
-            )
-            rows.insert(
-                0,
-                (
-                    "bare Flask JSON",
-                    best(bare_runs) | {"ratio": 1.0, "rss": rss_per_worker_mb(bare)},
-                ),
-            )
-            # (A token of its own: the login row's logins of bench1 ended its earlier sessions.)
-            counting_token = sign_in(gatehouse.base_url, "bench2")["access_token"]
-            statements = statements_per_request(database.url, counting_token)
-            seed_million(database.url)
-            million = million_user_rows(wrk, gatehouse.base_url, options)
+            seed_users(database.url, 99_000, PASSWORD, prefix="more")
+            vacuum_analyze(database.url)
+            for stack in stacks:
+                measure(
+                    stack,
+                    wrk,
+                    options,
+                    "GET /users?per_page=20 (100,000 users)",
+                    "/users?per_page=20",
+                    stack.token,
+                )
+            statements = statements_per_request(database.url, stacks[0].token)
+            if not options.without_million:
+                seed_million(database.url)
+                million = million_user_rows(wrk, stacks[0].gatehouse.base_url, options)
         finally:
-            gatehouse.stop()
-            bare.stop()
+            for stack in stacks:
+                stack.stop()
             database.cleanup()
 
-    print_table("scenario", rows, (*TIME_ROWS, "ratio", "RSS MB"))
-    verify = fastest_round_verification(verifications)
-    limit = 2 / verify
-    login = rows[-1][1]["rps"]
-    print(
-        f"login limit: 2 workers / {verify * 1000:.1f} ms per argon2id verify = {limit:.0f}/s; "
-        f"POST /login reached {login / limit:.2f} of it"
-    )
-    measured = ", ".join(f"{seconds * 1000:.1f}" for seconds in verifications)
-    print(f"argon2id verify before and after each login round (ms): {measured}")
-    low, high = min(run["rps"] for run in bare_runs), max(run["rps"] for run in bare_runs)
-    print(f"bare app over {len(bare_runs)} runs: {low:.0f} to {high:.0f} req/s")
-    if repeated:
-        print(f"rounds repeated after a slow bare run ({len(repeated)}): " + ", ".join(repeated))
+    for stack in stacks:
+        print_stack(stack, workers)
     for label, count in statements.items():
         print(f"SQL statements per request, {label}: {count}")
+    if not million:
+        return 0
     print()
-    print_table("1,000,000 users, 1 client (wrk -c1)", million, (*TIME_ROWS, "vs first"))
+    print_table(
+        f"1,000,000 users, 1 client (wrk -c1), {stacks[0].kind}", million, (*TIME_ROWS, "vs first")
+    )
     for label, result in million:
         if "flood" in result:
             flood_run = result["flood"]

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -106,19 +107,66 @@ def serving(env: dict[str, str], log_path: Path, **options):
         server.stop()
 
 
+# The servers the benchmark compares (bench/README.md), by the name ``--server`` takes: gunicorn
+# with the committed gunicorn.conf.py (threaded workers, as in production), the same with one
+# request per process, and granian's WSGI interface (Rust I/O, Python threads for the app).
+SERVERS = ("gthread", "sync", "granian")
+
+
+def server_command(kind: str, app: str, port: int, env: dict[str, str]) -> list[str]:
+    """The command line serving ``app`` (gunicorn's notation: ``module:name`` or
+    ``module:factory()``) on ``port`` with the server ``kind``."""
+    if kind == "granian":
+        module, _, name = app.partition(":")
+        factory = name.endswith("()")
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            env.get("WEB_CONCURRENCY", "2"),
+            "--blocking-threads",
+            env.get("GUNICORN_THREADS", "8"),
+            "--no-ws",
+            "--workers-kill-timeout",
+            "20",
+            *(["--factory"] if factory else []),
+            f"{module}:{name.removesuffix('()')}",
+        ]
+    command = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
+    if kind == "sync":
+        command += ["--worker-class", "sync", "--threads", "1"]
+    elif kind != "gthread":
+        raise ValueError(f"unknown server {kind!r}: one of {', '.join(SERVERS)}")
+    return command
+
+
 class Server:
-    """gunicorn serving ``app:create_app()`` with the committed gunicorn.conf.py."""
+    """``app`` served as in production: gunicorn with the committed gunicorn.conf.py, or another
+    of the benchmark's SERVERS."""
 
     def __init__(
-        self, env: dict[str, str], log_path: Path, app: str = "app:create_app()", port=None
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        app: str = "app:create_app()",
+        port=None,
+        kind: str = "gthread",
     ):
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        self.kind = kind
         env = {**env, "PORT": str(self.port)}
         with log_path.open("w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}"],
+                server_command(kind, app, self.port, env),
                 cwd=ROOT,
                 env=env,
                 stdout=log,
@@ -129,13 +177,15 @@ class Server:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("gunicorn exited: " + self.log_path.read_text()[-2000:])
+                raise RuntimeError(f"{self.kind} exited: " + self.log_path.read_text()[-2000:])
             try:
                 if call(self.base_url, "GET", path, timeout=2)[0] == 200:
                     return
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("gunicorn did not answer in time: " + self.log_path.read_text()[-2000:])
+        raise RuntimeError(
+            f"{self.kind} did not answer in time: " + self.log_path.read_text()[-2000:]
+        )
 
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -240,3 +290,44 @@ class Redis:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+def _trickle(port: int, part: str, stop: threading.Event) -> None:
+    """One slow client: a request whose headers never end (a header line every second), or
+    whose body never ends (a byte every second of the 1,000 its Content-Length promises)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        if part == "headers":
+            connection.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+        else:
+            connection.sendall(
+                b"POST /login HTTP/1.1\r\nHost: localhost\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+            )
+        line = 0
+        while not stop.wait(1.0):
+            line += 1
+            chunk = b"X-Slow-%d: 1\r\n" % line if part == "headers" else b" "
+            with contextlib.suppress(OSError):
+                connection.sendall(chunk)
+
+
+@contextlib.contextmanager
+def trickling(port: int, part: str, clients: int = 6, settle: float = 2.0):
+    """``clients`` slow clients trickling their request's ``part`` ("headers" or "body") to
+    the server on ``port`` for the block (which starts once each has sent a chunk or two)."""
+    if part not in ("headers", "body"):
+        raise ValueError(f"part is headers or body, not {part!r}")
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_trickle, args=(port, part, stop), daemon=True)
+        for _ in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(settle)
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)

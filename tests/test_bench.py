@@ -1,5 +1,6 @@
 """The benchmark reads wrk's report correctly (the figures in the README come from it)."""
 
+import argparse
 import time
 
 import pytest
@@ -9,8 +10,10 @@ from bench.bench import (
     fastest_round_verification,
     measure_rounds,
     run_wrk_report,
+    server_kinds,
     to_ms,
 )
+from bench.harness import server_command
 
 REPORT = """Running 5s test @ http://127.0.0.1:8000/users/me
   1 threads and 8 connections
@@ -117,3 +120,29 @@ def test_repeats_stop_after_as_many_extra_rounds_as_rounds() -> None:
 
     assert extra == 2
     assert len(runs) == len(alongside) == 4
+
+
+def test_each_server_serves_the_app_it_is_given() -> None:
+    env = {"WEB_CONCURRENCY": "3", "GUNICORN_THREADS": "4"}
+
+    gthread = server_command("gthread", "app:create_app()", 8000, env)
+    sync = server_command("sync", "app:create_app()", 8000, env)
+    granian = server_command("granian", "app:create_app()", 8000, env)
+    plain = server_command("granian", "bench.round_trip_app:app", 8000, env)
+
+    assert gthread[1:] == ["-m", "gunicorn", "app:create_app()", "--bind", "127.0.0.1:8000"]
+    assert sync[-4:] == ["--worker-class", "sync", "--threads", "1"]
+    assert granian[granian.index("--workers") + 1] == "3"
+    assert granian[granian.index("--blocking-threads") + 1] == "4"
+    assert granian[-2:] == ["--factory", "app:create_app"]
+    assert "--factory" not in plain
+    assert plain[-1] == "bench.round_trip_app:app"
+
+
+def test_an_unknown_server_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown server 'uwsgi'"):
+        server_command("uwsgi", "app:create_app()", 8000, {})
+    with pytest.raises(argparse.ArgumentTypeError, match="gthread, sync, granian or all"):
+        server_kinds("gthread,uwsgi")
+    assert server_kinds("all") == ["gthread", "sync", "granian"]
+    assert server_kinds("granian,sync") == ["granian", "sync"]
