@@ -34,11 +34,15 @@ right after each login round, and the fastest round's mean is used.
 import argparse
 import logging
 import re
+import select
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -386,6 +390,68 @@ SLOW_CLIENTS = 6
 SLOW_SAMPLES = 20
 
 
+# Heroku's router keeps an idle connection to a dyno up to 90 s: the server must hold it longer.
+KEEP_ALIVE_IDLE = 95
+# Heroku sends SIGTERM, then SIGKILL 30 s later.
+SHUTDOWN_LIMIT = 30
+
+
+class IdleConnection(threading.Thread):
+    """A keep-alive connection that asks for /health once, then waits KEEP_ALIVE_IDLE seconds
+    and asks again: ``result`` says whether the server held it, or when it closed it."""
+
+    REQUEST = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.result = "not measured"
+
+    @staticmethod
+    def answer(reader) -> int:
+        status = int(reader.readline().split()[1])
+        length = 0
+        while (line := reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        reader.read(length)
+        return status
+
+    def run(self) -> None:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as connection:
+            reader = connection.makefile("rb")
+            connection.sendall(self.REQUEST)
+            self.answer(reader)
+            started = time.monotonic()
+            # Readable before the time is up: the server closed it (nothing else is sent).
+            readable, _, _ = select.select([connection], [], [], KEEP_ALIVE_IDLE)
+            if readable and connection.recv(1, socket.MSG_PEEK) == b"":
+                self.result = f"closed after {time.monotonic() - started:.0f} s idle"
+                return
+            connection.settimeout(10)
+            connection.sendall(self.REQUEST)
+            status = self.answer(reader)
+            self.result = f"held {KEEP_ALIVE_IDLE} s idle, then answered {status}"
+
+
+def shutdown_seconds(server: Server) -> str:
+    """How long the server takes to stop after SIGTERM while a client holds an idle keep-alive
+    connection (a request answered, the connection left open), as the router's would be."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        reader = connection.makefile("rb")
+        connection.sendall(IdleConnection.REQUEST)
+        IdleConnection.answer(reader)
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout=SHUTDOWN_LIMIT + 5)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            return f"still running after {SHUTDOWN_LIMIT + 5} s (killed)"
+    return f"{time.monotonic() - started:.1f} s"
+
+
 class Stack:
     """Gatehouse, the one-round-trip app and the bare app, each served by the server ``kind``."""
 
@@ -404,16 +470,28 @@ class Stack:
         self.reference_runs: list[dict] = []
         self.verifications: list[float] = []
         self.repeated: list[str] = []
+        self.idle = None
+        self.shutdown = "not measured"
 
     def wait_until_up(self) -> None:
         self.gatehouse.wait_until_up()
         self.servers["reference"].wait_until_up(path="/")
         self.servers["bare"].wait_until_up(path="/")
         self.token = sign_in(self.gatehouse.base_url, self.username)["access_token"]
+        # (Made now: creating one needs a session freshly signed in.)
+        self.personal_token = personal_token(self.gatehouse.base_url, self.token)
+        self.idle = IdleConnection(self.gatehouse.port)
+        self.idle.start()
 
     def stop(self) -> None:
+        """Stop every server; Gatehouse's, timed, with a keep-alive connection held open."""
+        if self.idle:
+            self.idle.join(timeout=KEEP_ALIVE_IDLE + 15)
+        if self.gatehouse.process.poll() is None:
+            self.shutdown = shutdown_seconds(self.gatehouse)
         for server in self.servers.values():
-            server.stop()
+            if server.process.poll() is None:
+                server.stop()
 
 
 def measure(
@@ -528,6 +606,9 @@ def print_stack(stack: Stack, workers: int) -> None:
     print_table("latency", stack.latency, TIME_ROWS)
     eight, thirty_two = (result for _, result in stack.latency)
     print(f"p99 at 32 clients / p50 at 8 clients: {thirty_two['p99'] / eight['p50']:.1f}")
+    if stack.idle:
+        print(f"idle keep-alive connection: {stack.idle.result}")
+    print(f"SIGTERM to exit, a keep-alive connection open: {stack.shutdown}")
     print(f"{'slow clients':46}{'p50 ms':>9}{'max ms':>9}  answers")
     for label, result in stack.slow:
         print(
@@ -652,8 +733,14 @@ def main() -> int:
                 stack.reference_runs.append(run_wrk(wrk, reference, options.seconds))
                 measure(stack, wrk, options, "bare Flask JSON", "/", app="bare")
                 measure(stack, wrk, options, "GET /users/me", "/users/me", stack.token)
-                pat = personal_token(stack.gatehouse.base_url, stack.token)
-                measure(stack, wrk, options, "GET /users/me (personal token)", "/users/me", pat)
+                measure(
+                    stack,
+                    wrk,
+                    options,
+                    "GET /users/me (personal token)",
+                    "/users/me",
+                    stack.personal_token,
+                )
                 measure(
                     stack,
                     wrk,
