@@ -32,6 +32,7 @@ right after each login round, and the fastest round's mean is used.
 """
 
 import argparse
+import contextlib
 import logging
 import re
 import select
@@ -390,6 +391,8 @@ SLOW_CLIENTS = 6
 SLOW_SAMPLES = 20
 
 
+# Seconds after which the benchmark signs in again for a new access token.
+TOKEN_RENEWAL = 300
 # Heroku's router keeps an idle connection to a dyno up to 90 s: the server must hold it longer.
 KEEP_ALIVE_IDLE = 95
 # Heroku sends SIGTERM, then SIGKILL 30 s later.
@@ -472,16 +475,26 @@ class Stack:
         self.repeated: list[str] = []
         self.idle = None
         self.shutdown = "not measured"
+        self._token = ""
+        self._signed_in_at = -float("inf")
 
     def wait_until_up(self) -> None:
         self.gatehouse.wait_until_up()
         self.servers["reference"].wait_until_up(path="/")
         self.servers["bare"].wait_until_up(path="/")
-        self.token = sign_in(self.gatehouse.base_url, self.username)["access_token"]
         # (Made now: creating one needs a session freshly signed in.)
         self.personal_token = personal_token(self.gatehouse.base_url, self.token)
         self.idle = IdleConnection(self.gatehouse.port)
         self.idle.start()
+
+    @property
+    def token(self) -> str:
+        """An access token of the stack's user, signed in anew every few minutes (one lives
+        15 minutes, and a run is longer)."""
+        if time.monotonic() - self._signed_in_at > TOKEN_RENEWAL:
+            self._token = sign_in(self.gatehouse.base_url, self.username)["access_token"]
+            self._signed_in_at = time.monotonic()
+        return self._token
 
     def stop(self) -> None:
         """Stop every server; Gatehouse's, timed, with a keep-alive connection held open."""
@@ -782,10 +795,17 @@ def main() -> int:
                     "/users?per_page=20",
                     stack.token,
                 )
-            statements = statements_per_request(database.url, stacks[0].token)
+            # (A token of its own: the login rows' logins of bench1 ended its earlier sessions.)
+            counting_token = sign_in(stacks[0].gatehouse.base_url, "bench2")["access_token"]
+            statements = statements_per_request(database.url, counting_token)
             if not options.without_million:
                 seed_million(database.url)
                 million = million_user_rows(wrk, stacks[0].gatehouse.base_url, options)
+        except BaseException:
+            for stack in stacks:  # what was measured before the failure
+                with contextlib.suppress(Exception):
+                    print_stack(stack, workers)
+            raise
         finally:
             for stack in stacks:
                 stack.stop()
