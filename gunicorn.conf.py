@@ -8,7 +8,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads, not one request per process: a client that sends its request slowly (a byte every few
 # seconds, slowloris) holds one thread while it does, not a whole worker, so a handful of them
 # leave the others answering (tests/test_slow_clients.py). Each worker keeps at most
-# DATABASE_POOL_SIZE connections however many threads it runs (README, Scaling).
+# DATABASE_POOL_SIZE connections however many threads it runs (README, Scaling). Chosen over
+# sync workers and granian by measurement (README, "Choosing the server").
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Build the app once in the master: a bad setting stops the release at once with its one-line

@@ -165,8 +165,15 @@ def load(c, clients=16, seconds=20, workers=2):
     help={
         "seconds": "Seconds per run (default 10).",
         "rounds": "Runs per scenario, the best one kept (default 2).",
+        "server": "gthread (production, the default), sync, granian, a comma-separated list, "
+        "or all.",
+        "ablation": "Measure what each fast path buys instead.",
     }
 )
-def bench(c, seconds=10, rounds=2):
-    """Benchmark against a bare Flask app served the same way (wrk; prints one table)."""
-    c.run(f"{sys.executable} bench/bench.py --seconds {seconds} --rounds {rounds}")
+def bench(c, seconds=10, rounds=2, server="gthread", ablation=False):
+    """Benchmark against the one-round-trip app served the same way (wrk; prints the tables)."""
+    extra = " --ablation" if ablation else ""
+    c.run(
+        f"{sys.executable} bench/bench.py --seconds {seconds} --rounds {rounds} "
+        f"--server {server}{extra}"
+    )
