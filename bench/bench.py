@@ -50,7 +50,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ablation import ABLATED
-from bench.harness import SERVERS, Database, Server, call, production_env, trickling
+from bench.harness import (
+    SERVERS,
+    Database,
+    Server,
+    call,
+    production_env,
+    read_answer,
+    trickling,
+)
 from bench.seed import default_argon2, seed_users
 
 PASSWORD = "bench-password-1"
@@ -410,22 +418,11 @@ class IdleConnection(threading.Thread):
         self.port = port
         self.result = "not measured"
 
-    @staticmethod
-    def answer(reader) -> int:
-        status = int(reader.readline().split()[1])
-        length = 0
-        while (line := reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        reader.read(length)
-        return status
-
     def run(self) -> None:
         with socket.create_connection(("127.0.0.1", self.port), timeout=10) as connection:
             reader = connection.makefile("rb")
             connection.sendall(self.REQUEST)
-            self.answer(reader)
+            read_answer(reader)
             started = time.monotonic()
             # Readable before the time is up: the server closed it (nothing else is sent).
             readable, _, _ = select.select([connection], [], [], KEEP_ALIVE_IDLE)
@@ -434,7 +431,7 @@ class IdleConnection(threading.Thread):
                 return
             connection.settimeout(10)
             connection.sendall(self.REQUEST)
-            status = self.answer(reader)
+            status, _ = read_answer(reader)
             self.result = f"held {KEEP_ALIVE_IDLE} s idle, then answered {status}"
 
 
@@ -444,7 +441,7 @@ def shutdown_seconds(server: Server) -> str:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
         reader = connection.makefile("rb")
         connection.sendall(IdleConnection.REQUEST)
-        IdleConnection.answer(reader)
+        read_answer(reader)
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         try:

@@ -292,6 +292,18 @@ class Redis:
         self.process.wait(timeout=30)
 
 
+def read_answer(reader) -> tuple[int, bytes]:
+    """The status and body of the next HTTP/1.1 answer on a connection's ``makefile("rb")``
+    (its body sized by Content-Length): for runs that keep one connection open."""
+    status = int(reader.readline().split()[1])
+    length = 0
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    return status, reader.read(length)
+
+
 def _trickle(port: int, part: str, stop: threading.Event) -> None:
     """One slow client: a request whose headers never end (a header line every second), or
     whose body never ends (a byte every second of the 1,000 its Content-Length promises)."""

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bench.harness import ROOT, Server, production_env, serving
+from bench.harness import ROOT, Server, production_env, read_answer, serving
 
 CONFIG = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 LINE = CONFIG["limit_request_line"]
@@ -118,20 +118,10 @@ def test_an_idle_keep_alive_connection_outlives_the_old_five_seconds(server) -> 
     request = get("/health") + b"\r\n"
     with socket.create_connection(("127.0.0.1", server.port), timeout=20) as connection:
         reader = connection.makefile("rb")
-
-        def answer() -> tuple[int, bytes]:
-            status = int(reader.readline().split()[1])
-            length = 0
-            while (line := reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            return status, reader.read(length)
-
         connection.sendall(request)
-        first = answer()
+        first = read_answer(reader)
         time.sleep(6.5)
         connection.sendall(request)
-        second = answer()
+        second = read_answer(reader)
 
     assert first == second == (200, b'{"database":"ok","status":"ok"}\n')
