@@ -85,16 +85,22 @@ def _unreachable(provider: Provider) -> ApiError:
     )
 
 
+def _fetch_json(provider: Provider, http, url: str):
+    """The JSON ``http`` (requests, or a session of the user's tokens) gets from the provider at
+    ``url``; 503 when the provider cannot be reached or answers anything else."""
+    try:
+        response = http.get(url, timeout=HTTP_TIMEOUT)
+        response.raise_for_status()
+        return response.json()
+    except (requests.RequestException, ValueError) as error:
+        raise _unreachable(provider) from error
+
+
 def _document(provider: Provider, url: str, refresh: bool = False) -> dict:
     kept = _documents.get(url)
     if kept and not refresh and time.monotonic() - kept[0] < DOCUMENTS_KEPT:
         return kept[1]
-    try:
-        response = requests.get(url, timeout=HTTP_TIMEOUT)
-        response.raise_for_status()
-        document = response.json()
-    except (requests.RequestException, ValueError) as error:
-        raise _unreachable(provider) from error
+    document = _fetch_json(provider, requests, url)
     _documents[url] = (time.monotonic(), document)
     return document
 
@@ -282,12 +288,7 @@ def _user_info(provider: Provider, client: OAuth2Session, subject: str) -> dict:
     endpoint = metadata(provider).get("userinfo_endpoint")
     if not endpoint:
         return {}
-    try:
-        response = client.get(endpoint, timeout=HTTP_TIMEOUT)
-        response.raise_for_status()
-        info = response.json()
-    except (requests.RequestException, ValueError) as error:
-        raise _unreachable(provider) from error
+    info = _fetch_json(provider, client, endpoint)
     if not isinstance(info, dict) or info.get("sub") != subject:
         return {}
     return {
