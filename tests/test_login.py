@@ -218,9 +218,10 @@ def test_a_login_looks_the_account_up_and_writes_its_bookkeeping(
     app, client, member, counted_statements
 ) -> None:
     """This address's standing for the name, the look-up, whether it has a passkey (a second
-    factor), its failures from this address cleared, one UPDATE of the last login time (and of
-    the failed count and lock, cleared), the sessions to make room among, the new session and
-    its refresh token."""
+    factor), the account's row locked (before the failures' row, as a failure locks them) and
+    its failures from this address cleared, one UPDATE of the last login time (and of the failed
+    count and lock, cleared), the sessions to make room among, the new session and its refresh
+    token."""
     with counted_statements() as statements:
         response = client.post("/login", json={"username": "member", "password": member.password})
 
@@ -229,10 +230,12 @@ def test_a_login_looks_the_account_up_and_writes_its_bookkeeping(
     assert "FROM login_failures" in statements[0]
     assert "WHERE lower(users.username) = " in statements[1]
     assert "FROM passkeys" in statements[2]
-    assert statements[3].startswith("DELETE FROM login_failures")
-    assert statements[4].startswith("UPDATE users SET")
-    assert "FROM sessions" in statements[5]
-    assert [statement.split()[0:3] for statement in statements[6:]] == [
+    assert statements[3].startswith("SELECT users.user_id")
+    assert statements[3].endswith("FOR UPDATE")
+    assert statements[4].startswith("DELETE FROM login_failures")
+    assert statements[5].startswith("UPDATE users SET")
+    assert "FROM sessions" in statements[6]
+    assert [statement.split()[0:3] for statement in statements[7:]] == [
         ["INSERT", "INTO", "sessions"],
         ["INSERT", "INTO", "refresh_tokens"],
     ]

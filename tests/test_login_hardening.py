@@ -2,12 +2,14 @@
 same answers for unknown names, and per-IP rate limits."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, text, update
 
-from app.auth.attempts import SLOWDOWN_STEP
+from app.auth.attempts import SLOWDOWN_STEP, clear_failures, count_failure, login_name_of
+from app.errors import ApiError
 from app.extensions import db
 from app.models import LoginFailure, User
 from app.models.columns import utcnow
@@ -76,6 +78,51 @@ def test_a_success_before_the_limit_resets_the_count(app, client, member) -> Non
     with app.app_context():
         assert db.session.get(User, member.id).failed_login_count == 0
         assert db.session.scalars(db.select(LoginFailure)).all() == []
+
+
+def _count_a_failure(app, user_id: int) -> str:
+    """A wrong password for the account, counted in a request of its own: its answer's error."""
+    with app.test_request_context(method="POST", environ_base={"REMOTE_ADDR": ATTACKER}):
+        user = db.session.get(User, user_id)
+        try:
+            count_failure(login_name_of(user), user, ApiError(401, "invalid_credentials"))
+        except ApiError as refusal:
+            return refusal.error
+        finally:
+            db.session.remove()
+    return "not refused"
+
+
+def _wait_until_a_statement_waits_for_a_lock(seconds: float = 10) -> None:
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    deadline = time.monotonic() + seconds
+    with db.engine.connect() as connection:
+        while connection.execute(waiting).scalar_one() == 0:
+            assert time.monotonic() < deadline, "the failure never waited for the success"
+            time.sleep(0.02)
+
+
+def test_a_success_and_a_failure_at_once_both_finish(app, client, member) -> None:
+    """A success from an address while a failure from it is being counted: the failure waits
+    for the success and counts after it. (When the two locked the account's row and the
+    address's in opposite orders, PostgreSQL found a deadlock and one of them answered 503.)"""
+    assert _fail(client, "member", 2) == [401, 401]
+
+    with app.test_request_context(method="POST", environ_base={"REMOTE_ADDR": ATTACKER}):
+        clear_failures(db.session.get(User, member.id))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            failure = pool.submit(_count_a_failure, app, member.id)
+            _wait_until_a_statement_waits_for_a_lock()
+            db.session.commit()
+            refused_with = failure.result(timeout=10)
+
+    assert refused_with == "invalid_credentials"
+    with app.app_context():
+        assert db.session.get(User, member.id).failed_login_count == 1
+        assert db.session.scalars(select(LoginFailure.failures)).all() == [1]
 
 
 def _let_the_lock_lapse(app) -> None:

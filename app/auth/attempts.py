@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from flask import current_app, request
-from sqlalchemy import case, func, literal, or_, select, true, tuple_, update
+from sqlalchemy import case, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.auth.notices import send_security_notice
@@ -158,17 +158,16 @@ def clear_failures(user: User) -> None:
     """A success: this address's count for the account's name starts again; the account's
     counters are cleared (left to the caller's commit).
 
-    A failure being counted at this moment by another request (its row locked) is skipped,
-    not waited for: that request waits for this one's lock on the account's row, so waiting
-    for it would be a deadlock; it counts as a failure after this success."""
+    The account's row is locked first, as ``count_failure`` locks it before the address's row:
+    a failure being counted at this moment either finished first (its count is cleared here)
+    or waits for this success and counts after it. (Locked the other way round, the two could
+    each hold the row the other waits for: a deadlock.)"""
+    db.session.execute(select(User.user_id).where(User.user_id == user.user_id).with_for_update())
     failures = LoginFailure.__table__
-    mine = (
-        select(failures.c.login_name, failures.c.address)
-        .where(failures.c.login_name == login_name_of(user), failures.c.address == client_address())
-        .with_for_update(skip_locked=True)
-    )
     db.session.execute(
-        failures.delete().where(tuple_(failures.c.login_name, failures.c.address).in_(mine))
+        failures.delete().where(
+            failures.c.login_name == login_name_of(user), failures.c.address == client_address()
+        )
     )
     user.failed_login_count = 0
     user.locked_until = None
