@@ -107,8 +107,10 @@ def mail_settings_from_env() -> dict:
     return settings
 
 
-# As app.api.providers.ProviderName reads them in paths: a letter first.
+# A provider's name, here and in paths (app.api.providers.ProviderName): a letter first, and never
+# a word a path under /login/oidc/ already holds (POST /login/oidc/exchange).
 PROVIDER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+RESERVED_PROVIDER_NAMES = ("exchange",)
 
 
 def providers_from_env() -> list[dict]:
@@ -130,6 +132,8 @@ def providers_from_env() -> list[dict]:
     names = [entry["name"] for entry in providers]
     if len(set(names)) != len(names) or not all(PROVIDER_NAME.fullmatch(n) for n in names):
         raise ConfigError("OIDC_PROVIDERS: names must be unique: a-z, then a-z, 0-9, '-'")
+    if reserved := sorted(set(names) & set(RESERVED_PROVIDER_NAMES)):
+        raise ConfigError(f"OIDC_PROVIDERS: {', '.join(reserved)} cannot name a provider")
     return providers
 
 

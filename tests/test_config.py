@@ -102,6 +102,18 @@ def test_unknown_app_config_is_refused(monkeypatch) -> None:
             "short",
             "MFA_ENCRYPTION_KEYS must hold Fernet keys (44 url-safe base64 characters)",
         ),
+        (
+            "OIDC_PROVIDERS",
+            '[{"name": "Google", "issuer": "https://a.example", "client_id": "c", '
+            '"client_secret": "s"}]',
+            "OIDC_PROVIDERS: names must be unique: a-z, then a-z, 0-9, '-'",
+        ),
+        (
+            "OIDC_PROVIDERS",
+            '[{"name": "exchange", "issuer": "https://a.example", "client_id": "c", '
+            '"client_secret": "s"}]',
+            "OIDC_PROVIDERS: exchange cannot name a provider",
+        ),
     ],
 )
 def test_malformed_numbers_are_named_in_one_line(production_env, name, value, message) -> None:

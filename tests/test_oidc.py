@@ -381,3 +381,17 @@ def test_an_unknown_provider_is_a_404(client) -> None:
 
     assert response.status_code == 404
     assert response.get_json()["error"] == "not_found"
+
+
+def test_the_exchange_is_no_providers_sign_in(client) -> None:
+    """``/login/oidc/exchange`` is the exchange only (POST): a GET is not read as a sign-in with
+    a provider called "exchange", and OPTIONS names only the exchange's method."""
+    response = client.get("/login/oidc/exchange")
+    options = client.options("/login/oidc/exchange")
+
+    assert response.status_code == 405
+    assert response.get_json()["error"] == "method_not_allowed"
+    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    assert options.status_code == 200
+    assert set(options.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    assert options.get_data() == b""

@@ -10,6 +10,7 @@ from werkzeug.routing import BaseConverter
 from app.api.blueprint import Blueprint
 from app.auth import providers, signin
 from app.auth.guard import current_user
+from app.config import PROVIDER_NAME, RESERVED_PROVIDER_NAMES
 from app.database import writes_on_get
 from app.extensions import db, limiter
 from app.models import Identity
@@ -32,14 +33,21 @@ from app.tokens.transport import respond_with_tokens
 
 
 class ProviderName(BaseConverter):
-    """A provider's name in a path: it starts with a letter, so ``/users/me/identities/<id>``
-    (a number) is never read as one."""
+    """A provider's name in a path (``app.config.PROVIDER_NAME``): it starts with a letter, so
+    ``/users/me/identities/<id>`` (a number) is never read as one, and is never a reserved word,
+    so ``GET /login/oidc/exchange`` is not a sign-in with a provider called "exchange" (405)."""
 
-    regex = r"[a-z][a-z0-9-]{0,31}"
+    regex = (
+        "".join(f"(?!{word}(?:/|$))" for word in RESERVED_PROVIDER_NAMES) + PROVIDER_NAME.pattern
+    )
 
 
 def provider_name_schema(converter) -> dict:
-    return {"type": "string", "pattern": f"^{ProviderName.regex}$"}
+    return {
+        "type": "string",
+        "pattern": f"^{PROVIDER_NAME.pattern}$",
+        "not": {"enum": list(RESERVED_PROVIDER_NAMES)},
+    }
 
 
 blp = Blueprint(
