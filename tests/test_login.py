@@ -231,7 +231,7 @@ def test_a_login_looks_the_account_up_and_writes_its_bookkeeping(
     assert "WHERE lower(users.username) = " in statements[1]
     assert "FROM passkeys" in statements[2]
     assert statements[3].startswith("SELECT users.user_id")
-    assert statements[3].endswith("FOR UPDATE")
+    assert statements[3].endswith("FOR NO KEY UPDATE")
     assert statements[4].startswith("DELETE FROM login_failures")
     assert statements[5].startswith("UPDATE users SET")
     assert "FROM sessions" in statements[6]

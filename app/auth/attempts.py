@@ -161,8 +161,11 @@ def clear_failures(user: User) -> None:
     The account's row is locked first, as ``count_failure`` locks it before the address's row:
     a failure being counted at this moment either finished first (its count is cleared here)
     or waits for this success and counts after it. (Locked the other way round, the two could
-    each hold the row the other waits for: a deadlock.)"""
-    db.session.execute(select(User.user_id).where(User.user_id == user.user_id).with_for_update())
+    each hold the row the other waits for: a deadlock.) The lock is the one an UPDATE of the
+    row takes (FOR NO KEY UPDATE): rows that only refer to the account are not held back."""
+    db.session.execute(
+        select(User.user_id).where(User.user_id == user.user_id).with_for_update(key_share=True)
+    )
     failures = LoginFailure.__table__
     db.session.execute(
         failures.delete().where(
