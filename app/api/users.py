@@ -15,7 +15,7 @@ from app.api.lookup import user_or_404
 from app.auth import personal_tokens
 from app.auth.email_change import change_email, request_email_change
 from app.auth.guard import current_user
-from app.auth.safeguards import protect_admins
+from app.auth.safeguards import one_change_at_a_time, protect_admins
 from app.auth.sessions import end_sessions
 from app.errors import ApiError
 from app.extensions import db, guard
@@ -162,6 +162,7 @@ class UserById(MethodView):
     def patch(self, changes, user_id: int):
         """Change an account's e-mail, roles or status; a role or status change ends its
         sessions, a deactivation its personal tokens too."""
+        one_change_at_a_time()
         user = user_or_404(user_id)
         protect_admins(
             current_user(), user, roles=changes.get("roles"), is_active=changes.get("is_active")
@@ -186,6 +187,7 @@ class UserById(MethodView):
     @blp.response(204)
     def delete(self, user_id: int):
         """Delete an account and everything it owns; its sessions end with it."""
+        one_change_at_a_time()
         user = user_or_404(user_id)
         protect_admins(current_user(), user, deleting=True)
         db.session.delete(user)

@@ -1,16 +1,26 @@
 """Rules that keep administration possible: nobody removes their own admin rights, and the last
 active admin stays.
 
-The check runs inside the transaction that makes the change, with every active admin's row
-locked (``SELECT ... FOR UPDATE``): two admins demoting each other at the same moment are
-serialized, and the second sees that only one admin is left.
+An admin's change to an account (``PATCH`` or ``DELETE /users/<id>``) starts with
+``one_change_at_a_time``: changes to accounts by admins run one after the other, each seeing
+what the one before it did. The check then runs inside the transaction that makes the change,
+with every active admin's row locked (``SELECT ... FOR UPDATE``): two admins demoting each
+other at the same moment are serialized, and the second sees that only one admin is left.
 """
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.errors import ApiError
 from app.extensions import db
 from app.models import User
+
+
+def one_change_at_a_time() -> None:
+    """Wait until no other admin's change to an account is under way (a transaction-level
+    advisory lock, released at commit or rollback). Taken before the change reads the account
+    or locks any row: two changes at once, a demotion and a deletion say, otherwise each held a
+    row the other had to wait for (a deadlock, answered 503)."""
+    db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('account_changes'))"))
 
 
 def removes_admin(target: User, roles=None, is_active=None, deleting: bool = False) -> bool:
