@@ -51,6 +51,11 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     register_request_hooks(app)
     register_observability(app)
     register_commands(app)
+    if app.config["PROXY_HOPS_FROM_PLATFORM"]:
+        app.logger.info(
+            "TRUSTED_PROXY_HOPS is not set: 1 on Heroku (DYNO is set), so limits count each "
+            "client's address from X-Forwarded-For, not the router's"
+        )
     return app
 
 

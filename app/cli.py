@@ -17,6 +17,7 @@ from app.auth.sessions import prune_sessions
 from app.config import PROJECT_ROOT, ConfigError
 from app.extensions import db, guard
 from app.mail import run_worker
+from app.maintenance import schedule
 from app.models import User
 from app.tokens import keys, tickets
 
@@ -143,8 +144,8 @@ def prune_tokens_command() -> None:
 @click.option("--until-empty", is_flag=True, help="Stop once the queue is empty.")
 @with_appcontext
 def mail_worker_command(until_empty: bool) -> None:
-    """Send queued e-mail (the Procfile's worker process)."""
-    run_worker(current_app._get_current_object(), wait=not until_empty)
+    """Send queued e-mail and keep house (the Procfile's worker process)."""
+    run_worker(current_app._get_current_object(), wait=not until_empty, schedule=schedule)
 
 
 @click.command("generate-signing-key")

@@ -26,6 +26,7 @@ ARGON2_TIME_COST = 5
 ARGON2_PARALLELISM = 1
 FAST_PATHS = ("autocommit_reads", "sql_dump")
 LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
+LOOPBACK_NAMES = (*LOOPBACK_ADDRESSES, "localhost")
 
 
 class ConfigError(RuntimeError):
@@ -134,7 +135,21 @@ def providers_from_env() -> list[dict]:
         raise ConfigError("OIDC_PROVIDERS: names must be unique: a-z, then a-z, 0-9, '-'")
     if reserved := sorted(set(names) & set(RESERVED_PROVIDER_NAMES)):
         raise ConfigError(f"OIDC_PROVIDERS: {', '.join(reserved)} cannot name a provider")
+    for entry in providers:
+        issuer = urlsplit(entry["issuer"])
+        loopback = issuer.scheme == "http" and issuer.hostname in LOOPBACK_NAMES
+        if not (issuer.scheme == "https" or loopback) or not issuer.hostname:
+            raise ConfigError(
+                f"OIDC_PROVIDERS: the issuer of {entry['name']} must be an https:// URL "
+                "(http:// only on this machine, outside production)"
+            )
     return providers
+
+
+# An origin exactly as browsers send it: scheme, host, port; no path, pattern or wildcard.
+EXACT_ORIGIN = re.compile(
+    r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?"
+)
 
 
 class Config:
@@ -262,10 +277,17 @@ class Config:
         self.RATELIMIT_EMAILED_TOKENS = os.environ.get("RATELIMIT_EMAILED_TOKENS", "10 per minute")
         # E-mails a stranger can have sent to an address (app/auth/notices.py), per address.
         self.NOTICE_LIMIT = os.environ.get("NOTICE_LIMIT", "5 per hour")
+        # Passkey and provider ceremonies a signed-in user may start (options, links), per user.
+        self.RATELIMIT_CEREMONIES = os.environ.get("RATELIMIT_CEREMONIES", "10 per minute")
+        # Ceremonies started without signing in (passkey sign-in options, provider sign-ins) that
+        # one client may hold unfinished at once.
+        self.CEREMONIES_PER_CLIENT = env_int("CEREMONIES_PER_CLIENT", 20)
         # Pages asked for by number more than 10,000 rows into a list, per user.
         self.RATELIMIT_DEEP_PAGES = os.environ.get("RATELIMIT_DEEP_PAGES", "30 per minute")
-        # How many proxies (Heroku's router: 1) stand in front and set X-Forwarded-For.
+        # How many proxies (Heroku's router: 1) stand in front and set X-Forwarded-For; in
+        # production on Heroku (DYNO is set), 1 when not set.
         self.TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+        self.PROXY_HOPS_FROM_PLATFORM = False
 
     def api_documents(self) -> None:
         # flask-smorest / OpenAPI
@@ -305,6 +327,8 @@ class Config:
         self.PRAETORIAN_RESET_SUBJECT = "Reset your Gatehouse password"
         self.PRAETORIAN_CONFIRMATION_TEMPLATE = str(EMAIL_TEMPLATES / "confirm_registration.html")
         self.PRAETORIAN_RESET_TEMPLATE = str(EMAIL_TEMPLATES / "reset_password.html")
+        # A password reset also removes the passkeys and identities added this recently.
+        self.RESET_RECENT_WAYS_IN = env_int("RESET_RECENT_WAYS_IN", 7 * 24 * 3600)
         self.SEED_ADMIN_PASSWORD = os.environ.get("SEED_ADMIN_PASSWORD")
         self.SEED_USER_PASSWORD = os.environ.get("SEED_USER_PASSWORD")
         self.SEED_DEFAULT_PASSWORDS_ALLOWED = False
@@ -395,6 +419,25 @@ class ProductionConfig(Config):
                 "SIGNING_KEYS is not set: production signs access tokens with configured keys "
                 "(flask --app app generate-signing-key prints one)"
             )
+        for provider in self.OIDC_PROVIDERS:
+            if not provider["issuer"].startswith("https://"):
+                raise ConfigError(
+                    f"OIDC_PROVIDERS: the issuer of {provider['name']} must be an https:// URL "
+                    "in production"
+                )
+        if self.REFRESH_COOKIE:
+            loose = [origin for origin in self.CORS_ORIGINS if not EXACT_ORIGIN.fullmatch(origin)]
+            if loose:
+                raise ConfigError(
+                    f"CORS_ORIGINS must list exact origins (scheme://host[:port]) while "
+                    f"REFRESH_COOKIE sends credentials: {', '.join(loose)} would let other sites "
+                    "use the refresh cookie"
+                )
+        # On Heroku (its dynos set DYNO) one router stands in front: without this, every limit
+        # would count the router's address, and one client's failures would lock out everyone.
+        if "TRUSTED_PROXY_HOPS" not in os.environ and os.environ.get("DYNO"):
+            self.TRUSTED_PROXY_HOPS = 1
+            self.PROXY_HOPS_FROM_PLATFORM = True
         self.HSTS_ENABLED = True
 
 

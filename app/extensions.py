@@ -2,12 +2,12 @@
 
 import flask_smorest
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_mailman import Mail
 from flask_marshmallow import Marshmallow
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
+from app.addresses import request_client_key
 from app.auth.guard import GatehouseGuard
 from app.schemas.common import ErrorSchema
 
@@ -32,6 +32,6 @@ class Api(flask_smorest.Api):
 db = SQLAlchemy(model_class=Base)
 ma = Marshmallow()
 mail = Mail()
-limiter = Limiter(key_func=get_remote_address)
+limiter = Limiter(key_func=request_client_key)
 api = Api()
 guard = GatehouseGuard()

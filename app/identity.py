@@ -10,7 +10,11 @@ compare equal can never name two accounts."""
 import re
 import unicodedata
 
+from marshmallow import ValidationError, validate
+
 SEPARATORS = re.compile(r"[._-]")
+EMAIL_MAX_LENGTH = 254
+_EMAIL_SHAPE = validate.Email()
 # Letters and digits that pass for each other in a name on screen (after case folding).
 LOOKALIKE_LETTERS = str.maketrans({"0": "o", "1": "l", "i": "l", "3": "e", "5": "s"})
 LOOKALIKE_PAIRS = (("rn", "m"), ("vv", "w"))
@@ -34,3 +38,17 @@ def skeleton(username: str) -> str:
     for pair, letter in LOOKALIKE_PAIRS:
         text = text.replace(pair, letter)
     return text.translate(LOOKALIKE_LETTERS)
+
+
+def email_or_none(text: object) -> str | None:
+    """``text`` in canonical form when it is an e-mail address by the rule every address the API
+    takes follows (marshmallow's e-mail rule, at most 254 characters, no NUL); else None. For
+    addresses that arrive from elsewhere (a provider's claims)."""
+    if not isinstance(text, str) or "\x00" in text:
+        return None
+    address = canonical(text)
+    try:
+        _EMAIL_SHAPE(address)
+    except ValidationError:
+        return None
+    return address if len(address) <= EMAIL_MAX_LENGTH else None

@@ -188,8 +188,9 @@ def worker_conninfo(database_url: str) -> str:
     return database_url.replace("postgresql+psycopg2://", "postgresql://", 1)
 
 
-def run_worker(flask_app: Flask, wait: bool = True) -> None:
-    """Send queued e-mail until stopped (``wait=False``: until the queue is empty)."""
+def run_worker(flask_app: Flask, wait: bool = True, schedule=None) -> None:
+    """Send queued e-mail until stopped (``wait=False``: until the queue is empty), and run
+    what ``schedule`` (given the worker's task app, it returns their queues) registers."""
     from procrastinate import PsycopgConnector
 
     BACK_OFF.configure(flask_app.config)
@@ -203,8 +204,9 @@ def run_worker(flask_app: Flask, wait: bool = True) -> None:
         max_size=2,
     )
     worker_jobs = jobs.with_connector(connector)
+    scheduled = schedule(worker_jobs) if schedule is not None else []
     worker_jobs.run_worker(
-        queues=[QUEUE],
+        queues=[QUEUE, *scheduled],
         wait=wait,
         listen_notify=False,
         fetch_job_polling_interval=1.0,

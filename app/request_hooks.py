@@ -1,4 +1,5 @@
-"""Per-request plumbing: request ids, and refusing bodies the API cannot read."""
+"""Per-request plumbing: request ids, refusing bodies the API cannot read, and keeping answers
+out of caches."""
 
 import io
 import re
@@ -56,7 +57,18 @@ def add_request_id_header(response):
     return response
 
 
+def forbid_storing(response):
+    """No cache keeps an answer unless its view chose its own caching (the key set and the
+    discovery document, the docs' assets): answers carry tokens, codes and personal data, and a
+    route added tomorrow cannot forget this (RFC 6749 5.1, RFC 9111)."""
+    if "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+    return response
+
+
 def register_request_hooks(app: Flask) -> None:
     app.before_request(assign_request_id)
     app.before_request(refuse_unreadable_body)
     app.after_request(add_request_id_header)
+    app.after_request(forbid_storing)

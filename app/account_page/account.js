@@ -184,9 +184,10 @@
   const when = (stamp) => (stamp ? new Date(stamp).toLocaleString() : "never");
 
   async function loadAccount() {
-    const [me, passkeys, sessions] = await Promise.all([
+    const [me, passkeys, identities, sessions] = await Promise.all([
       api("GET", "/users/me"),
       api("GET", "/users/me/passkeys?per_page=100"),
+      api("GET", "/users/me/identities?per_page=100"),
       api("GET", "/users/me/sessions?per_page=100"),
     ]);
     $("username").textContent = me.username;
@@ -196,6 +197,15 @@
           await api("DELETE", `/users/me/passkeys/${passkey.id}`);
           await loadAccount();
           say(`Passkey ${passkey.name} removed.`);
+        }),
+      ),
+    );
+    $("identities").replaceChildren(
+      ...identities.items.map((identity) =>
+        item(`${identity.provider}${identity.email ? ` (${identity.email})` : ""}, linked ${when(identity.created_at)}`, "Unlink", async () => {
+          await api("DELETE", `/users/me/identities/${identity.id}`);
+          await loadAccount();
+          say(`${identity.provider} unlinked.`);
         }),
       ),
     );
@@ -309,7 +319,10 @@
   });
 
   // Providers (OIDC_PROVIDERS): a sign-in leaves for the provider and comes back here with a
-  // single-use code in the address, exchanged at once and taken out of the address.
+  // single-use code in the address, exchanged at once and taken out of the address. Only a code
+  // this page asked for is exchanged (a link from elsewhere with ?code= is ignored), and the
+  // server takes it only from the browser that started the sign-in (its cookie).
+  const STARTED = "gatehouse.providerSignIn";
   async function showProviders() {
     const { items } = await api("GET", "/providers", undefined, { auth: false });
     $("providers").replaceChildren(
@@ -318,6 +331,7 @@
         const link = document.createElement("a");
         link.href = provider.login_url;
         link.textContent = `Sign in with ${provider.name}`;
+        link.addEventListener("click", () => sessionStorage.setItem(STARTED, provider.name));
         li.append(link);
         return li;
       }),
@@ -328,7 +342,9 @@
     showProviders().catch(() => {});
     const back = new URLSearchParams(location.search);
     history.replaceState(null, "", location.pathname);
-    if (back.has("code")) {
+    const started = sessionStorage.getItem(STARTED);
+    sessionStorage.removeItem(STARTED);
+    if (back.has("code") && started) {
       await afterLogin(await api("POST", "/login/oidc/exchange", { code: back.get("code") }, { auth: false }));
       return;
     }
@@ -341,7 +357,7 @@
       say(`Linked ${provider}.`);
       return;
     }
-    say("Signed in.");
+    say(back.has("code") ? "A sign-in this page did not start was ignored." : "Signed in.");
   }
 
   start().catch((error) => signedOut(error.status === 401 ? "" : error.message));

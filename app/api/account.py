@@ -4,12 +4,12 @@ one's password."""
 from flask import current_app, make_response, url_for
 
 from app.api.blueprint import Blueprint
-from app.auth import email_change, registration
+from app.auth import email_change, recovery, registration
 from app.auth.guard import current_user
 from app.auth.passwords import change_own_password, set_password
 from app.auth.sessions import end_sessions
 from app.errors import ApiError
-from app.extensions import db, limiter
+from app.extensions import db
 from app.schemas.auth import (
     AcceptedSchema,
     ChangePasswordSchema,
@@ -34,7 +34,7 @@ REGISTRATION_ACCEPTED = (
 
 
 @blp.route("register", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"])
+@blp.rate_limited("register")
 @blp.arguments(RegisterSchema)
 @blp.response(201, SelfUserSchema)
 @blp.alt_response(
@@ -66,7 +66,7 @@ def accepted(message: str):
 
 
 @blp.route("register/confirm", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_EMAILED_TOKENS"])
+@blp.rate_limited("emailed_tokens")
 @blp.arguments(ConfirmRegistrationSchema)
 @blp.response(200, SelfUserSchema)
 @blp.alt_response(
@@ -81,7 +81,7 @@ def confirm_registration(payload):
 
 
 @blp.route("users/me/email/confirm", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_EMAILED_TOKENS"])
+@blp.rate_limited("emailed_tokens")
 @blp.arguments(ConfirmRegistrationSchema)
 @blp.response(200, SelfUserSchema)
 @blp.alt_response(409, schema=ErrorSchema, description="Another account took the address since.")
@@ -93,7 +93,7 @@ def confirm_email_change(payload):
 
 
 @blp.route("password/forgot", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_PASSWORD_FORGOT"])
+@blp.rate_limited("password_forgot")
 @blp.arguments(ForgotPasswordSchema)
 @blp.response(202, AcceptedSchema)
 def forgot_password(payload):
@@ -103,13 +103,16 @@ def forgot_password(payload):
 
 
 @blp.route("password/reset", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_EMAILED_TOKENS"])
+@blp.rate_limited("emailed_tokens")
 @blp.arguments(ResetPasswordSchema)
 @blp.response(204)
 def reset_password(payload):
-    """Choose a new password with a reset token (works once); every session of the user ends."""
+    """Choose a new password with a reset token (works once): every session and personal token
+    of the user ends, and the passkeys and provider identities added in the last 7 days go too
+    (``remove_ways_in``: recent, all or none)."""
     user, _ = emailed.read(payload["token"], emailed.RESET)
-    set_password(user, payload["password"], reset=True)
+    removed = recovery.remove_ways_in(user, payload["remove_ways_in"])
+    set_password(user, payload["password"], reset=True, removed=removed)
     end_sessions(user.user_id, "password_reset")
     db.session.commit()
 

@@ -3,7 +3,7 @@ and confirming one's password again (a fresh session). How each works is in ``ap
 (sign-in, sessions, factors); how tokens travel, browser mode included, in
 ``app.tokens.transport``."""
 
-from flask import current_app, make_response
+from flask import make_response
 
 from app.api.blueprint import Blueprint
 from app.auth import factors, mfa, signin
@@ -15,7 +15,7 @@ from app.auth.sessions import (
     mark_authenticated,
     rotate,
 )
-from app.extensions import db, limiter
+from app.extensions import db
 from app.schemas.auth import (
     LoginAnswerSchema,
     LoginSchema,
@@ -36,7 +36,7 @@ blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens and sessio
 
 
 @blp.route("login", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.arguments(LoginSchema)
 @blp.response(200, LoginAnswerSchema)
 @blp.alt_response(401, schema=ErrorSchema, description="Unknown user or wrong password.")
@@ -47,7 +47,6 @@ blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens and sessio
     "MFA_REQUIRED_ROLES and no MFA yet; details.enrollment_token (for details.expires_in "
     "seconds) is good for POST /login/mfa/enroll and /login/mfa/enroll/confirm only.",
 )
-@blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def login(credentials):
     """Start a session: exchange a username and password for an access and a refresh token
     (with MFA on: for an mfa_token, to finish at POST /login/mfa)."""
@@ -57,7 +56,7 @@ def login(credentials):
 
 
 @blp.route("refresh", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_REFRESH"])
+@blp.rate_limited("refresh")
 @blp.arguments(RefreshSchema)
 @blp.response(200, TokenSchema)
 @blp.alt_response(
@@ -74,7 +73,6 @@ def login(credentials):
     "and it has none: sign in again to enrol); in browser mode, forbidden without "
     "X-Requested-With.",
 )
-@blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def refresh(payload):
     """Exchange the session's refresh token for new tokens, at any time; the token presented
     is retired, and presenting it again ends the session."""
@@ -98,7 +96,7 @@ def logout():
 
 
 @blp.route("reauthenticate", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.auth_required(
     scope="session",
     unauthorized="invalid_credentials (the password or code is wrong, see details; counted "
@@ -107,7 +105,6 @@ def logout():
 )
 @blp.arguments(ReauthenticateSchema)
 @blp.response(204)
-@blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def reauthenticate(payload):
     """Confirm it is you (a passkey, or the password and, with a second factor, a code or a
     passkey): for REAUTH_WINDOW seconds this access token, and those its session gets from now

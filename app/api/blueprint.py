@@ -27,11 +27,12 @@ from functools import wraps
 
 import flask_praetorian
 import flask_smorest
-from flask import current_app, g, request
+from flask import current_app, g
 from limits import parse as parse_limit
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
+from app.addresses import request_client_key
 from app.api.docs import BEARER_SCHEME
 from app.auth.scopes import SESSION, require_scope
 from app.auth.sessions import require_fresh_authentication
@@ -43,6 +44,10 @@ from app.schemas.common import ErrorSchema
 
 BODY_REQUIRED = "A JSON body is required."
 NO_USABLE_BEARER = "No usable token: missing_token, invalid_token, token_expired or token_revoked."
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 1},
+}
 STALE_SESSION = (
     NO_USABLE_BEARER + " Or reauthentication_required: the session's last password check is older"
     " than REAUTH_WINDOW seconds (POST /reauthenticate, then try again)."
@@ -96,6 +101,27 @@ class Blueprint(flask_smorest.Blueprint):
                 "(follow its links instead; see Retry-After).",
             )(documented)
             return self.arguments(schema, location="query")(documented)
+
+        return decorator
+
+    def rate_limited(self, name: str, per: str = "address"):
+        """Apply the limit ``RATELIMIT_<NAME>`` (read from the config on each request) per client
+        address (``app.addresses``), or with ``per="user"`` per signed-in user (then the
+        decorator goes under the access decorator, which knows the user), and document its 429.
+        Past the limit: 429 ``rate_limited`` with ``Retry-After``."""
+        setting = f"RATELIMIT_{name.upper()}"
+        key = request_client_key if per == "address" else signed_in_user_key
+
+        def decorator(view):
+            limited = limiter.limit(lambda: current_app.config[setting], key_func=key)(view)
+            return self.alt_response(
+                429,
+                schema=ErrorSchema,
+                description=f"rate_limited: more than {setting} requests from this "
+                + ("address" if per == "address" else "account")
+                + " (see Retry-After).",
+                headers={"Retry-After": RETRY_AFTER},
+            )(limited)
 
         return decorator
 
@@ -177,6 +203,10 @@ class Blueprint(flask_smorest.Blueprint):
         )(praetorian_check(scoped))
 
 
+def signed_in_user_key() -> str:
+    return f"user:{g.authenticated_user_id}"
+
+
 def refuse_too_many_deep_pages(args: dict) -> None:
     """429 past ``RATELIMIT_DEEP_PAGES`` pages by number more than ``DEEP`` rows into a list,
     per user: each walks up to half a list's index, so a few clients asking for them without
@@ -189,7 +219,7 @@ def refuse_too_many_deep_pages(args: dict) -> None:
     ):
         return
     limit = parse_limit(config["RATELIMIT_DEEP_PAGES"])
-    who = str(g.get("authenticated_user_id") or request.remote_addr)
+    who = str(g.get("authenticated_user_id") or request_client_key())
     if limiter.limiter.hit(limit, "deep-pages", who):
         return
     reset_at = limiter.limiter.get_window_stats(limit, "deep-pages", who).reset_time

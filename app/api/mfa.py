@@ -2,7 +2,6 @@
 sign-in, and the enrolment an account with a role in ``MFA_REQUIRED_ROLES`` must go through
 before it gets any token (``app.auth.mfa`` says how each piece works)."""
 
-from flask import current_app
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
@@ -10,7 +9,7 @@ from app.api.lookup import user_or_404
 from app.auth import factors, mfa, signin
 from app.auth.guard import current_user
 from app.errors import ApiError
-from app.extensions import db, limiter
+from app.extensions import db
 from app.schemas.auth import (
     CodeSchema,
     EnrolledSchema,
@@ -44,7 +43,7 @@ def start_totp():
 
 
 @blp.route("users/me/mfa/totp/confirm", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.auth_required(
     scope="session", unauthorized="invalid_credentials (wrong code), or no usable token."
 )
@@ -62,7 +61,7 @@ def confirm_totp(payload):
 
 
 @blp.route("users/me/mfa/recovery-codes", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.fresh_auth_required
 @blp.arguments(CodeSchema)
 @blp.response(200, RecoveryCodesSchema)
@@ -79,7 +78,7 @@ def renew_recovery_codes(payload):
 
 
 @blp.route("users/me/mfa/disable", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.fresh_auth_required
 @blp.arguments(CodeSchema)
 @blp.response(204)
@@ -115,11 +114,10 @@ class UserMfa(MethodView):
 
 
 @blp.route("login/mfa", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.arguments(MfaLoginSchema)
 @blp.response(200, TokenSchema)
 @blp.alt_response(401, **WRONG_CODE)
-@blp.alt_response(429, schema=ErrorSchema, description="Too many attempts (see Retry-After).")
 def login_mfa(payload):
     """Finish a sign-in of an account with a second factor: the mfa_token and a code, a
     recovery code, or a passkey's answer to /login/passkey/options. The mfa_token works once."""
@@ -129,7 +127,7 @@ def login_mfa(payload):
 
 
 @blp.route("login/mfa/enroll", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.arguments(EnrolmentSchema)
 @blp.response(200, TotpEnrolmentSchema)
 def enrol(payload):
@@ -141,7 +139,7 @@ def enrol(payload):
 
 
 @blp.route("login/mfa/enroll/confirm", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.arguments(EnrolmentConfirmSchema)
 @blp.response(200, EnrolledSchema)
 @blp.alt_response(401, **WRONG_CODE)

@@ -1,13 +1,13 @@
 """Passkeys (WebAuthn): yours to add (from a fresh session), list and remove, and a way to sign
 in with one, no username needed. How each ceremony is checked is ``app.auth.passkeys``."""
 
-from flask import current_app, url_for
+from flask import url_for
 from flask.views import MethodView
 
 from app.api.blueprint import Blueprint
 from app.auth import passkeys, signin
 from app.auth.guard import current_user
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import Passkey
 from app.pagination import Order, paginate
 from app.schemas.auth import TokenSchema
@@ -35,6 +35,7 @@ REFUSED = {
 
 @blp.route("users/me/passkeys/options", methods=["POST"])
 @blp.fresh_auth_required
+@blp.rate_limited("ceremonies", per="user")
 @blp.response(200, CreationOptionsSchema)
 def registration_options():
     """Options for navigator.credentials.create: the first step of adding a passkey (the
@@ -83,7 +84,7 @@ def remove_passkey(passkey_id: int):
 
 
 @blp.route("login/passkey/options", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.response(200, RequestOptionsSchema)
 def sign_in_options():
     """Options for navigator.credentials.get: for /login/passkey, for a passkey as the second
@@ -94,7 +95,7 @@ def sign_in_options():
 
 
 @blp.route("login/passkey", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.arguments(PasskeyLoginSchema)
 @blp.response(200, TokenSchema)
 @blp.alt_response(401, **REFUSED)

@@ -3,7 +3,7 @@ How the flow is checked is ``app.auth.providers``."""
 
 from urllib.parse import urlencode
 
-from flask import current_app, redirect, url_for
+from flask import redirect, url_for
 from flask.views import MethodView
 from werkzeug.routing import BaseConverter
 
@@ -12,7 +12,7 @@ from app.auth import providers, signin
 from app.auth.guard import current_user
 from app.config import PROVIDER_NAME, RESERVED_PROVIDER_NAMES
 from app.database import writes_on_get
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import Identity
 from app.pagination import Order, paginate
 from app.schemas.auth import LoginAnswerSchema
@@ -29,7 +29,7 @@ from app.schemas.identity import (
     ProviderPageSchema,
     ProviderStartArgsSchema,
 )
-from app.tokens.transport import respond_with_tokens
+from app.tokens.transport import bind_to_browser, respond_with_tokens
 
 
 class ProviderName(BaseConverter):
@@ -60,13 +60,11 @@ UNREACHABLE = {"schema": ErrorSchema, "description": "service_unavailable: the p
 
 
 def go_to(url: str, **parameters: str):
-    """A redirect to ``url`` with ``parameters`` added, kept by no cache (it holds a state or a
-    single-use code)."""
+    """A redirect to ``url`` with ``parameters`` added (a state or a single-use code: no cache
+    keeps it, as no cache keeps any answer, ``app.request_hooks``)."""
     if parameters:
         url += ("&" if "?" in url else "?") + urlencode(parameters)
-    response = redirect(url, 302)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return redirect(url, 302)
 
 
 @blp.route("providers")
@@ -87,7 +85,7 @@ def list_providers():
 
 @blp.route("login/oidc/<provider:provider>")
 @writes_on_get
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.arguments(ProviderStartArgsSchema, location="query")
 @blp.response(302, description="To the provider's authorization endpoint.")
 @blp.alt_response(400, schema=ErrorSchema, description="bad_request: a bad query parameter.")
@@ -96,14 +94,15 @@ def list_providers():
 def start(args, provider: str):
     """Start a sign-in: the browser goes to the provider (PKCE, state and nonce kept here)."""
     chosen = providers.provider_named(provider)
-    url = providers.authorization_url(chosen, providers.allowed_redirect(args.get("redirect_uri")))
+    redirect_uri = providers.allowed_redirect(args.get("redirect_uri"))
+    url, binding = providers.start_sign_in(chosen, redirect_uri)
     db.session.commit()
-    return go_to(url)
+    return bind_to_browser(go_to(url), binding, providers.STATE_LIFESPAN)
 
 
 @blp.route("login/oidc/<provider:provider>/callback")
 @writes_on_get
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.arguments(CallbackArgsSchema, location="query")
 @blp.response(
     302, description="To the client's redirect_uri with ?code= (a link: ?link_code=&provider=)."
@@ -111,6 +110,12 @@ def start(args, provider: str):
 @blp.alt_response(400, schema=ErrorSchema, description="bad_request: unknown or used state.")
 @blp.alt_response(
     401, schema=ErrorSchema, description="invalid_token: the code or ID token does not verify."
+)
+@blp.alt_response(
+    403,
+    schema=ErrorSchema,
+    description="forbidden: the sign-in was started in another browser (this one does not "
+    "hold its cookie), or the provider gave no usable e-mail address for a new account.",
 )
 @blp.alt_response(
     409,
@@ -131,12 +136,15 @@ def callback(args, provider: str):
 
 
 @blp.route("login/oidc/exchange", methods=["POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+@blp.rate_limited("login")
 @blp.arguments(ExchangeSchema)
 @blp.response(200, LoginAnswerSchema)
 @blp.alt_response(401, schema=ErrorSchema, description="invalid_token: unknown, expired, used.")
 @blp.alt_response(
-    403, schema=ErrorSchema, description="account_disabled, or mfa_enrollment_required."
+    403,
+    schema=ErrorSchema,
+    description="forbidden: not the browser that started the sign-in (the code is used up); "
+    "account_disabled; or mfa_enrollment_required.",
 )
 def exchange(payload):
     """The tokens of a provider sign-in (login shape: a second factor still applies)."""
@@ -157,6 +165,7 @@ class MyIdentities(MethodView):
 
 @blp.route("users/me/identities/<provider:provider>", methods=["POST"])
 @blp.fresh_auth_required
+@blp.rate_limited("ceremonies", per="user")
 @blp.arguments(LinkSchema)
 @blp.response(200, LinkAnswerSchema)
 @blp.alt_response(404, **UNKNOWN_PROVIDER)

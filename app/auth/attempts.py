@@ -23,10 +23,11 @@ import math
 from datetime import datetime, timedelta
 from typing import NoReturn
 
-from flask import current_app, request
+from flask import current_app
 from sqlalchemy import case, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 
+from app.addresses import request_client_key
 from app.auth.notices import send_security_notice
 from app.errors import ApiError
 from app.extensions import db
@@ -46,7 +47,9 @@ def login_name_of(user: User) -> str:
 
 
 def client_address() -> str:
-    return (request.remote_addr or "")[:64]
+    """The key failures are counted under for this client (``app.addresses``: an IPv6
+    client's /64)."""
+    return request_client_key()
 
 
 def hold_back(login_name: str) -> None:

@@ -9,7 +9,8 @@ cached: every worker and instance refuses an ended session on the very next requ
 
 A personal access token (``gh_pat_...``, ``app.auth.personal_tokens``) is read with its user in
 one statement too, and refused if revoked (401 ``invalid_token``), expired (``token_expired``)
-or its account may not sign in; it has no session, and so is never fresh.
+or its account may not sign in, or its account's roles require a second factor it no longer has
+(403 ``mfa_enrollment_required``); it has no session, and so is never fresh.
 
 The request's scopes (``app.auth.scopes``): a session's token has every scope of its user's
 roles and ``session``; a personal token its own, within its user's roles now.
@@ -65,6 +66,7 @@ def authenticate_personal(token: str) -> dict:
         raise ApiError(401, "token_expired", "The personal token has expired.")
     if not user.may_sign_in:
         raise ApiError(403, "account_disabled")
+    personal_tokens.refuse_without_required_factor(user)
     personal_tokens.record_use(held)
     g.authenticated_user = user
     g.authenticated_user_id = user.user_id

@@ -27,7 +27,11 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import parse_authentication_credential_json
+from webauthn.helpers import (
+    decode_credential_public_key,
+    decoded_public_key_to_cryptography,
+    parse_authentication_credential_json,
+)
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
@@ -47,9 +51,14 @@ from app.tokens import tickets
 
 CHALLENGE_LIFESPAN = 300
 HANDLE_BYTES = 32
-# What an answer that cannot be read or verified raises: the library's own errors, and the
-# decoding errors of a malformed field (binascii.Error and UnicodeDecodeError are ValueErrors).
-UNREADABLE = (WebAuthnException, ValueError, TypeError, KeyError, AttributeError)
+# A browser's client data is a few hundred bytes; anything much longer is not read at all.
+MAX_CLIENT_DATA_BYTES = 4096
+# What the credential id column holds (WebAuthn allows ids up to 1,023 bytes).
+MAX_CREDENTIAL_ID_BYTES = 1023
+# What an answer that cannot be read or verified raises: the library's own errors, the decoding
+# errors of a malformed field (binascii.Error and UnicodeDecodeError are ValueErrors, a short
+# CBOR array an IndexError), and JSON or CBOR nested deeper than the parser goes.
+UNREADABLE = (WebAuthnException, ValueError, TypeError, LookupError, AttributeError, RecursionError)
 REFUSED = (
     "The passkey could not be verified (a used or expired challenge, another site, or another "
     "account's passkey)."
@@ -74,9 +83,12 @@ def _challenge(kind: str, user: User | None = None) -> bytes:
 
 
 def _presented_challenge(credential: dict) -> str:
-    """The challenge an answer was signed over, as the ticket it was issued as."""
-    client_data = credential["response"]["clientDataJSON"]
-    collected = json.loads(base64url_to_bytes(client_data))
+    """The challenge an answer was signed over, as the ticket it was issued as (client data
+    longer than ``MAX_CLIENT_DATA_BYTES`` is not parsed: unreadable)."""
+    client_data = base64url_to_bytes(credential["response"]["clientDataJSON"])
+    if len(client_data) > MAX_CLIENT_DATA_BYTES:
+        raise ValueError("The client data is too long.")
+    collected = json.loads(client_data)
     return base64url_to_bytes(collected["challenge"]).decode("ascii")
 
 
@@ -87,14 +99,37 @@ def _redeem_challenge(kind: str, credential: dict, user: User | None = None) -> 
         secret = _presented_challenge(credential)
     except UNREADABLE as error:
         raise _refusal() from error
-    ticket = tickets.redeem(kind, secret)
-    if ticket is None or (user is not None and ticket.user_id != user.user_id):
+    if tickets.redeem(kind, secret, user) is None:
         raise _refusal()
     return secret.encode()
 
 
 def _refusal() -> ApiError:
     return ApiError(401, "invalid_credentials", REFUSED, {"credential": [REFUSED]})
+
+
+def _invalid(reason: str) -> ApiError:
+    """A registration answer that verifies but could not be kept or used: 422."""
+    return ApiError(422, "validation_error", details={"credential": [reason]})
+
+
+def _usable(verified, credential: dict) -> list[str]:
+    """What to keep of a verified registration answer besides its key, once its parts are
+    checked: an id the column holds, a public key that loads (a point on its curve, numbers
+    where numbers belong: a key that does not would break every later sign-in), and the
+    transports, a list of strings; else 422."""
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+        raise _invalid(f"The credential id is longer than {MAX_CREDENTIAL_ID_BYTES} bytes.")
+    try:
+        decoded_public_key_to_cryptography(
+            decode_credential_public_key(verified.credential_public_key)
+        )
+    except UNREADABLE as error:
+        raise _invalid("The passkey's public key is not a valid key.") from error
+    transports = credential["response"].get("transports") or []
+    if not isinstance(transports, list) or not all(isinstance(t, str) for t in transports):
+        raise _invalid("transports must be a list of strings.")
+    return [transport[:16] for transport in transports][:8]
 
 
 def registration_options(user: User) -> dict:
@@ -138,19 +173,19 @@ def register(user: User, credential: dict, name: str | None) -> Passkey:
         )
     except UNREADABLE as error:
         raise _refusal() from error
+    transports = _usable(verified, credential)
     taken = db.session.scalar(
         select(exists().where(Passkey.credential_id == verified.credential_id))
     )
     if taken:
         raise ApiError(409, "conflict", "That passkey is registered already.")
     count = db.session.scalar(select(func.count()).where(Passkey.user_id == user.user_id))
-    transports = credential["response"].get("transports") or []
     passkey = Passkey(
         user_id=user.user_id,
         credential_id=verified.credential_id,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
-        transports=[str(transport)[:16] for transport in transports][:8],
+        transports=transports,
         name=name or f"Passkey {count + 1}",
     )
     db.session.add(passkey)

@@ -15,9 +15,14 @@ from app.tokens.transport import session_answer
 
 
 def set_password(
-    user: User, password: str, field_name: str = "password", reset: bool = False
+    user: User,
+    password: str,
+    field_name: str = "password",
+    reset: bool = False,
+    removed: list[str] = (),
 ) -> None:
-    """Give ``user`` a new password; every token issued before stops working.
+    """Give ``user`` a new password; every token issued before stops working. The notice names
+    the other ways in a reset ``removed`` (``app.auth.recovery``).
 
     Length is checked by the schemas; the policy, which needs the account's username and
     e-mail, is checked here, where the user is known, with the registration's 422 shape.
@@ -41,9 +46,9 @@ def set_password(
             if reset
             else "The password of your account was changed"
         )
-        + ", every other session of it ended and any personal access token was revoked. If "
-        "this was not you, reset your password "
-        "and contact an administrator.",
+        + ", every other session of it ended and any personal access token was revoked. "
+        + (f"Also removed: {', '.join(removed)}. " if removed else "")
+        + "If this was not you, reset your password and contact an administrator.",
     )
 
 

@@ -4,7 +4,8 @@ A token acts as its user, within the scopes it was given (``app.auth.scopes``) a
 beyond its user's roles at the time of use. It is checked like an access token, in one
 statement with its user; its ``last_used_at`` is written at most once a minute. A password
 change or reset, a deactivation, a deletion and an admin's revocation end it (deleting the
-row); creations and revocations are audited (``token.created``, ``token.revoked``).
+row); creations and revocations are audited (``token.created``, ``token.revoked``). An account
+whose roles require a second factor makes and uses tokens only while it has one.
 """
 
 from datetime import timedelta
@@ -13,6 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
 
 from app.audit import record_event
+from app.auth import mfa
 from app.auth.scopes import scopes_of_roles
 from app.errors import ApiError
 from app.extensions import db
@@ -28,6 +30,7 @@ def create(user: User, name: str, scopes: list[str], expires_in: int | None) -> 
     """A new token of ``user``, and its secret (shown this once): 422 for scopes beyond the
     user's roles or a lifespan past ``PAT_MAX_LIFESPAN``, 409 past ``PATS_PER_USER``."""
     config = current_app.config
+    refuse_without_required_factor(user)
     beyond = sorted(set(scopes) - scopes_of_roles(user.rolenames))
     if beyond:
         raise ApiError(
@@ -35,7 +38,8 @@ def create(user: User, name: str, scopes: list[str], expires_in: int | None) -> 
             "validation_error",
             details={"scopes": [f"Your roles do not give {', '.join(beyond)}."]},
         )
-    lifespan = config["PAT_DEFAULT_LIFESPAN"] if expires_in is None else expires_in
+    default = min(config["PAT_DEFAULT_LIFESPAN"], config["PAT_MAX_LIFESPAN"])
+    lifespan = default if expires_in is None else expires_in
     if not 0 < lifespan <= config["PAT_MAX_LIFESPAN"]:
         limit = config["PAT_MAX_LIFESPAN"]
         raise ApiError(
@@ -62,6 +66,21 @@ def create(user: User, name: str, scopes: list[str], expires_in: int | None) -> 
         {"token": [None, name], "scopes": [None, token.scopes], "id": [None, token.id]},
     )
     return token, secret
+
+
+def refuse_without_required_factor(user: User) -> None:
+    """403 ``mfa_enrollment_required`` for an account whose roles require a second factor
+    (``MFA_REQUIRED_ROLES``) and that has none: its personal tokens are neither made nor
+    accepted until it enrols again (an admin's MFA reset leaves its tokens unusable, not
+    silently in force). A second factor enrolled means every fresh check of its sessions,
+    which creating a token needs, passed that factor too."""
+    if mfa.must_enrol(user):
+        raise ApiError(
+            403,
+            "mfa_enrollment_required",
+            "This account's roles require two-step sign-in and it has none: its personal tokens "
+            "work again once it enrols (sign in: POST /login).",
+        )
 
 
 def of_user(user_id: int):

@@ -18,6 +18,7 @@ token): the authorization code flow with PKCE (S256), state and nonce.
 A provider that cannot be reached is a 503, before anything is written.
 """
 
+import hmac
 import re
 import secrets
 import time
@@ -34,13 +35,17 @@ from joserfc.jwk import KeySet
 from sqlalchemy import func, select
 
 from app.audit import record_event
+from app.auth.notices import send_security_notice
 from app.errors import ApiError
 from app.extensions import db, guard
+from app.identity import email_or_none
 from app.models import Identity, Passkey, User
 from app.tokens import tickets
-from app.tokens.opaque import new_secret
+from app.tokens.opaque import digest, new_secret
+from app.tokens.transport import browser_binding
 
 STATE_LIFESPAN = 600
+MAX_SUBJECT_LENGTH = 255
 EXCHANGE_LIFESPAN = 60
 HTTP_TIMEOUT = 5
 DOCUMENTS_KEPT = 3600
@@ -145,9 +150,24 @@ def allowed_redirect(redirect_uri: str | None) -> str:
     return redirect_uri
 
 
-def authorization_url(provider: Provider, redirect_uri: str, link_to: User | None = None) -> str:
+def start_sign_in(provider: Provider, redirect_uri: str) -> tuple[str, str]:
+    """A sign-in: where to send the person's browser, and the secret that binds the sign-in
+    to that browser (the view sets it as a cookie: ``app.tokens.transport``). The callback and
+    the exchange are refused without it, so nobody can have another person's browser finish
+    a sign-in they started (and sign that person in to their account: login CSRF)."""
+    binding = new_secret()
+    return authorization_url(provider, redirect_uri, binding=digest(binding)), binding
+
+
+def authorization_url(
+    provider: Provider,
+    redirect_uri: str,
+    link_to: User | None = None,
+    binding: str | None = None,
+) -> str:
     """Where to send the person's browser: the provider's authorization endpoint with PKCE, a
-    state and a nonce. With ``link_to``, the identity will be linked to that account."""
+    state and a nonce. With ``link_to``, the identity will be linked to that account (the
+    session that asked confirms it); else it is a sign-in, bound to the digest ``binding``."""
     endpoint = metadata(provider)["authorization_endpoint"]
     verifier, nonce = generate_token(64), secrets.token_urlsafe(32)
     state = tickets.issue(
@@ -158,6 +178,7 @@ def authorization_url(provider: Provider, redirect_uri: str, link_to: User | Non
         verifier=verifier,
         nonce=nonce,
         redirect_uri=redirect_uri,
+        binding=binding,
     )
     url, _ = _client(provider).create_authorization_url(
         endpoint, state=state, nonce=nonce, code_verifier=verifier
@@ -210,6 +231,8 @@ def finish(
     ticket = tickets.redeem(tickets.OIDC_STATE, state) if state else None
     if ticket is None or ticket.data.get("provider") != provider_name:
         raise ApiError(400, "bad_request", "Unknown, used or expired state: start again.")
+    if ticket.user_id is None:
+        refuse_other_browser(ticket)
     provider = provider_named(provider_name)
     if error or not code:
         raise ApiError(401, "invalid_credentials", f"The provider refused: {error or 'no code'}.")
@@ -229,12 +252,46 @@ def finish(
     claims = verified_claims(provider, answer["id_token"], ticket.data["nonce"])
     if "email" not in claims:
         claims = {**claims, **_user_info(provider, client, claims["sub"])}
+    claims = _keepable(claims)
     if ticket.user_id is not None:
         link_code = _link_code(provider, claims, ticket.user_id)
         return ticket.data["redirect_uri"], {"link_code": link_code, "provider": provider.name}
     user = account_for(provider, claims)
-    code = tickets.issue(tickets.OIDC_EXCHANGE, EXCHANGE_LIFESPAN, user)
+    code = tickets.issue(
+        tickets.OIDC_EXCHANGE, EXCHANGE_LIFESPAN, user, binding=ticket.data["binding"]
+    )
     return ticket.data["redirect_uri"], {"code": code}
+
+
+def refuse_other_browser(ticket) -> None:
+    """403 unless the request comes from the browser a sign-in's ticket is bound to (its
+    cookie's digest is the ticket's ``binding``)."""
+    presented = browser_binding()
+    expected = ticket.data.get("binding")
+    if presented and expected and hmac.compare_digest(digest(presented), expected):
+        return
+    raise ApiError(
+        403,
+        "forbidden",
+        "This sign-in was started in another browser (or its cookie expired): start it again "
+        "from this one.",
+    )
+
+
+def _keepable(claims: dict) -> dict:
+    """The claims with what we keep of them checked: a subject of 1 to 255 characters (else 401:
+    an identity we cannot store exactly is not one we can recognise again), and the e-mail
+    address in our canonical form when it is one by our rule, else none."""
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT_LENGTH:
+        raise ApiError(
+            401,
+            "invalid_token",
+            f"The provider's subject identifier is not 1 to {MAX_SUBJECT_LENGTH} characters.",
+        )
+    if "\x00" in subject:
+        raise ApiError(401, "invalid_token", "The provider's subject identifier holds a NUL.")
+    return {**claims, "email": email_or_none(claims.get("email"))}
 
 
 def _identity(issuer: str, subject: str) -> Identity | None:
@@ -248,17 +305,16 @@ def _link_code(provider: Provider, claims: dict, user_id: int) -> str:
     account that asked for it can confirm: the browser that finished it may be anyone's (a
     stranger who sent you his link's address would otherwise get your identity linked to his
     account)."""
-    identity = _identity(provider.issuer, str(claims["sub"]))
+    identity = _identity(provider.issuer, claims["sub"])
     if identity is not None and identity.user_id != user_id:
         raise ApiError(409, "conflict", "This identity is linked to another account.")
-    email = claims.get("email") if isinstance(claims.get("email"), str) else None
     return tickets.issue(
         tickets.OIDC_LINK,
         EXCHANGE_LIFESPAN,
         db.session.get(User, user_id),
         provider=provider.name,
-        sub=str(claims["sub"]),
-        email=email,
+        sub=claims["sub"],
+        email=claims["email"],
     )
 
 
@@ -266,20 +322,30 @@ def confirm_link(user: User, provider: Provider, link_code: str) -> Identity:
     """``POST /users/me/identities/<provider>/confirm``: the link ``user``'s session asked for
     and the provider proved; 401 for an unknown, used or expired code, 403 for another
     account's, 409 for an identity another account has."""
-    ticket = tickets.redeem(tickets.OIDC_LINK, link_code)
-    if ticket is None or ticket.data.get("provider") != provider.name:
-        raise ApiError(401, "invalid_token", "The link code is unknown, expired or used.")
-    if ticket.user_id != user.user_id:
+    ticket = tickets.redeem(tickets.OIDC_LINK, link_code, user)
+    if ticket is None and tickets.read(tickets.OIDC_LINK, link_code) is not None:
+        # Another account's link: refused, and left for that account to confirm.
         raise ApiError(
             403, "forbidden", "Another account started this link: start it again from yours."
         )
+    if ticket is None or ticket.data.get("provider") != provider.name:
+        raise ApiError(401, "invalid_token", "The link code is unknown, expired or used.")
     claims = {"sub": ticket.data["sub"], "email": ticket.data.get("email")}
     identity = _identity(provider.issuer, claims["sub"])
     if identity is not None:
         if identity.user_id != user.user_id:
             raise ApiError(409, "conflict", "This identity is linked to another account.")
         return identity
-    return _link(user, provider, claims)
+    identity = _link(user, provider, claims)
+    send_security_notice(
+        user,
+        f"{provider.name} can now sign in to your account",
+        f"An account at {provider.name}"
+        + (f" ({identity.email})" if identity.email else "")
+        + " was linked to yours and can sign in to it. If this was not you, unlink it from "
+        "your account page and reset your password (the reset removes recently added ways in).",
+    )
+    return identity
 
 
 def _user_info(provider: Provider, client: OAuth2Session, subject: str) -> dict:
@@ -299,13 +365,13 @@ def _user_info(provider: Provider, client: OAuth2Session, subject: str) -> dict:
 def account_for(provider: Provider, claims: dict) -> User:
     """The account an identity signs in to, made for it when it is new and its e-mail address
     is nobody's."""
-    identity = _identity(provider.issuer, str(claims["sub"]))
+    identity = _identity(provider.issuer, claims["sub"])
     if identity is not None:
         return db.session.get(User, identity.user_id)
-    email = claims.get("email")
+    email = claims["email"]
     verified = claims.get("email_verified") is True
-    if not isinstance(email, str) or not email:
-        raise ApiError(403, "forbidden", "The provider gave no e-mail address.")
+    if email is None:
+        raise ApiError(403, "forbidden", "The provider gave no usable e-mail address.")
     if User.taken_fields(None, email):
         # Equal addresses never link by themselves, even verified ones: its holder signs in to
         # the account and links the provider from there.
@@ -337,13 +403,12 @@ def account_for(provider: Provider, claims: dict) -> User:
 
 
 def _link(user: User, provider: Provider, claims: dict) -> Identity:
-    email = claims.get("email") if isinstance(claims.get("email"), str) else None
     identity = Identity(
         user_id=user.user_id,
         provider=provider.name,
         issuer=provider.issuer,
-        subject=str(claims["sub"])[:255],
-        email=email[:254] if email else None,
+        subject=claims["sub"],
+        email=claims["email"],
     )
     db.session.add(identity)
     db.session.flush()
@@ -366,10 +431,13 @@ def _free_username(claims: dict, email: str) -> str:
 
 
 def redeem_exchange(code: str) -> User:
+    """The account a sign-in's exchange code signs in to, from the browser that started it
+    (403 from any other: the code is used up either way)."""
     ticket = tickets.redeem(tickets.OIDC_EXCHANGE, code)
     user = db.session.get(User, ticket.user_id) if ticket is not None else None
     if user is None:
         raise ApiError(401, "invalid_token", "The code is unknown, expired or used.")
+    refuse_other_browser(ticket)
     return user
 
 
@@ -396,3 +464,9 @@ def remove(user: User, identity_id: int) -> None:
         )
     db.session.delete(identity)
     record_event("identity.removed", user.user_id, {"identity": [identity.provider, None]})
+    send_security_notice(
+        user,
+        f"{identity.provider} no longer signs in to your account",
+        f"The account at {identity.provider} linked to yours was unlinked. If this was not you, "
+        "reset your password.",
+    )

@@ -25,6 +25,9 @@ class Ticket(db.Model):
     )
     data: Mapped[dict] = mapped_column(JSONB, default=dict)
     expires_at: Mapped[datetime] = timestamp_column()
+    # The client a ticket for nobody yet was issued to (``app.addresses``: an address, or an
+    # IPv6 /64): how many live ones a client holds is capped.
+    issued_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     @property
     def expired(self) -> bool:
@@ -33,3 +36,9 @@ class Ticket(db.Model):
 
 Index("ix_tickets_expires_at", Ticket.expires_at)
 Index("ix_tickets_user_id", Ticket.user_id)
+Index(
+    "ix_tickets_issued_to",
+    Ticket.issued_to,
+    Ticket.expires_at,
+    postgresql_where=Ticket.issued_to.is_not(None),
+)

@@ -171,10 +171,19 @@ class ForgotPasswordSchema(RequestSchema):
 
 
 class ResetPasswordSchema(RequestSchema):
-    """The token from the reset e-mail and the new password."""
+    """The token from the reset e-mail, the new password, and which other ways in to remove."""
 
     token = token_field()
     password = password_field(required=True)
+    remove_ways_in = fields.String(
+        load_default="recent",
+        validate=validate.OneOf(("recent", "all", "none")),
+        metadata={
+            "description": "Passkeys and provider identities to remove with the reset: those "
+            "added in the last RESET_RECENT_WAYS_IN seconds (recent, the default: 7 days), all "
+            "of them, or none."
+        },
+    )
 
 
 class ChangePasswordSchema(RequestSchema):

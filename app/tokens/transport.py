@@ -7,6 +7,10 @@ instead of the body, so that scripts in the page never see it. Those two routes 
 request without the ``X-Requested-With`` header (OWASP's custom request header defence: a
 cross-site form cannot send one, and a cross-site script may only where CORS allows it, which
 is ``CORS_ORIGINS`` alone).
+
+A provider sign-in is bound to the browser that started it by a cookie of its own
+(``bind_to_browser``): the provider's redirect back and the exchange of its code are refused
+from any other browser.
 """
 
 import re
@@ -26,6 +30,12 @@ REFRESH_COOKIE_NAME = "gatehouse_refresh"
 CSRF_HEADER = "X-Requested-With"
 COOKIE_ROUTES = ("auth.refresh", "auth.logout")
 COOKIE_ATTRIBUTES = {"secure": True, "httponly": True, "samesite": "Strict"}
+# A provider sign-in's binding to the browser that started it: sent back on the provider's
+# redirect to the callback (a top-level GET from another site: SameSite=Lax, not Strict) and on
+# the exchange, and to nothing else.
+SIGN_IN_COOKIE_NAME = "gatehouse_sign_in"
+SIGN_IN_COOKIE_PATH = "/login/oidc"
+SIGN_IN_COOKIE_ATTRIBUTES = {"secure": True, "httponly": True, "samesite": "Lax"}
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -96,3 +106,21 @@ def forget_refresh_cookie(response):
         for endpoint in COOKIE_ROUTES:
             response.delete_cookie(REFRESH_COOKIE_NAME, path=url_for(endpoint), **COOKIE_ATTRIBUTES)
     return response
+
+
+def bind_to_browser(response, binding: str, lifespan: int):
+    """Set the cookie that binds a provider sign-in to this browser (``binding``, a secret
+    whose digest the sign-in's state keeps) for ``lifespan`` seconds."""
+    response.set_cookie(
+        SIGN_IN_COOKIE_NAME,
+        binding,
+        max_age=lifespan,
+        path=SIGN_IN_COOKIE_PATH,
+        **SIGN_IN_COOKIE_ATTRIBUTES,
+    )
+    return response
+
+
+def browser_binding() -> str | None:
+    """The provider sign-in binding this browser presents (None: it started none)."""
+    return request.cookies.get(SIGN_IN_COOKIE_NAME)

@@ -14,7 +14,14 @@ const ACCOUNTS = {
   carol: { email: "carol@example.com", email_verified: true, preferred_username: "carol" },
   dave: { email: "dave@example.com", email_verified: true, preferred_username: "dave" },
   erin: { email: "erin@example.com", email_verified: true, preferred_username: "erin" },
+  // Claims no account can keep as they are.
+  "mixed-case": { email: "Mixed.Case@Example.COM", email_verified: true },
+  "long-mail": { email: `${"x".repeat(250)}@example.com`, email_verified: true },
+  "nul-mail": { email: "nul\u0000@example.com", email_verified: true },
+  "not-a-mail": { email: "nobody at example.com", email_verified: true },
 };
+// Any account id starting so (a subject identifier longer than an identity keeps).
+const LONG_SUBJECT = "long-subject-";
 
 const provider = new Provider(issuer, {
   clients: JSON.parse(clientsJson),
@@ -23,7 +30,7 @@ const provider = new Provider(issuer, {
   claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["preferred_username"] },
   features: { devInteractions: { enabled: false } },
   async findAccount(ctx, sub) {
-    const claims = ACCOUNTS[sub];
+    const claims = sub.startsWith(LONG_SUBJECT) ? { email: "long@example.com" } : ACCOUNTS[sub];
     if (!claims) return undefined;
     return { accountId: sub, claims: async () => ({ sub, ...claims }) };
   },
