@@ -141,6 +141,12 @@ def lint(c):
 
 
 @task
+def docs(c):
+    """Build the documentation site into site/ (mkdocs, strict: a broken link fails)."""
+    c.run(f"{sys.executable} -m mkdocs build --strict")
+
+
+@task
 def postman(c):
     """Run the Postman collection with newman against gunicorn on a fresh database."""
     c.run(f"{sys.executable} postman/run.py")
