@@ -47,7 +47,7 @@ def seed_db(c):
 
 @task
 def prune_tokens(c):
-    """Delete revocations of tokens that have expired for refresh too."""
+    """Delete ended sessions, expired tickets and tokens, lapsed accounts and stale failures."""
     c.run(f"{FLASK} prune-tokens", env=development_env())
 
 
