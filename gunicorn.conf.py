@@ -8,8 +8,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads, not one request per process: a client that sends its request slowly (a byte every few
 # seconds, slowloris) holds one thread while it does, not a whole worker, so a handful of them
 # leave the others answering (tests/test_slow_clients.py). Each worker keeps at most
-# DATABASE_POOL_SIZE connections however many threads it runs (README, Scaling). Chosen over
-# sync workers and granian by measurement (README, "Choosing the server").
+# DATABASE_POOL_SIZE connections however many threads it runs (docs/operations/scaling.md). Chosen
+# over sync workers and granian by measurement (docs/performance.md, "Choosing the server").
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Build the app once in the master: a bad setting stops the release at once with its one-line
@@ -25,7 +25,7 @@ graceful_timeout = 20
 # connection waits in the worker's poller, holding no thread.
 keepalive = 95
 # gunicorn refuses these itself, before the app sees the request, with its own HTML page and no
-# X-Request-ID (README, "Security"): a request line over 4094 bytes (400), a header line over
+# X-Request-ID (docs/security.md): a request line over 4094 bytes (400), a header line over
 # 8190 bytes or more than 100 headers (431), and broken framing such as Content-Length together
 # with Transfer-Encoding (400). They are gunicorn's defaults, written down so that loosening one
 # is a visible decision: every request the app accepts fits well inside them (its tokens are

@@ -47,7 +47,7 @@ def seed_db(c):
 
 @task
 def prune_tokens(c):
-    """Delete revocations of tokens that have expired for refresh too."""
+    """Delete ended sessions, expired tickets and tokens, lapsed accounts and stale failures."""
     c.run(f"{FLASK} prune-tokens", env=development_env())
 
 
@@ -138,6 +138,12 @@ def lint(c):
     """Check style and common bugs with ruff."""
     c.run(f"{sys.executable} -m ruff check .")
     c.run(f"{sys.executable} -m ruff format --check .")
+
+
+@task
+def docs(c):
+    """Build the documentation site into site/ (mkdocs, strict: a broken link fails)."""
+    c.run(f"{sys.executable} -m mkdocs build --strict")
 
 
 @task

@@ -62,7 +62,7 @@ from bench.harness import (
 from bench.seed import default_argon2, seed_users
 
 PASSWORD = "bench-password-1"
-# The server the Procfile runs (README, "Choosing the server").
+# The server the Procfile runs (docs/performance.md, "Choosing the server").
 PRODUCTION_SERVER = "gthread"
 # A reference run below this share of the fastest one so far marks a slow moment of the machine.
 SLOW_MOMENT = 0.85

@@ -1,4 +1,4 @@
-"""The benchmark reads wrk's report correctly (the figures in the README come from it)."""
+"""The benchmark reads wrk's report correctly (the figures in docs/performance.md come from it)."""
 
 import argparse
 import time

@@ -1,6 +1,6 @@
 """What gunicorn answers itself, and what it hands to the app, over raw sockets: the limits in
-gunicorn.conf.py are the ones the README states, a request just inside them reaches the app (JSON
-envelope, request id), and a chunked upload past 1 MiB is the app's 413."""
+gunicorn.conf.py are the ones docs/security.md states, a request just inside them reaches the app
+(JSON envelope, request id), and a chunked upload past 1 MiB is the app's 413."""
 
 import contextlib
 import re
@@ -54,12 +54,12 @@ def assert_app_answer(headers: dict, payload: bytes, status: int) -> None:
     assert f'"status":{status}'.encode() in payload
 
 
-def test_the_readme_states_the_limits_in_force() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_security_page_states_the_limits_in_force() -> None:
+    security_page = (ROOT / "docs" / "security.md").read_text()
 
-    assert f"request line over {LINE:,} bytes" in readme
-    assert f"header line over {FIELD:,} bytes" in readme
-    assert f"more than {FIELDS} headers" in readme
+    assert f"request line over {LINE:,} bytes" in security_page
+    assert f"header line over {FIELD:,} bytes" in security_page
+    assert f"more than {FIELDS} headers" in security_page
 
 
 @pytest.mark.parametrize(
