@@ -135,9 +135,10 @@ def test(c, args=""):
 
 @task
 def lint(c):
-    """Check style and common bugs with ruff."""
+    """Check style and common bugs with ruff, and the layers with import-linter."""
     c.run(f"{sys.executable} -m ruff check .")
     c.run(f"{sys.executable} -m ruff format --check .")
+    c.run("lint-imports")
 
 
 @task

@@ -9,16 +9,16 @@ from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from app.api import register_blueprints
+from app.access import bearer
+from app.api import api, register_blueprints
 from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME, strings_without_nul
 from app.audit import install_audit_trail
-from app.auth import bearer
 from app.cli import register_commands
 from app.config import load_config
 from app.database import install_connection_checks
 from app.embedded_db import embedded_database_url
 from app.errors import register_error_handlers
-from app.extensions import api, db, guard, limiter, ma
+from app.extensions import db, guard, limiter, ma
 from app.mail import init_mail
 from app.models import User
 from app.observability import register_observability

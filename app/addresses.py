@@ -3,7 +3,7 @@
 An IPv4 address is its own key. An IPv6 address is keyed by its /64: a customer gets a /64 (often
 a /56) for free, so keying on the full 128 bits would hand every client an unlimited supply of
 fresh keys. An IPv4-mapped IPv6 address (``::ffff:192.0.2.1``) is its IPv4 address. The limiter
-(``app.extensions``), the login failures (``app.auth.attempts``) and every other per-address
+(``app.extensions``), the login failures (``app.accounts.attempts``) and every other per-address
 count use this one function.
 """
 

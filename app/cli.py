@@ -8,18 +8,18 @@ from flask.cli import with_appcontext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from app.auth import personal_tokens
-from app.auth.attempts import prune_login_failures
-from app.auth.mfa import rotate_secrets
-from app.auth.password_policy import password_problems
-from app.auth.registration import prune_unconfirmed
-from app.auth.sessions import prune_sessions
+from app.access.sessions import prune_sessions
+from app.accounts import personal_tokens
+from app.accounts.attempts import prune_login_failures
+from app.accounts.mfa import rotate_secrets
+from app.accounts.password_policy import password_problems
+from app.accounts.registration import prune_unconfirmed
 from app.config import PROJECT_ROOT, ConfigError
 from app.extensions import db, guard
 from app.mail import run_worker
 from app.maintenance import schedule
 from app.models import User
-from app.tokens import keys, tickets
+from app.tokens import key_material, keys, tickets
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
@@ -154,7 +154,7 @@ def mail_worker_command(until_empty: bool) -> None:
 )
 def generate_signing_key_command(algorithm: str) -> None:
     """Print a new private signing key in PEM, for SIGNING_KEYS (README, Signing keys)."""
-    click.echo(keys.to_pem(keys.generate(algorithm)), nl=False)
+    click.echo(key_material.to_pem(key_material.generate(algorithm)), nl=False)
 
 
 @click.command("rotate-signing-key")

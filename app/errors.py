@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
-from app.models.user import EMAIL_TAKEN, USERNAME_TAKEN
+from app.identity import EMAIL_TAKEN, USERNAME_TAKEN
 
 ERROR_CODES = {
     400: "bad_request",

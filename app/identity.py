@@ -13,6 +13,10 @@ import unicodedata
 from marshmallow import ValidationError, validate
 
 SEPARATORS = re.compile(r"[._-]")
+# What an answer says of an identity another account has.
+USERNAME_TAKEN = "That username is taken."
+USERNAME_LIKE_STAFF = "That username looks too much like a staff account's; choose another."
+EMAIL_TAKEN = "That e-mail address is already registered."
 EMAIL_MAX_LENGTH = 254
 _EMAIL_SHAPE = validate.Email()
 # Letters and digits that pass for each other in a name on screen (after case folding).

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.embedded_db import start_embedded_postgres  # noqa: E402
-from app.tokens.keys import generate, to_pem  # noqa: E402
+from app.tokens.key_material import generate, to_pem  # noqa: E402
 
 # The signing key of every production process these runs start (production needs one).
 SIGNING_KEY = to_pem(generate())

@@ -15,7 +15,7 @@ import jwt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.tokens.keys import generate
+from app.tokens.key_material import generate
 
 ROUNDS = 7
 PER_ROUND = 2000

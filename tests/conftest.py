@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from app import create_app
-from app.auth.sessions import start_session
+from app.access.sessions import start_session
 from app.cli import init_db
 from app.database import recorded_statements
 from app.embedded_db import start_embedded_postgres

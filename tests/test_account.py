@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from app.auth.password_policy import CONTAINS_USERNAME
+from app.accounts.password_policy import CONTAINS_USERNAME
 from app.extensions import db
 from app.models import User
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from app.auth.attempts import SLOWDOWN_STEP, clear_failures, count_failure, login_name_of
+from app.accounts.attempts import SLOWDOWN_STEP, clear_failures, count_failure, login_name_of
 from app.errors import ApiError
 from app.extensions import db
 from app.models import LoginFailure, User

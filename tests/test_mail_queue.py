@@ -9,10 +9,10 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from app.auth.notices import send_security_notice
 from app.extensions import db
 from app.mail import SEAL_PURPOSE
 from app.models import User
+from app.notices import send_security_notice
 from app.sealing import unseal_json
 from bench.harness import ROOT, free_port, production_env
 

@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from app.auth import mfa
+from app.accounts import mfa
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.tokens import tickets

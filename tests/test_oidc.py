@@ -11,10 +11,10 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
-from app.auth import providers
 from app.errors import ApiError
 from app.extensions import db
 from app.models import AuditEvent, Identity, Ticket, User
+from app.signin import oidc as providers
 from bench.harness import free_port
 from tests.oidc_provider import NODE, ProviderBrowser, running_provider
 from tests.test_mfa import bearer

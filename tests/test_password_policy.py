@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from app.auth.password_policy import (
+from app.accounts.password_policy import (
     BREACHED,
     COMMON,
     CONTAINS_EMAIL,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.tokens.keys import generate, thumbprint, to_pem
+from app.tokens.key_material import generate, thumbprint, to_pem
 from bench.harness import ROOT, call, free_port, production_env, serving
 
 PASSWORD = "resource-server-password"

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from app.config import ConfigError
 from app.extensions import db
 from app.models import StoredSigningKey
-from app.tokens.keys import generate, parse_keys, thumbprint, to_pem
+from app.tokens.key_material import generate, parse_keys, thumbprint, to_pem
 from bench.harness import SIGNING_KEY
 
 

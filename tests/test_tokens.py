@@ -151,7 +151,7 @@ def test_a_user_deleted_after_the_token_check_is_a_revoked_token_not_an_error(
 ) -> None:
     """A concurrent request can delete the user between this request's token check and its
     loading of the user to change it."""
-    from app.auth.guard import TokenRevokedError, current_user
+    from app.guard import TokenRevokedError, current_user
 
     token = token_for(admin)
     with app.test_request_context(method="POST", headers={"Authorization": f"Bearer {token}"}):

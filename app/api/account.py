@@ -3,13 +3,13 @@ one's password."""
 
 from flask import current_app, make_response, url_for
 
+from app.access.sessions import end_sessions
+from app.accounts import email_change, recovery, registration
+from app.accounts.passwords import change_own_password, set_password
 from app.api.blueprint import Blueprint
-from app.auth import email_change, recovery, registration
-from app.auth.guard import current_user
-from app.auth.passwords import change_own_password, set_password
-from app.auth.sessions import end_sessions
 from app.errors import ApiError
 from app.extensions import db
+from app.guard import current_user
 from app.schemas.auth import (
     AcceptedSchema,
     ChangePasswordSchema,
@@ -24,7 +24,13 @@ from app.schemas.user import SelfUserSchema
 from app.tokens import emailed
 from app.tokens.transport import respond_with_tokens
 
-blp = Blueprint("account", __name__, url_prefix="/", description="Registration and passwords.")
+blp = Blueprint(
+    "account",
+    __name__,
+    url_prefix="/",
+    description="Registration and passwords.",
+    links={"register": "account.register"},
+)
 
 RESET_ACCEPTED = "If an active account has that e-mail address, a reset token was sent to it."
 REGISTRATION_ACCEPTED = (

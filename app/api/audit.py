@@ -7,7 +7,13 @@ from app.models import STAFF_ROLES, AuditEvent
 from app.pagination import Order, paginate
 from app.schemas.audit import AuditEventPageSchema, AuditEventSchema, AuditListArgsSchema
 
-blp = Blueprint("audit", __name__, url_prefix="/audit-events", description="Audit trail.")
+blp = Blueprint(
+    "audit",
+    __name__,
+    url_prefix="/audit-events",
+    description="Audit trail.",
+    links={"audit_events": "audit.list_audit_events"},
+)
 
 FILTERS = ("actor_id", "target_id", "action")
 NEWEST_FIRST = Order((AuditEvent.id,), descending=True)

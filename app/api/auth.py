@@ -1,38 +1,48 @@
-"""Tokens: signing in (a new session), refreshing (rotation), signing out (the session ends),
-and confirming one's password again (a fresh session). How each works is in ``app.auth``
-(sign-in, sessions, factors); how tokens travel, browser mode included, in
-``app.tokens.transport``."""
+"""Signing in (a new session: a password, its second step, an enrolment the roles require),
+refreshing (rotation), signing out (the session ends), and confirming it is you again (a fresh
+session). Each view is one call into its service in ``app.signin``; how tokens travel, browser
+mode included, is ``app.tokens.transport``."""
 
 from flask import make_response
 
+from app.access.sessions import current_session, end_session
 from app.api.blueprint import Blueprint
-from app.auth import factors, mfa, signin
-from app.auth.guard import current_user
-from app.auth.sessions import (
-    current_session,
-    current_token_id,
-    end_session,
-    mark_authenticated,
-    rotate,
-)
 from app.extensions import db
+from app.guard import current_user
 from app.schemas.auth import (
+    EnrolledSchema,
+    EnrolmentConfirmSchema,
+    EnrolmentSchema,
     LoginAnswerSchema,
     LoginSchema,
+    MfaLoginSchema,
     ReauthenticateSchema,
     RefreshSchema,
     TokenSchema,
+    TotpEnrolmentSchema,
 )
 from app.schemas.common import ErrorSchema
+from app.signin import enrolment, password, reauthentication
+from app.signin.refresh import with_refresh_token
 from app.tokens.transport import (
     forget_refresh_cookie,
     presented_refresh_token,
     refuse_cross_site,
     respond_with_tokens,
-    session_answer,
 )
 
-blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens and sessions.")
+WRONG_CODE = {
+    "schema": ErrorSchema,
+    "description": "invalid_credentials: the code is wrong (counted like a failed login).",
+}
+
+blp = Blueprint(
+    "auth",
+    __name__,
+    url_prefix="/",
+    description="Tokens and sessions.",
+    links={"login": "auth.login"},
+)
 
 
 @blp.route("login", methods=["POST"])
@@ -50,7 +60,7 @@ blp = Blueprint("auth", __name__, url_prefix="/", description="Tokens and sessio
 def login(credentials):
     """Start a session: exchange a username and password for an access and a refresh token
     (with MFA on: for an mfa_token, to finish at POST /login/mfa)."""
-    answer = signin.with_password(credentials["username"], credentials["password"])
+    answer = password.with_password(credentials["username"], credentials["password"])
     db.session.commit()
     return answer if answer.get("mfa_required") else respond_with_tokens(answer, TokenSchema)
 
@@ -77,9 +87,7 @@ def refresh(payload):
     """Exchange the session's refresh token for new tokens, at any time; the token presented
     is retired, and presenting it again ends the session."""
     refuse_cross_site()
-    user, session, refresh_token = rotate(presented_refresh_token(payload.get("refresh_token")))
-    mfa.refuse_session_without_mfa(user)
-    answer = session_answer(user, session, refresh_token)
+    answer = with_refresh_token(presented_refresh_token(payload.get("refresh_token")))
     db.session.commit()
     return respond_with_tokens(answer, TokenSchema)
 
@@ -109,8 +117,44 @@ def reauthenticate(payload):
     """Confirm it is you (a passkey, or the password and, with a second factor, a code or a
     passkey): for REAUTH_WINDOW seconds this access token, and those its session gets from now
     on, may make sensitive changes."""
-    user = current_user()
-    factors.prove(user, *factors.reauthentication(user, payload))
-    mark_authenticated(current_session(), current_token_id())
+    reauthentication.reauthenticate(current_user(), payload)
     db.session.commit()
     return "", 204
+
+
+@blp.route("login/mfa", methods=["POST"])
+@blp.rate_limited("login")
+@blp.arguments(MfaLoginSchema)
+@blp.response(200, TokenSchema)
+@blp.alt_response(401, **WRONG_CODE)
+def login_mfa(payload):
+    """Finish a sign-in of an account with a second factor: the mfa_token and a code, a
+    recovery code, or a passkey's answer to /login/passkey/options. The mfa_token works once."""
+    answer = password.with_second_factor(payload["mfa_token"], payload)
+    db.session.commit()
+    return respond_with_tokens(answer, TokenSchema)
+
+
+@blp.route("login/mfa/enroll", methods=["POST"])
+@blp.rate_limited("login")
+@blp.arguments(EnrolmentSchema)
+@blp.response(200, TotpEnrolmentSchema)
+def enrol(payload):
+    """For an account that must use MFA (MFA_REQUIRED_ROLES): a TOTP secret to enrol with,
+    using the enrollment_token of its login's 403."""
+    secret = enrolment.enrolment_secret(payload["enrollment_token"])
+    db.session.commit()
+    return secret
+
+
+@blp.route("login/mfa/enroll/confirm", methods=["POST"])
+@blp.rate_limited("login")
+@blp.arguments(EnrolmentConfirmSchema)
+@blp.response(200, EnrolledSchema)
+@blp.alt_response(401, **WRONG_CODE)
+def confirm_enrolment(payload):
+    """Finish the enrolment with a first code: MFA is on, a session starts, and the answer
+    holds its tokens and the recovery codes (once). The enrollment_token works once."""
+    answer = enrolment.with_enrolment(payload["enrollment_token"], payload["code"])
+    db.session.commit()
+    return respond_with_tokens(answer, EnrolledSchema)

@@ -1,6 +1,6 @@
 """The flask-smorest Blueprint every resource uses.
 
-Who may call a view, and with which scope (``app.auth.scopes``), is said once, by one decorator
+Who may call a view, and with which scope (``app.access.scopes``), is said once, by one decorator
 that both enforces it (flask-praetorian's ``auth_required``, ``roles_required`` or
 ``roles_accepted``, then the scope) and documents it in the OpenAPI document (the bearer
 security requirement with its scope, who may call, the 401 and 403 answers), so the docs
@@ -32,10 +32,10 @@ from limits import parse as parse_limit
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
+from app.access.scopes import SESSION, require_scope
+from app.access.sessions import require_fresh_authentication
 from app.addresses import request_client_key
 from app.api.docs import BEARER_SCHEME
-from app.auth.scopes import SESSION, require_scope
-from app.auth.sessions import require_fresh_authentication
 from app.errors import ApiError, error_response_doc
 from app.extensions import limiter
 from app.pagination import cursor as cursors
@@ -71,7 +71,14 @@ class ArgumentsParser(FlaskParser):
 
 
 class Blueprint(flask_smorest.Blueprint):
+    """A resource's blueprint; ``links`` names its top-level endpoints, which the root resource
+    (``GET /``) links to by those names."""
+
     ARGUMENTS_PARSER = ArgumentsParser()
+
+    def __init__(self, *args, links: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.links = links or {}
 
     def arguments(self, schema, *args, **kwargs):
         """smorest's ``arguments``, with the schema instantiated once: given a class, webargs

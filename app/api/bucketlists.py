@@ -1,7 +1,7 @@
 """Bucketlists and their items, each visible only to its owner and to admins.
 
 The resource to copy when adding your own: the ownership rule comes from ``@owned`` and
-``visible_to_current_user`` (``app/auth/ownership.py``), validation from the schemas in
+``visible_to_current_user`` (``app/ownership.py``), validation from the schemas in
 ``app/schemas/bucketlist.py``, and each view only loads, acts and returns.
 """
 
@@ -10,8 +10,8 @@ from flask.views import MethodView
 from flask_praetorian import current_user_id
 from sqlalchemy import func, select
 
+from app.access.ownership import owned, visible_to_current_user
 from app.api.blueprint import Blueprint
-from app.auth.ownership import owned, visible_to_current_user
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Bucketlist, BucketlistItem
@@ -30,7 +30,11 @@ from app.schemas.bucketlist import (
 )
 
 blp = Blueprint(
-    "bucketlists", __name__, url_prefix="/bucketlists", description="Bucketlists and items."
+    "bucketlists",
+    __name__,
+    url_prefix="/bucketlists",
+    description="Bucketlists and items.",
+    links={"bucketlists": "bucketlists.Bucketlists"},
 )
 
 

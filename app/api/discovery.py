@@ -10,7 +10,11 @@ from app.api.blueprint import Blueprint
 from app.tokens.keys import PUBLISHED_MAX_AGE, published_keys
 
 blp = Blueprint(
-    "discovery", __name__, url_prefix="/.well-known", description="Keys and issuer discovery."
+    "discovery",
+    __name__,
+    url_prefix="/.well-known",
+    description="Keys and issuer discovery.",
+    links={"jwks": "discovery.jwks", "openid_configuration": "discovery.openid_configuration"},
 )
 
 CACHEABLE = {"Cache-Control": f"public, max-age={PUBLISHED_MAX_AGE}"}

@@ -10,7 +10,7 @@ import flask_swagger_ui
 from flask import Blueprint, send_from_directory
 from marshmallow import fields
 
-from app.auth.scopes import SCOPES
+from app.access.scopes import SCOPES
 
 BEARER_SCHEME = "bearerAuth"
 BEARER_SECURITY_SCHEME = {

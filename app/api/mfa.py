@@ -1,27 +1,22 @@
 """Multi-factor authentication: turning TOTP on and off, recovery codes, the second step of a
 sign-in, and the enrolment an account with a role in ``MFA_REQUIRED_ROLES`` must go through
-before it gets any token (``app.auth.mfa`` says how each piece works)."""
+before it gets any token (``app.accounts.mfa`` says how each piece works)."""
 
 from flask.views import MethodView
 
+from app.access import mfa_policy
+from app.accounts import factors, mfa
 from app.api.blueprint import Blueprint
 from app.api.lookup import user_or_404
-from app.auth import factors, mfa, signin
-from app.auth.guard import current_user
 from app.errors import ApiError
 from app.extensions import db
+from app.guard import current_user
 from app.schemas.auth import (
     CodeSchema,
-    EnrolledSchema,
-    EnrolmentConfirmSchema,
-    EnrolmentSchema,
-    MfaLoginSchema,
     RecoveryCodesSchema,
-    TokenSchema,
     TotpEnrolmentSchema,
 )
 from app.schemas.common import ErrorSchema
-from app.tokens.transport import respond_with_tokens
 
 blp = Blueprint("mfa", __name__, url_prefix="/", description="Multi-factor authentication.")
 
@@ -93,8 +88,8 @@ def disable_totp(payload):
     user = current_user()
     if not user.mfa_enabled:
         raise ApiError(409, "conflict", "MFA is off already.")
-    if not mfa.has_passkey(user):
-        mfa.refuse_if_required(user)
+    if not mfa_policy.has_passkey(user):
+        mfa_policy.refuse_if_required(user)
     factors.prove(user, factors.code(user, payload["code"], recovery=True))
     mfa.turn_off(user)
     db.session.commit()
@@ -111,41 +106,3 @@ class UserMfa(MethodView):
         mfa.reset(user_or_404(user_id))
         db.session.commit()
         return "", 204
-
-
-@blp.route("login/mfa", methods=["POST"])
-@blp.rate_limited("login")
-@blp.arguments(MfaLoginSchema)
-@blp.response(200, TokenSchema)
-@blp.alt_response(401, **WRONG_CODE)
-def login_mfa(payload):
-    """Finish a sign-in of an account with a second factor: the mfa_token and a code, a
-    recovery code, or a passkey's answer to /login/passkey/options. The mfa_token works once."""
-    answer = signin.with_second_factor(payload["mfa_token"], payload)
-    db.session.commit()
-    return respond_with_tokens(answer, TokenSchema)
-
-
-@blp.route("login/mfa/enroll", methods=["POST"])
-@blp.rate_limited("login")
-@blp.arguments(EnrolmentSchema)
-@blp.response(200, TotpEnrolmentSchema)
-def enrol(payload):
-    """For an account that must use MFA (MFA_REQUIRED_ROLES): a TOTP secret to enrol with,
-    using the enrollment_token of its login's 403."""
-    enrolment = signin.enrolment_secret(payload["enrollment_token"])
-    db.session.commit()
-    return enrolment
-
-
-@blp.route("login/mfa/enroll/confirm", methods=["POST"])
-@blp.rate_limited("login")
-@blp.arguments(EnrolmentConfirmSchema)
-@blp.response(200, EnrolledSchema)
-@blp.alt_response(401, **WRONG_CODE)
-def confirm_enrolment(payload):
-    """Finish the enrolment with a first code: MFA is on, a session starts, and the answer
-    holds its tokens and the recovery codes (once). The enrollment_token works once."""
-    answer = signin.with_enrolment(payload["enrollment_token"], payload["code"])
-    db.session.commit()
-    return respond_with_tokens(answer, EnrolledSchema)

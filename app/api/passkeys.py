@@ -1,13 +1,13 @@
 """Passkeys (WebAuthn): yours to add (from a fresh session), list and remove, and a way to sign
-in with one, no username needed. How each ceremony is checked is ``app.auth.passkeys``."""
+in with one, no username needed. How each ceremony is checked is ``app.accounts.passkeys``."""
 
 from flask import url_for
 from flask.views import MethodView
 
+from app.accounts import passkeys
 from app.api.blueprint import Blueprint
-from app.auth import passkeys, signin
-from app.auth.guard import current_user
 from app.extensions import db
+from app.guard import current_user
 from app.models import Passkey
 from app.pagination import Order, paginate
 from app.schemas.auth import TokenSchema
@@ -21,6 +21,7 @@ from app.schemas.passkey import (
     PasskeySchema,
     RequestOptionsSchema,
 )
+from app.signin.passkey import with_passkey
 from app.tokens.transport import respond_with_tokens
 
 blp = Blueprint("passkeys", __name__, url_prefix="/", description="Passkeys (WebAuthn).")
@@ -102,6 +103,6 @@ def sign_in_options():
 @blp.alt_response(403, schema=ErrorSchema, description="account_disabled.")
 def login_passkey(payload):
     """Sign in with a passkey, no username needed: a new session, with MFA satisfied."""
-    answer = signin.with_passkey(payload["credential"])
+    answer = with_passkey(payload["credential"])
     db.session.commit()
     return respond_with_tokens(answer, TokenSchema)

@@ -1,15 +1,15 @@
 """Personal access tokens: yours to create (from a fresh session), see and revoke; any user's
-for staff to see, and for admins to revoke. How they work is ``app.auth.personal_tokens``."""
+for staff to see, and for admins to revoke. How they work is ``app.accounts.personal_tokens``."""
 
 from flask import url_for
 from flask.views import MethodView
 from flask_praetorian import current_user_id
 
+from app.accounts import personal_tokens
 from app.api.blueprint import Blueprint
 from app.api.lookup import user_or_404
-from app.auth import personal_tokens
-from app.auth.guard import current_user
 from app.extensions import db
+from app.guard import current_user
 from app.models import STAFF_ROLES, PersonalToken
 from app.pagination import Order, paginate
 from app.schemas.common import ErrorSchema

@@ -1,5 +1,5 @@
 """Signing in through an OpenID Connect provider, and the identities an account has at them.
-How the flow is checked is ``app.auth.providers``."""
+How the flow is checked is ``app.signin.oidc``."""
 
 from urllib.parse import urlencode
 
@@ -7,12 +7,12 @@ from flask import redirect, url_for
 from flask.views import MethodView
 from werkzeug.routing import BaseConverter
 
+from app.accounts import identities
 from app.api.blueprint import Blueprint
-from app.auth import providers, signin
-from app.auth.guard import current_user
 from app.config import PROVIDER_NAME, RESERVED_PROVIDER_NAMES
 from app.database import writes_on_get
 from app.extensions import db
+from app.guard import current_user
 from app.models import Identity
 from app.pagination import Order, paginate
 from app.schemas.auth import LoginAnswerSchema
@@ -29,6 +29,9 @@ from app.schemas.identity import (
     ProviderPageSchema,
     ProviderStartArgsSchema,
 )
+from app.signin import oidc
+from app.signin import provider as sign_in
+from app.tokens import tickets
 from app.tokens.transport import bind_to_browser, respond_with_tokens
 
 
@@ -73,7 +76,7 @@ def list_providers():
     """The configured providers, and where to start a sign-in with each."""
     items = [
         {"name": provider.name, "login_url": url_for("providers.start", provider=provider.name)}
-        for provider in providers.configured()
+        for provider in oidc.configured()
     ]
     here = url_for("providers.list_providers")
     return {
@@ -93,11 +96,11 @@ def list_providers():
 @blp.alt_response(503, **UNREACHABLE)
 def start(args, provider: str):
     """Start a sign-in: the browser goes to the provider (PKCE, state and nonce kept here)."""
-    chosen = providers.provider_named(provider)
-    redirect_uri = providers.allowed_redirect(args.get("redirect_uri"))
-    url, binding = providers.start_sign_in(chosen, redirect_uri)
+    chosen = oidc.provider_named(provider)
+    redirect_uri = oidc.allowed_redirect(args.get("redirect_uri"))
+    url, binding = sign_in.start_sign_in(chosen, redirect_uri)
     db.session.commit()
-    return bind_to_browser(go_to(url), binding, providers.STATE_LIFESPAN)
+    return bind_to_browser(go_to(url), binding, tickets.STATE_LIFESPAN)
 
 
 @blp.route("login/oidc/<provider:provider>/callback")
@@ -128,7 +131,7 @@ def callback(args, provider: str):
     """Where the provider sends the browser back: the client gets a single-use code, exchanged
     at POST /login/oidc/exchange (no token in a URL), or for a link a link_code its session
     confirms at POST /users/me/identities/<provider>/confirm."""
-    redirect_uri, parameters = providers.finish(
+    redirect_uri, parameters = sign_in.finish(
         provider, args.get("state"), args.get("code"), args.get("error")
     )
     db.session.commit()
@@ -148,7 +151,7 @@ def callback(args, provider: str):
 )
 def exchange(payload):
     """The tokens of a provider sign-in (login shape: a second factor still applies)."""
-    answer = signin.with_provider(payload["code"])
+    answer = sign_in.with_provider(payload["code"])
     db.session.commit()
     return respond_with_tokens(answer, LoginAnswerSchema)
 
@@ -160,7 +163,7 @@ class MyIdentities(MethodView):
     @blp.response(200, IdentityPageSchema)
     def get(self, args):
         """Your identities at providers, the oldest first."""
-        return paginate(providers.of_user(current_user()), args, OLDEST_FIRST, IdentitySchema)
+        return paginate(identities.of_user(current_user()), args, OLDEST_FIRST, IdentitySchema)
 
 
 @blp.route("users/me/identities/<provider:provider>", methods=["POST"])
@@ -173,9 +176,9 @@ class MyIdentities(MethodView):
 def link(payload, provider: str):
     """Link a provider to your account: send the browser to authorization_url, then confirm
     the link_code it comes back with (POST /users/me/identities/<provider>/confirm)."""
-    chosen = providers.provider_named(provider)
-    redirect_uri = providers.allowed_redirect(payload.get("redirect_uri"))
-    url = providers.authorization_url(chosen, redirect_uri, link_to=current_user())
+    chosen = oidc.provider_named(provider)
+    redirect_uri = oidc.allowed_redirect(payload.get("redirect_uri"))
+    url = oidc.authorization_url(chosen, redirect_uri, link_to=current_user())
     db.session.commit()
     return {"authorization_url": url}
 
@@ -190,8 +193,10 @@ def link(payload, provider: str):
 def confirm_link(payload, provider: str):
     """Finish linking a provider: the link_code the browser came back with. Only the account
     that asked for the link can confirm it."""
-    chosen = providers.provider_named(provider)
-    identity = providers.confirm_link(current_user(), chosen, payload["link_code"])
+    chosen = oidc.provider_named(provider)
+    identity = identities.confirm_link(
+        current_user(), chosen.name, chosen.issuer, payload["link_code"]
+    )
     db.session.commit()
     return identity, 201
 
@@ -203,5 +208,5 @@ def confirm_link(payload, provider: str):
 @blp.alt_response(409, schema=ErrorSchema, description="conflict: your only way in.")
 def unlink(identity_id: int):
     """Unlink an identity (not your last way in)."""
-    providers.remove(current_user(), identity_id)
+    identities.remove(current_user(), identity_id)
     db.session.commit()

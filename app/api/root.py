@@ -8,7 +8,18 @@ from app.api.blueprint import Blueprint
 from app.errors import ApiError
 from app.extensions import db
 
-blp = Blueprint("root", __name__, url_prefix="/", description="Discovery and health.")
+blp = Blueprint(
+    "root",
+    __name__,
+    url_prefix="/",
+    description="Discovery and health.",
+    links={
+        "self": "root.index",
+        "health": "root.health",
+        "openapi": "api-docs.openapi_json",
+        "docs": "api-docs.openapi_swagger_ui",
+    },
+)
 
 
 class RootSchema(Schema):
@@ -34,19 +45,9 @@ def index():
         "name": current_app.config["API_TITLE"],
         "version": current_app.config["API_VERSION"],
         "links": {
-            "self": url_for("root.index"),
-            "health": url_for("root.health"),
-            "openapi": url_for("api-docs.openapi_json"),
-            "docs": url_for("api-docs.openapi_swagger_ui"),
-            "jwks": url_for("discovery.jwks"),
-            "openid_configuration": url_for("discovery.openid_configuration"),
-            "login": url_for("auth.login"),
-            "register": url_for("account.register"),
-            "users": url_for("users.Users"),
-            "me": url_for("users.Me"),
-            "admin_users": url_for("users.admin_only"),
-            "audit_events": url_for("audit.list_audit_events"),
-            "bucketlists": url_for("bucketlists.Bucketlists"),
+            name: url_for(endpoint)
+            for blueprint in current_app.blueprints.values()
+            for name, endpoint in getattr(blueprint, "links", {}).items()
         },
     }
 

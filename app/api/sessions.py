@@ -4,10 +4,10 @@ from flask.views import MethodView
 from flask_praetorian import current_user_id
 from sqlalchemy import select
 
+from app.access.sessions import current_session, end_session, end_sessions
 from app.api.blueprint import Blueprint
 from app.api.lookup import user_or_404
 from app.audit import record_event
-from app.auth.sessions import current_session, end_session, end_sessions
 from app.errors import ApiError
 from app.extensions import db
 from app.models import STAFF_ROLES, UserSession

@@ -2,23 +2,23 @@
 
 What the directory's filters select and how PostgreSQL finds them is ``app.models.user_list``;
 who may see what of a user is one rule, ``view_for``; the admin safeguards (no demoting oneself
-or the last admin) are ``app.auth.safeguards``.
+or the last admin) are ``app.access.safeguards``.
 """
 
 from flask import current_app, make_response, url_for
 from flask.views import MethodView
 from flask_praetorian import current_rolenames, current_user_id
 
+from app.access.safeguards import one_change_at_a_time, protect_admins
+from app.access.sessions import end_sessions
+from app.accounts import personal_tokens
+from app.accounts.email_change import change_email, request_email_change
 from app.api.blueprint import Blueprint
 from app.api.docs import one_of_response
 from app.api.lookup import user_or_404
-from app.auth import personal_tokens
-from app.auth.email_change import change_email, request_email_change
-from app.auth.guard import current_user
-from app.auth.safeguards import one_change_at_a_time, protect_admins
-from app.auth.sessions import end_sessions
 from app.errors import ApiError
 from app.extensions import db, guard
+from app.guard import current_user
 from app.models import STAFF_ROLES, User
 from app.models.user_list import listing
 from app.pagination import paginate
@@ -36,7 +36,13 @@ from app.schemas.user import (
     UserUpdateSchema,
 )
 
-blp = Blueprint("users", __name__, url_prefix="/users", description="User accounts.")
+blp = Blueprint(
+    "users",
+    __name__,
+    url_prefix="/users",
+    description="User accounts.",
+    links={"users": "users.Users", "me": "users.Me", "admin_users": "users.admin_only"},
+)
 
 NO_SUCH_USER = {"schema": ErrorSchema, "description": "No user has that id (not_found)."}
 LOCKOUT = "it would remove yourself or the last active admin"

@@ -1,4 +1,11 @@
-"""Database models."""
+"""Database models.
+
+Every module of this package is imported here, so the metadata (migrations, the tests' tables)
+knows every table: a new model needs no line in this file, only its own module.
+"""
+
+import importlib
+import pkgutil
 
 from app.models.audit_event import AuditEvent
 from app.models.bucketlist import Bucketlist, BucketlistItem
@@ -31,3 +38,6 @@ __all__ = [
     "User",
     "UserSession",
 ]
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -1,5 +1,5 @@
 """Identities at OpenID Connect providers: an account signs in through a provider as the pair
-(issuer, subject) the provider vouches for. ``app.auth.providers`` makes and reads them."""
+(issuer, subject) the provider vouches for. ``app.signin.oidc`` makes and reads them."""
 
 from datetime import datetime
 

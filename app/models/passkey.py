@@ -1,5 +1,5 @@
 """Passkeys (WebAuthn credentials): a public key the user's authenticator keeps the private half
-of. ``app.auth.passkeys`` registers and checks them."""
+of. ``app.accounts.passkeys`` registers and checks them."""
 
 from datetime import datetime
 

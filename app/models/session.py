@@ -7,6 +7,7 @@ unique index enforces. Ending a session (logout, a password change, an admin...)
 access and refresh tokens at once: the guard reads the session's state on every request.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, false, text
@@ -85,3 +86,20 @@ Index(
     unique=True,
     postgresql_where=text("used_at IS NULL"),
 )
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """What the guard reads of the session an access token names, in the token's statement."""
+
+    id: int
+    ended_at: datetime | None
+    expires_at: datetime
+    idle_expires_at: datetime
+    authenticated_at: datetime
+    authenticated_jti: str | None
+    generation: int
+
+    @property
+    def ends_at(self) -> datetime:
+        return min(self.expires_at, self.idle_expires_at)

@@ -21,18 +21,20 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.identity import canonical, skeleton
+from app.identity import (
+    EMAIL_TAKEN,
+    USERNAME_LIKE_STAFF,
+    USERNAME_TAKEN,
+    canonical,
+    skeleton,
+)
 from app.models.columns import timestamp_column
 from app.models.row_count import RowCount
-from app.models.session import UserSession
-from app.tokens.claims import SessionState
+from app.models.session import SessionState, UserSession
 
 ROLES = ("admin", "operator", "user")
 # Read-only staff and admins: they see the admin view of users and the audit trail.
 STAFF_ROLES = ("admin", "operator")
-USERNAME_TAKEN = "That username is taken."
-USERNAME_LIKE_STAFF = "That username looks too much like a staff account's; choose another."
-EMAIL_TAKEN = "That e-mail address is already registered."
 
 
 class User(db.Model):
@@ -53,18 +55,18 @@ class User(db.Model):
     last_login_at: Mapped[datetime | None] = timestamp_column(nullable=True)
     failed_login_count: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = timestamp_column(nullable=True)
-    # Bumped whenever every token of the user must stop working (see app.auth.guard).
+    # Bumped whenever every token of the user must stop working (see app.guard).
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
-    # TOTP (app.auth.mfa): the secret, encrypted (Fernet); when it was confirmed, which turned
+    # TOTP (app.accounts.mfa): the secret, encrypted (Fernet); when it was confirmed, which turned
     # MFA on; the last time step a code was accepted for (a code works once).
     totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
     mfa_enabled_at: Mapped[datetime | None] = timestamp_column(nullable=True)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    # The WebAuthn user handle (random bytes, not the id: app.auth.passkeys), set with the
+    # The WebAuthn user handle (random bytes, not the id: app.accounts.passkeys), set with the
     # account's first passkey.
     webauthn_handle: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, unique=True)
     # False for an account made by a provider sign-in until its holder sets a password (reset):
-    # its password is then random, no way in (app.auth.providers).
+    # its password is then random, no way in (app.signin.oidc).
     password_set: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     @property
@@ -248,7 +250,7 @@ Index(
     postgresql_include=["user_id", *LIST_FILTER_COLUMNS],
 )
 # An address is unique among the accounts that confirmed it; unconfirmed accounts (with
-# EMAIL_CONFIRMATION) may share one until one of them confirms it (app/auth/registration.py).
+# EMAIL_CONFIRMATION) may share one until one of them confirms it (app/registration.py).
 Index(
     "uq_users_email_lower",
     func.lower(User.email),

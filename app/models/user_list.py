@@ -15,8 +15,8 @@ few users a filter picks out of a million.
 from sqlalchemy import Select, literal, select
 
 from app.extensions import db
+from app.models.order import Order
 from app.models.user import User
-from app.pagination import Order
 
 SORTS = {
     "username": Order((User.lowered_username,)),

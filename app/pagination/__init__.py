@@ -13,10 +13,10 @@ number far into a list is an access rule, next to the others (``app.api.blueprin
 from marshmallow import Schema
 from sqlalchemy import ScalarSelect, Select
 
+from app.models.order import Order
 from app.pagination import cursor as cursors
 from app.pagination.items import PageItems
 from app.pagination.links import PageLinks
-from app.pagination.order import Order
 from app.pagination.totals import Totals, count_of
 from app.pagination.walk import Found, PageQuery, find
 

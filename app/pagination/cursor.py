@@ -13,7 +13,7 @@ import binascii
 import json
 from dataclasses import dataclass
 
-from app.pagination.order import Order, jsonable
+from app.models.order import Order, jsonable
 from app.sealing import signature, signed
 
 PURPOSE = "list cursors"

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy import ScalarSelect, Select, inspect, select, tuple_
 
 from app.extensions import db
+from app.models.order import Order
 from app.pagination.cursor import Cursor
-from app.pagination.order import Order
 
 # PostgreSQL's OFFSET is a bigint: an absurd page must not reach it.
 MAX_OFFSET = 2**63 - 1

@@ -4,7 +4,7 @@ import re
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.auth.password_policy import password_problems
+from app.accounts.password_policy import password_problems
 from app.identity import canonical, compatible
 
 USERNAME_PATTERN = r"[A-Za-z0-9_.-]{3,64}"
@@ -67,7 +67,7 @@ def password_field(**kwargs) -> fields.String:
 
 class PasswordPolicyMixin:
     """For schemas that take a new account's ``username``, ``email`` and ``password``: the
-    password policy of ``app.auth.password_policy``, its reasons in ``details.password``."""
+    password policy of ``app.accounts.password_policy``, its reasons in ``details.password``."""
 
     @validates_schema
     def password_follows_the_policy(self, data, **kwargs) -> None:

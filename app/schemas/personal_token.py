@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.auth.scopes import SCOPES
+from app.access.scopes import SCOPES
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
 from app.schemas.fields import NOT_BLANK

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields
 
-from app.auth.sessions import current_session_id
+from app.access.sessions import current_session_id
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
 
 

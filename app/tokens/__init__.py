@@ -5,7 +5,7 @@ which ask here.
 - access (``access``, ``keys``): a JWT signed with a published asymmetric key (EdDSA or ES256,
   named by ``kid``) with ``iss``, ``aud``, ``sub``, ``id``, ``rls``, ``sid``, ``gen``, ``jti``,
   ``iat``, ``exp``; it lasts ``JWT_ACCESS_LIFESPAN``, never past its session.
-- refresh (``opaque``; their sessions in ``app.auth.sessions``): 256 random bits of which only
+- refresh (``opaque``; their sessions in ``app.access.sessions``): 256 random bits of which only
   the digest is kept; one live per session.
 - tickets (``tickets``): the second step of a sign-in (``mfa_token``) and an MFA enrolment;
   opaque, single use, kept in PostgreSQL with what the step needs, for minutes.

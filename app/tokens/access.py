@@ -5,7 +5,7 @@ generation (``gen``), with the registered claims ``iss`` (``JWT_ISSUER``), ``aud
 (``JWT_AUDIENCE``), ``iat``, ``exp`` and ``jti``; its header names the key that signed it
 (``kid``, ``app.tokens.keys``). PyJWT signs and verifies; reading a token here checks only what
 the token itself can prove (signature, algorithm of its key, expiry, issuer, audience, claims
-present). Whether its session is still live is the guard's question (``app.auth.bearer``).
+present). Whether its session is still live is the guard's question (``app.access.bearer``).
 """
 
 import time

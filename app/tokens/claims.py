@@ -6,9 +6,6 @@ verifying service checks, and two of ours that tie the token to its session. E-m
 praetorian's own, plus the user's token version (and, for an e-mail change, the new address).
 """
 
-from dataclasses import dataclass
-from datetime import datetime
-
 # flask-praetorian's claims (its decorators read USER and ROLES from the verified token).
 USER = "id"
 ROLES = "rls"
@@ -32,20 +29,3 @@ TOKEN_VERSION = "tv"  # noqa: S105
 NEW_EMAIL = "new_email"
 
 ACCESS_REQUIRED = [USER, ROLES, TOKEN_ID, ISSUED_AT, EXPIRES, ISSUER, AUDIENCE, SUBJECT, SESSION]
-
-
-@dataclass(frozen=True)
-class SessionState:
-    """What the guard reads of the session an access token names, in the token's statement."""
-
-    id: int
-    ended_at: datetime | None
-    expires_at: datetime
-    idle_expires_at: datetime
-    authenticated_at: datetime
-    authenticated_jti: str | None
-    generation: int
-
-    @property
-    def ends_at(self) -> datetime:
-        return min(self.expires_at, self.idle_expires_at)

@@ -15,11 +15,11 @@ from pathlib import Path
 from flask import current_app, g
 from flask_praetorian.constants import AccessType
 
-from app.auth.notices import may_tell
 from app.config import EMAIL_TEMPLATES
 from app.errors import ApiError
 from app.extensions import db, guard
 from app.models import User
+from app.notices import may_tell
 from app.tokens import claims
 
 REGISTRATION = AccessType.register

@@ -1,10 +1,20 @@
-"""Personal access tokens' format: ``gh_pat_`` and 256 random bits (``app.tokens.opaque``). The
-fixed prefix lets secret scanners find a leaked one and the guard tell one from a JWT; only
-the digest is kept. What a token may do is ``app.auth.personal_tokens`` and ``app.auth.scopes``."""
+"""Personal access tokens: their format, ``gh_pat_`` and 256 random bits (``app.tokens.opaque``),
+and how one is read. The fixed prefix lets secret scanners find a leaked one and the guard tell
+one from a JWT; only the digest is kept. Making and revoking them is
+``app.accounts.personal_tokens``; what one may do, ``app.access``.
+"""
 
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+
+from app.extensions import db
+from app.models import PersonalToken, User
+from app.models.columns import utcnow
 from app.tokens.opaque import digest, new_secret
 
 PREFIX = "gh_pat_"
+USE_RECORDED_EVERY = timedelta(minutes=1)
 
 
 def mint() -> tuple[str, str]:
@@ -15,3 +25,32 @@ def mint() -> tuple[str, str]:
 
 def is_personal(token: str) -> bool:
     return token.startswith(PREFIX)
+
+
+def holder(secret: str) -> tuple[User | None, PersonalToken | None]:
+    """The user and the token that ``secret`` is, in one statement (None, None: no such
+    token, or revoked)."""
+    row = db.session.execute(
+        select(User, PersonalToken)
+        .join(PersonalToken, PersonalToken.user_id == User.user_id)
+        .where(PersonalToken.digest == digest(secret))
+    ).first()
+    return (row.User, row.PersonalToken) if row else (None, None)
+
+
+def record_use(token: PersonalToken) -> None:
+    """``last_used_at`` now, unless it was written less than a minute ago (one statement, at
+    most once a minute per token, whatever the number of requests)."""
+    now = utcnow()
+    last = token.last_used_at
+    if last is not None and now - last < USE_RECORDED_EVERY:
+        return
+    table = PersonalToken.__table__
+    db.session.execute(
+        update(table)
+        .where(
+            table.c.id == token.id,
+            or_(table.c.last_used_at.is_(None), table.c.last_used_at < now - USE_RECORDED_EVERY),
+        )
+        .values(last_used_at=now)
+    )

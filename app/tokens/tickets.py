@@ -28,6 +28,12 @@ PASSKEY_SIGN_IN = "passkey-sign-in"
 OIDC_STATE = "oidc-state"
 OIDC_EXCHANGE = "oidc-exchange"
 OIDC_LINK = "oidc-link"
+# How long each kind lives, in seconds.
+SECOND_STEP_LIFESPAN = 300
+ENROLMENT_LIFESPAN = 900
+CHALLENGE_LIFESPAN = 300
+STATE_LIFESPAN = 600
+EXCHANGE_LIFESPAN = 60
 
 
 def issue(kind: str, lifespan: int, user: User | None = None, **data) -> str:
@@ -100,6 +106,78 @@ def redeem(kind: str, secret: str, user: User | None = None) -> Ticket | None:
     row = db.session.execute(statement.returning(Ticket.user_id, Ticket.data)).first()
     db.session.commit()
     return None if row is None else Ticket(kind=kind, user_id=row.user_id, data=row.data)
+
+
+def second_step(user: User) -> str:
+    """The ``mfa_token`` of a sign-in whose password passed: good for the second step only,
+    until the account's password changes."""
+    return issue(MFA, SECOND_STEP_LIFESPAN, user, token_version=user.token_version)
+
+
+def enrolment(user: User) -> str:
+    """The ``enrollment_token`` of an account that must turn MFA on before it signs in."""
+    return issue(ENROLMENT, ENROLMENT_LIFESPAN, user, token_version=user.token_version)
+
+
+def challenge(kind: str, user: User | None = None) -> str:
+    """A passkey ceremony's challenge: a registration's for ``user``, a sign-in's for nobody."""
+    return issue(kind, CHALLENGE_LIFESPAN, user)
+
+
+def provider_state(
+    provider: str,
+    redirect_uri: str,
+    verifier: str,
+    nonce: str,
+    link_to: User | None,
+    binding: str | None,
+) -> str:
+    """A provider sign-in's (or, with ``link_to``, link's) state: its PKCE verifier, nonce,
+    where to send the browser back, and the digest of the cookie that binds a sign-in to its
+    browser."""
+    return issue(
+        OIDC_STATE,
+        STATE_LIFESPAN,
+        link_to,
+        provider=provider,
+        verifier=verifier,
+        nonce=nonce,
+        redirect_uri=redirect_uri,
+        binding=binding,
+    )
+
+
+def exchange_code(user: User, binding: str) -> str:
+    """The single-use code a provider sign-in's browser exchanges for the login's answer."""
+    return issue(OIDC_EXCHANGE, EXCHANGE_LIFESPAN, user, binding=binding)
+
+
+def link_code(user: User, provider: str, subject: str, email: str | None) -> str:
+    """A link proved at a provider, for the session of ``user`` to confirm."""
+    return issue(OIDC_LINK, EXCHANGE_LIFESPAN, user, provider=provider, sub=subject, email=email)
+
+
+def holder(kind: str, secret: str) -> User:
+    """The user a live ticket of ``kind`` was issued to, who may still sign in (a password
+    change since voids it); the ticket is not used up."""
+    found = read(kind, secret)
+    if found is None:
+        raise ApiError(401, "invalid_token", "The token is not valid here (or used already).")
+    if found.expired:
+        raise ApiError(401, "token_expired", "The token has expired: sign in again.")
+    user = db.session.get(User, found.user_id)
+    if user is None or found.data.get("token_version") != user.token_version:
+        raise ApiError(401, "token_revoked", "The token was revoked: sign in again.")
+    if not user.may_sign_in:
+        raise ApiError(403, "account_disabled")
+    return user
+
+
+def use_up(kind: str, secret: str) -> None:
+    """Redeem the ticket of a step that succeeded; one redeemed meanwhile by another request
+    is refused (the two requests proved the same thing once)."""
+    if redeem(kind, secret) is None:
+        raise ApiError(401, "invalid_token", "The token was used already.")
 
 
 def prune() -> int:

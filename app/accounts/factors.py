@@ -2,9 +2,9 @@
 and the one rule over them.
 
 Each factor is checked in turn (``check``); a failing one counts as a failed sign-in of the
-account's name from this address (``app.auth.attempts``) and ends the request with its 401.
+account's name from this address (``app.accounts.attempts``) and ends the request with its 401.
 The count starts again only when every factor a step needs has passed (``passed``): at the end
-of ``prove``, and in ``app.auth.signin.sign_in`` once a sign-in's last factor passed. So a right
+of ``prove``, and in ``app.signin.sign_in`` once a sign-in's last factor passed. So a right
 password never buys more guesses at a second factor.
 
 A password login (``password_login``) is the one check made before the account is known: an
@@ -15,8 +15,9 @@ hash made with a deprecated scheme (pbkdf2_sha512) is replaced by an argon2id ha
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.auth import mfa, passkeys
-from app.auth.attempts import (
+from app.access import mfa_policy
+from app.accounts import mfa, passkeys
+from app.accounts.attempts import (
     LOGIN_NAME_LENGTH,
     clear_failures,
     count_failure,
@@ -53,7 +54,7 @@ def code(user: User, given: str, field: str = "code", recovery: bool = False) ->
 
 
 def passkey(user: User, credential: dict) -> Factor:
-    """A passkey of ``user``'s answer to a sign-in challenge (``app.auth.passkeys``)."""
+    """A passkey of ``user``'s answer to a sign-in challenge (``app.accounts.passkeys``)."""
     return Factor("passkey", "credential", lambda: passkeys.proves(user, credential))
 
 
@@ -75,7 +76,7 @@ def reauthentication(user: User, given: dict) -> list[Factor]:
     proofs = [password(user, given["password"])]
     if "credential" in given or ("code" in given and user.mfa_enabled):
         proofs.append(second_factor(user, given))
-    elif mfa.second_factors(user):
+    elif mfa_policy.second_factors(user):
         message = "A second factor is required: a code, or a passkey's answer (credential)."
         raise ApiError(422, "validation_error", details={"code": [message]})
     return proofs

@@ -7,12 +7,12 @@ session's password changed since the token was minted (its generation moved on:
 ``token_revoked``), or the account may not sign in (403 ``account_disabled``). Nothing is
 cached: every worker and instance refuses an ended session on the very next request.
 
-A personal access token (``gh_pat_...``, ``app.auth.personal_tokens``) is read with its user in
+A personal access token (``gh_pat_...``, ``app.accounts.personal_tokens``) is read with its user in
 one statement too, and refused if revoked (401 ``invalid_token``), expired (``token_expired``)
 or its account may not sign in, or its account's roles require a second factor it no longer has
 (403 ``mfa_enrollment_required``); it has no session, and so is never fresh.
 
-The request's scopes (``app.auth.scopes``): a session's token has every scope of its user's
+The request's scopes (``app.access.scopes``): a session's token has every scope of its user's
 roles and ``session``; a personal token its own, within its user's roles now.
 
 Freshness belongs to the token, not only to its session: a token counts as freshly
@@ -25,12 +25,12 @@ from datetime import UTC, datetime
 
 from flask import g
 
-from app.auth import personal_tokens
-from app.auth.scopes import SESSION, scopes_of_roles
+from app.access import mfa_policy
+from app.access.scopes import SESSION, scopes_of_roles
 from app.errors import ApiError
 from app.models import User
+from app.models.session import SessionState
 from app.tokens import access, claims, personal
-from app.tokens.claims import SessionState
 
 
 def authenticate(token: str) -> dict:
@@ -59,15 +59,15 @@ def authenticate(token: str) -> dict:
 
 def authenticate_personal(token: str) -> dict:
     """A personal token's user, and the claims praetorian reads (the user's roles now)."""
-    user, held = personal_tokens.holder(token)
+    user, held = personal.holder(token)
     if held is None:
         raise ApiError(401, "invalid_token", "The token is not one of ours (or was revoked).")
     if datetime.now(UTC) >= held.expires_at:
         raise ApiError(401, "token_expired", "The personal token has expired.")
     if not user.may_sign_in:
         raise ApiError(403, "account_disabled")
-    personal_tokens.refuse_without_required_factor(user)
-    personal_tokens.record_use(held)
+    mfa_policy.refuse_without_required_factor(user)
+    personal.record_use(held)
     g.authenticated_user = user
     g.authenticated_user_id = user.user_id
     g.authenticated_personal_token_id = held.id

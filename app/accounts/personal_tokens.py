@@ -1,6 +1,6 @@
 """Personal access tokens: created by a signed-in user (a fresh session), listed, revoked.
 
-A token acts as its user, within the scopes it was given (``app.auth.scopes``) and never
+A token acts as its user, within the scopes it was given (``app.access.scopes``) and never
 beyond its user's roles at the time of use. It is checked like an access token, in one
 statement with its user; its ``last_used_at`` is written at most once a minute. A password
 change or reset, a deactivation, a deletion and an admin's revocation end it (deleting the
@@ -11,17 +11,16 @@ whose roles require a second factor makes and uses tokens only while it has one.
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select
 
+from app.access import mfa_policy
+from app.access.scopes import scopes_of_roles
 from app.audit import record_event
-from app.auth import mfa
-from app.auth.scopes import scopes_of_roles
 from app.errors import ApiError
 from app.extensions import db
 from app.models import PersonalToken, User
 from app.models.columns import utcnow
 from app.tokens import personal
-from app.tokens.opaque import digest
 
 USE_RECORDED_EVERY = timedelta(minutes=1)
 
@@ -30,7 +29,7 @@ def create(user: User, name: str, scopes: list[str], expires_in: int | None) -> 
     """A new token of ``user``, and its secret (shown this once): 422 for scopes beyond the
     user's roles or a lifespan past ``PAT_MAX_LIFESPAN``, 409 past ``PATS_PER_USER``."""
     config = current_app.config
-    refuse_without_required_factor(user)
+    mfa_policy.refuse_without_required_factor(user)
     beyond = sorted(set(scopes) - scopes_of_roles(user.rolenames))
     if beyond:
         raise ApiError(
@@ -68,21 +67,6 @@ def create(user: User, name: str, scopes: list[str], expires_in: int | None) -> 
     return token, secret
 
 
-def refuse_without_required_factor(user: User) -> None:
-    """403 ``mfa_enrollment_required`` for an account whose roles require a second factor
-    (``MFA_REQUIRED_ROLES``) and that has none: its personal tokens are neither made nor
-    accepted until it enrols again (an admin's MFA reset leaves its tokens unusable, not
-    silently in force). A second factor enrolled means every fresh check of its sessions,
-    which creating a token needs, passed that factor too."""
-    if mfa.must_enrol(user):
-        raise ApiError(
-            403,
-            "mfa_enrollment_required",
-            "This account's roles require two-step sign-in and it has none: its personal tokens "
-            "work again once it enrols (sign in: POST /login).",
-        )
-
-
 def of_user(user_id: int):
     """SQL: the tokens of a user, for their list."""
     return select(PersonalToken).where(PersonalToken.user_id == user_id)
@@ -112,35 +96,6 @@ def revoke_all(user_id: int, reason: str) -> int:
             "token.revoked", user_id, {"tokens": [ended.rowcount, 0], "reason": [None, reason]}
         )
     return ended.rowcount
-
-
-def holder(secret: str) -> tuple[User | None, PersonalToken | None]:
-    """The user and the token that ``secret`` is, in one statement (None, None: no such
-    token, or revoked)."""
-    row = db.session.execute(
-        select(User, PersonalToken)
-        .join(PersonalToken, PersonalToken.user_id == User.user_id)
-        .where(PersonalToken.digest == digest(secret))
-    ).first()
-    return (row.User, row.PersonalToken) if row else (None, None)
-
-
-def record_use(token: PersonalToken) -> None:
-    """``last_used_at`` now, unless it was written less than a minute ago (one statement, at
-    most once a minute per token, whatever the number of requests)."""
-    now = utcnow()
-    last = token.last_used_at
-    if last is not None and now - last < USE_RECORDED_EVERY:
-        return
-    table = PersonalToken.__table__
-    db.session.execute(
-        update(table)
-        .where(
-            table.c.id == token.id,
-            or_(table.c.last_used_at.is_(None), table.c.last_used_at < now - USE_RECORDED_EVERY),
-        )
-        .values(last_used_at=now)
-    )
 
 
 def prune() -> int:

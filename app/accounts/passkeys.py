@@ -40,13 +40,13 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from app.access import mfa_policy
 from app.audit import record_event
-from app.auth import mfa
-from app.auth.notices import send_security_notice
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Passkey, User
 from app.models.columns import utcnow
+from app.notices import send_security_notice
 from app.tokens import tickets
 
 CHALLENGE_LIFESPAN = 300
@@ -207,7 +207,7 @@ def remove(user: User, passkey: Passkey) -> None:
         select(func.count()).where(Passkey.user_id == user.user_id, Passkey.id != passkey.id)
     )
     if not user.mfa_enabled and others == 0:
-        mfa.refuse_if_required(user)
+        mfa_policy.refuse_if_required(user)
     db.session.delete(passkey)
     record_event("passkey.removed", user.user_id, {"passkey": [passkey.name, None]})
 

@@ -13,12 +13,12 @@
 The link's token is an e-mailed token (``app.tokens.emailed``) naming the new address.
 """
 
-from app.auth.notices import send_security_notice
-from app.auth.registration import forget_unconfirmed
+from app.accounts.registration import forget_unconfirmed
 from app.errors import ApiError
 from app.extensions import db
 from app.mail import decided_in_the_worker
 from app.models import User
+from app.notices import send_security_notice
 from app.tokens import claims, emailed
 from app.tokens.emailed import send_email_change_confirmation, void_emailed_tokens
 

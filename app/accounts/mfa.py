@@ -9,7 +9,7 @@
 - Ten recovery codes of 80 random bits each, shown once, stored as SHA-256 hashes, each used
   at most once (again one conditional UPDATE).
 - A password login of an account with MFA on gives no tokens but a ticket for the second step
-  (``app.auth.signin``); codes are checked as factors (``app.auth.factors``), so wrong ones
+  (``app.signin``); codes are checked as factors (``app.accounts.factors``), so wrong ones
   count towards the lockout.
 - Turning MFA on or off, or an admin's reset, is audited and told to the account's holder.
 """
@@ -22,16 +22,15 @@ import time
 
 import pyotp
 import segno
-from flask import current_app
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, update
 
+from app.access.sessions import end_sessions
 from app.audit import record_event
-from app.auth.notices import send_security_notice
-from app.auth.sessions import end_sessions
 from app.errors import ApiError
 from app.extensions import db
 from app.models import Passkey, RecoveryCode, User
 from app.models.columns import utcnow
+from app.notices import send_security_notice
 from app.sealing import reseal, seal, unseal
 
 ISSUER = "Gatehouse"
@@ -183,51 +182,6 @@ def turn_off(user: User) -> None:
         "Your account no longer asks for a code at sign-in. If this was not you, reset your "
         "password and contact an administrator.",
     )
-
-
-def required_for(user: User) -> bool:
-    """Whether the account's roles require MFA (``MFA_REQUIRED_ROLES``)."""
-    return bool(set(current_app.config["MFA_REQUIRED_ROLES"]) & set(user.rolenames))
-
-
-def has_passkey(user: User) -> bool:
-    return db.session.scalar(select(exists().where(Passkey.user_id == user.user_id)))
-
-
-def second_factors(user: User) -> list[str]:
-    """What the account can prove besides its password: ``totp``, ``passkey``."""
-    return [
-        name for name, held in (("totp", user.mfa_enabled), ("passkey", has_passkey(user))) if held
-    ]
-
-
-def must_enrol(user: User) -> bool:
-    """Whether the account's roles require a second factor (TOTP or a passkey) it lacks."""
-    return required_for(user) and not user.mfa_enabled and not has_passkey(user)
-
-
-def refuse_if_required(user: User) -> None:
-    """409 for turning MFA off on an account whose roles require it (its sessions would go on
-    without a second factor)."""
-    if required_for(user):
-        raise ApiError(
-            409,
-            "conflict",
-            "This account's roles require two-step sign-in (MFA_REQUIRED_ROLES): it stays on. "
-            "An administrator can reset it (DELETE /users/<id>/mfa), which ends every session.",
-        )
-
-
-def refuse_session_without_mfa(user: User) -> None:
-    """403 ``mfa_enrollment_required`` for refreshing a session of an account whose roles now
-    require MFA and that has none (the setting changed, or an admin reset it): it signs in
-    again, and enrols."""
-    if must_enrol(user):
-        raise ApiError(
-            403,
-            "mfa_enrollment_required",
-            "This account must turn on two-step sign-in: sign in again (POST /login) to enrol.",
-        )
 
 
 def reset(user: User) -> None:

@@ -26,20 +26,12 @@ from flask import current_app, g, request
 from sqlalchemy import delete, or_, select, update
 
 from app.audit import record_event
-from app.auth.notices import send_security_notice
 from app.errors import ApiError
 from app.extensions import db
 from app.models import RefreshToken, User, UserSession
 from app.models.columns import utcnow
-from app.tokens.opaque import digest, new_secret
-
-
-def _issue_refresh_token(session: UserSession, predecessor_id: int | None = None) -> str:
-    token = new_secret()
-    db.session.add(
-        RefreshToken(session_id=session.id, token_hash=digest(token), predecessor_id=predecessor_id)
-    )
-    return token
+from app.notices import send_security_notice
+from app.tokens import refresh
 
 
 def _seconds(setting: str) -> timedelta:
@@ -64,7 +56,7 @@ def start_session(user: User, method: str) -> tuple[UserSession, str]:
     )
     db.session.add(session)
     db.session.flush()
-    return session, _issue_refresh_token(session)
+    return session, refresh.mint(session)
 
 
 def _end_least_recently_used(user_id: int, now: datetime) -> None:
@@ -84,11 +76,7 @@ def rotate(presented: str) -> tuple[User, UserSession, str]:
     """The session ``presented`` refreshes, its user, and the refresh token that replaces it;
     401 for an unknown, retired (after the grace) or expired token, 403 for a disabled account.
     A reuse is committed (the session ends) before the 401."""
-    found = db.session.execute(
-        select(RefreshToken.id, RefreshToken.session_id).where(
-            RefreshToken.token_hash == digest(presented)
-        )
-    ).first()
+    found = refresh.find(presented)
     if found is None:
         raise ApiError(401, "invalid_token", "The refresh token is not one of ours.")
     session = lock_session(found.session_id)
@@ -124,7 +112,7 @@ def rotate(presented: str) -> tuple[User, UserSession, str]:
     session.last_used_at = now
     session.idle_expires_at = now + _seconds("SESSION_IDLE_LIFESPAN")
     db.session.flush()
-    return user, session, _issue_refresh_token(session, predecessor_id=token.id)
+    return user, session, refresh.mint(session, predecessor_id=token.id)
 
 
 def _reuse_detected(session: UserSession) -> None:
@@ -167,7 +155,7 @@ def renew(session: UserSession) -> str:
     session.authenticated_at = now
     session.authenticated_jti = None
     db.session.flush()
-    return _issue_refresh_token(session)
+    return refresh.mint(session)
 
 
 def require_fresh_authentication() -> None:

@@ -2,7 +2,7 @@
 
 praetorian's decorators (``auth_required``, ``roles_required``, ``roles_accepted``) ask the guard
 for the request's token and its claims. Here the token comes from the ``Authorization`` header
-exactly as RFC 6750 writes it, and its claims from ``app.auth.bearer``, which verifies it and
+exactly as RFC 6750 writes it, and its claims from ``app.access.bearer``, which verifies it and
 holds it against the database on every request (its session, its user, its scopes). The guard
 is given both readers by the application factory: this module imports nothing of the app, since
 the extensions module builds the guard before anything else exists. E-mailed tokens (reset,

@@ -1,15 +1,15 @@
 """Setting a password: the policy, the hash, and the revocation that goes with it; and a
 signed-in user changing their own."""
 
+from app.access.sessions import current_session, end_sessions, renew
+from app.accounts import factors, personal_tokens
+from app.accounts.password_policy import password_problems
 from app.audit import PASSWORD_ACTION_ATTRIBUTE
-from app.auth import factors, personal_tokens
-from app.auth.notices import send_security_notice
-from app.auth.password_policy import password_problems
-from app.auth.sessions import current_session, end_sessions, renew
 from app.errors import ApiError
 from app.extensions import guard
 from app.models import User
 from app.models.columns import utcnow
+from app.notices import send_security_notice
 from app.tokens.emailed import void_emailed_tokens
 from app.tokens.transport import session_answer
 
@@ -22,7 +22,7 @@ def set_password(
     removed: list[str] = (),
 ) -> None:
     """Give ``user`` a new password; every token issued before stops working. The notice names
-    the other ways in a reset ``removed`` (``app.auth.recovery``).
+    the other ways in a reset ``removed`` (``app.accounts.recovery``).
 
     Length is checked by the schemas; the policy, which needs the account's username and
     e-mail, is checked here, where the user is known, with the registration's 422 shape.

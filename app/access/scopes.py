@@ -38,7 +38,7 @@ def scopes_of_roles(roles) -> set[str]:
 
 
 def granted_scopes() -> set[str]:
-    """The scopes of the request's bearer token (set by ``app.auth.bearer``)."""
+    """The scopes of the request's bearer token (set by ``app.access.bearer``)."""
     return g.get("authenticated_scopes", set())
 
 

@@ -1,20 +1,24 @@
-"""Configuration: one base class and one class per deployment, chosen by name.
+"""The settings every deployment shares, one section per concern, each read from the
+environment when a config object is built (not at import), so a test can change the environment
+and build another."""
 
-Everything that differs between deployments comes from environment variables, read when a
-config object is built (not at import), so a test can change the environment and build another.
-"""
-
-import json
 import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-EMAIL_TEMPLATES = Path(__file__).resolve().parent / "templates" / "email"
-MIN_SECRET_KEY_BYTES = 32
-# Development's per-address login limit: the Postman collection signs in a dozen times at once.
-DEVELOPMENT_LOGIN_LIMIT = "60 per minute"
+from app.config.env import (
+    ConfigError,
+    env_bool,
+    env_int,
+    env_list,
+    mail_settings_from_env,
+    normalize_database_url,
+)
+from app.config.providers import LOOPBACK_ADDRESSES, providers_from_env
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+EMAIL_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
 ONE_MEBIBYTE = 1024 * 1024
 # argon2id at OWASP's minimum. OWASP lists five settings of equal strength that trade memory for
@@ -25,131 +29,6 @@ ARGON2_MEMORY_COST_KIB = 7 * 1024
 ARGON2_TIME_COST = 5
 ARGON2_PARALLELISM = 1
 FAST_PATHS = ("autocommit_reads", "sql_dump")
-LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
-LOOPBACK_NAMES = (*LOOPBACK_ADDRESSES, "localhost")
-
-
-class ConfigError(RuntimeError):
-    """The environment does not allow the application to start; the message says why."""
-
-
-def normalize_database_url(url: str) -> str:
-    """Point postgres URLs at psycopg2, whatever spelling the provider uses.
-
-    Heroku hands out ``postgres://``; SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3,
-    which is not installed. Both become ``postgresql+psycopg2://``.
-    """
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix) :]
-    return url
-
-
-def env_int(name: str, default: int) -> int:
-    """An integer from the environment, with a one-line error when it is not one."""
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-
-
-def env_list(name: str) -> list[str]:
-    """A comma-separated list from the environment (empty when unset)."""
-    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
-
-
-def env_bool(name: str, default: bool) -> bool:
-    """A boolean from the environment: true/false, 1/0, yes/no, on/off."""
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
-
-
-# Every flask-mailman setting, and how to read it from the environment.
-MAIL_SETTINGS = {
-    "MAIL_BACKEND": str,
-    "MAIL_FILE_PATH": str,
-    "MAIL_SERVER": str,
-    "MAIL_PORT": int,
-    "MAIL_USERNAME": str,
-    "MAIL_PASSWORD": str,
-    "MAIL_USE_TLS": bool,
-    "MAIL_USE_SSL": bool,
-    "MAIL_DEFAULT_SENDER": str,
-    "MAIL_TIMEOUT": int,
-    "MAIL_SSL_KEYFILE": str,
-    "MAIL_SSL_CERTFILE": str,
-    "MAIL_USE_LOCALTIME": bool,
-    "MAIL_DEFAULT_CHARSET": str,
-}
-
-
-def mail_settings_from_env() -> dict:
-    """The MAIL_* variables that are set, converted to the types flask-mailman expects."""
-    settings = {}
-    for name, kind in MAIL_SETTINGS.items():
-        if os.environ.get(name, "").strip() == "":
-            continue
-        if kind is int:
-            settings[name] = env_int(name, 0)
-        elif kind is bool:
-            settings[name] = env_bool(name, False)
-        else:
-            settings[name] = os.environ[name]
-    return settings
-
-
-# A provider's name, here and in paths (app.api.providers.ProviderName): a letter first, and never
-# a word a path under /login/oidc/ already holds (POST /login/oidc/exchange).
-PROVIDER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
-RESERVED_PROVIDER_NAMES = ("exchange",)
-
-
-def providers_from_env() -> list[dict]:
-    """``OIDC_PROVIDERS``: a JSON list of providers, each with a name (lower-case letters,
-    digits, ``-``), its issuer (whose discovery document is read), a client id and secret."""
-    raw = os.environ.get("OIDC_PROVIDERS", "").strip()
-    if not raw:
-        return []
-    try:
-        providers = json.loads(raw)
-    except ValueError:
-        raise ConfigError("OIDC_PROVIDERS must be a JSON list of providers") from None
-    required = ("name", "issuer", "client_id", "client_secret")
-    if not isinstance(providers, list) or not all(
-        isinstance(entry, dict) and all(isinstance(entry.get(key), str) for key in required)
-        for entry in providers
-    ):
-        raise ConfigError(f"OIDC_PROVIDERS: each provider needs {', '.join(required)}")
-    names = [entry["name"] for entry in providers]
-    if len(set(names)) != len(names) or not all(PROVIDER_NAME.fullmatch(n) for n in names):
-        raise ConfigError("OIDC_PROVIDERS: names must be unique: a-z, then a-z, 0-9, '-'")
-    if reserved := sorted(set(names) & set(RESERVED_PROVIDER_NAMES)):
-        raise ConfigError(f"OIDC_PROVIDERS: {', '.join(reserved)} cannot name a provider")
-    for entry in providers:
-        issuer = urlsplit(entry["issuer"])
-        loopback = issuer.scheme == "http" and issuer.hostname in LOOPBACK_NAMES
-        if not (issuer.scheme == "https" or loopback) or not issuer.hostname:
-            raise ConfigError(
-                f"OIDC_PROVIDERS: the issuer of {entry['name']} must be an https:// URL "
-                "(http:// only on this machine, outside production)"
-            )
-    return providers
-
-
-# An origin exactly as browsers send it: scheme, host, port; no path, pattern or wildcard.
-EXACT_ORIGIN = re.compile(
-    r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?"
-)
 
 
 class Config:
@@ -275,7 +154,7 @@ class Config:
         self.RATELIMIT_PASSWORD_FORGOT = os.environ.get("RATELIMIT_PASSWORD_FORGOT", "5 per minute")
         # The other anonymous routes that take a body: /password/reset, /register/confirm.
         self.RATELIMIT_EMAILED_TOKENS = os.environ.get("RATELIMIT_EMAILED_TOKENS", "10 per minute")
-        # E-mails a stranger can have sent to an address (app/auth/notices.py), per address.
+        # E-mails a stranger can have sent to an address (app/notices.py), per address.
         self.NOTICE_LIMIT = os.environ.get("NOTICE_LIMIT", "5 per hour")
         # Passkey and provider ceremonies a signed-in user may start (options, links), per user.
         self.RATELIMIT_CEREMONIES = os.environ.get("RATELIMIT_CEREMONIES", "10 per minute")
@@ -352,105 +231,3 @@ class Config:
         self.OIDC_REDIRECT_ALLOWLIST = env_list("OIDC_REDIRECT_ALLOWLIST") or [
             f"{self.PUBLIC_BASE_URL}/account"
         ]
-
-
-class DevelopmentConfig(Config):
-    """Local development: embedded PostgreSQL in .devdb/ unless DATABASE_URL is set."""
-
-    name = "development"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.DEBUG = True
-        # Development only: a fixed key so tokens survive a restart of the dev server.
-        self.SECRET_KEY = self.SECRET_KEY or "development-only-key-never-use-in-production-0123"
-        self.SEED_DEFAULT_PASSWORDS_ALLOWED = True
-        if "RATELIMIT_LOGIN" not in os.environ:
-            self.RATELIMIT_LOGIN = DEVELOPMENT_LOGIN_LIMIT
-        # Development only: the docs page keeps its token across reloads (in localStorage).
-        self.OPENAPI_SWAGGER_UI_CONFIG["persistAuthorization"] = True
-        # Development writes e-mails to files instead of sending them.
-        if "MAIL_BACKEND" not in os.environ:
-            self.MAIL_BACKEND = "file"
-            self.MAIL_FILE_PATH = os.environ.get("MAIL_FILE_PATH") or str(
-                PROJECT_ROOT / "instance" / "mail"
-            )
-        if self.SQLALCHEMY_DATABASE_URI is None:
-            self.EMBEDDED_DATABASE_DIR = str(PROJECT_ROOT / ".devdb")
-
-
-class TestingConfig(Config):
-    """The test suite: a throwaway database from TEST_DATABASE_URL."""
-
-    name = "testing"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.TESTING = True
-        self.SECRET_KEY = "testing-key-" + "x" * 52
-        test_url = os.environ.get("TEST_DATABASE_URL")
-        if not test_url:
-            raise ConfigError("TEST_DATABASE_URL is not set: the testing config needs a database")
-        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(test_url)
-        self.SEED_DEFAULT_PASSWORDS_ALLOWED = True
-        self.MAIL_BACKEND = "locmem"
-        # E-mail is sent in the request, into the in-memory outbox tests read (the queue and
-        # its worker have tests of their own).
-        self.MAIL_QUEUE = False
-        # Tests switch it on where they test it; the rest log in many times from one address.
-        self.RATELIMIT_ENABLED = False
-
-
-class ProductionConfig(Config):
-    """Heroku and any other real deployment: refuses to start on a missing or weak setting."""
-
-    name = "production"
-
-    def __init__(self) -> None:
-        super().__init__()
-        if not self.SQLALCHEMY_DATABASE_URI:
-            raise ConfigError("DATABASE_URL is not set: production needs a PostgreSQL URL")
-        if not self.SECRET_KEY or len(self.SECRET_KEY.encode()) < MIN_SECRET_KEY_BYTES:
-            raise ConfigError(
-                f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production"
-            )
-        if not self.SIGNING_KEYS:
-            raise ConfigError(
-                "SIGNING_KEYS is not set: production signs access tokens with configured keys "
-                "(flask --app app generate-signing-key prints one)"
-            )
-        for provider in self.OIDC_PROVIDERS:
-            if not provider["issuer"].startswith("https://"):
-                raise ConfigError(
-                    f"OIDC_PROVIDERS: the issuer of {provider['name']} must be an https:// URL "
-                    "in production"
-                )
-        if self.REFRESH_COOKIE:
-            loose = [origin for origin in self.CORS_ORIGINS if not EXACT_ORIGIN.fullmatch(origin)]
-            if loose:
-                raise ConfigError(
-                    f"CORS_ORIGINS must list exact origins (scheme://host[:port]) while "
-                    f"REFRESH_COOKIE sends credentials: {', '.join(loose)} would let other sites "
-                    "use the refresh cookie"
-                )
-        # On Heroku (its dynos set DYNO) one router stands in front: without this, every limit
-        # would count the router's address, and one client's failures would lock out everyone.
-        if "TRUSTED_PROXY_HOPS" not in os.environ and os.environ.get("DYNO"):
-            self.TRUSTED_PROXY_HOPS = 1
-            self.PROXY_HOPS_FROM_PLATFORM = True
-        self.HSTS_ENABLED = True
-
-
-CONFIGS: dict[str, type[Config]] = {
-    cls.name: cls for cls in (DevelopmentConfig, TestingConfig, ProductionConfig)
-}
-
-
-def load_config(name: str | None = None) -> Config:
-    """Build the config named by ``name``, else by APP_CONFIG, else production."""
-    chosen = name or os.environ.get("APP_CONFIG") or "production"
-    try:
-        return CONFIGS[chosen]()
-    except KeyError:
-        known = ", ".join(sorted(CONFIGS))
-        raise ConfigError(f"APP_CONFIG must be one of {known}, got {chosen!r}") from None

@@ -16,7 +16,7 @@ alone, so that:
   argon2 verification: the answers and their timing do not tell whether an account exists.
 
 Wrong current passwords (``PUT /users/me/password``, ``/reauthenticate``) and wrong codes count
-like failed logins (``app.auth.factors`` checks every factor through here).
+like failed logins (``app.accounts.factors`` checks every factor through here).
 """
 
 import math
@@ -28,12 +28,12 @@ from sqlalchemy import case, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app.addresses import request_client_key
-from app.auth.notices import send_security_notice
 from app.errors import ApiError
 from app.extensions import db
 from app.identity import canonical
 from app.models import LoginFailure, User
 from app.models.columns import utcnow
+from app.notices import send_security_notice
 
 SLOWDOWN_STEP = 1
 SLOWDOWN_MAX = 30

@@ -21,13 +21,13 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.auth.notices import send_security_notice
 from app.errors import ApiError
 from app.extensions import db, guard
 from app.identity import canonical
 from app.mail import decided_in_the_worker
 from app.models import User
 from app.models.columns import utcnow
+from app.notices import send_security_notice
 from app.tokens import emailed
 
 

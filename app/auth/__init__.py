@@ -1,1 +1,0 @@
-"""Everything that glues flask-praetorian to Gatehouse's rules."""
