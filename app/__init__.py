@@ -1,5 +1,6 @@
 """Gatehouse: a role-based REST API on Flask."""
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from app.access import bearer
+from app.access.permissions import check_catalog_at_start
 from app.api import api, register_blueprints
 from app.api.docs import BEARER_SCHEME, BEARER_SECURITY_SCHEME, strings_without_nul
 from app.audit import install_audit_trail
@@ -51,6 +53,8 @@ def create_app(config_name: str | None = None, overrides: Mapping[str, Any] | No
     register_request_hooks(app)
     register_observability(app)
     register_commands(app)
+    if app.config["CHECK_PERMISSIONS_AT_START"] and os.environ.get("FLASK_RUN_FROM_CLI") != "true":
+        check_catalog_at_start(app)
     if app.config["PROXY_HOPS_FROM_PLATFORM"]:
         app.logger.info(
             "TRUSTED_PROXY_HOPS is not set: 1 on Heroku (DYNO is set), so limits count each "

@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.access.permissions import verify_catalog
 from app.access.sessions import prune_sessions
 from app.accounts import personal_tokens
 from app.accounts.attempts import prune_login_failures
@@ -66,6 +67,8 @@ def init_db(drop: bool = False) -> None:
         db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         db.session.commit()
     flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
+    # The migrated database must know the permissions the code declares (and no others).
+    verify_catalog()
 
 
 def seed_password(account: SeedAccount) -> tuple[str, bool]:
@@ -115,7 +118,10 @@ def seed_db() -> list[str]:
 @with_appcontext
 def init_db_command(drop: bool) -> None:
     """Apply the migrations to the database (--drop resets it first)."""
-    init_db(drop=drop)
+    try:
+        init_db(drop=drop)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
     click.echo("Database dropped and migrated." if drop else "Database migrated.")
 
 

@@ -1,6 +1,7 @@
 """Fixtures: a real PostgreSQL for the whole session, a fresh app and empty tables per test."""
 
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -19,6 +20,11 @@ from app.tokens import access, emailed, keys
 EMAILED_KINDS = {"reset": emailed.RESET, "registration": emailed.REGISTRATION}
 
 DEFAULT_PASSWORD = "correct-horse-battery"
+# Rows the migrations write (the permission catalog, the built-in roles): each test starts with
+# them as migrated, under a new authorization version (so no process keeps what an earlier
+# test's roles granted).
+MIGRATED_TABLES = ("permissions", "roles", "role_permissions", "authorization_version")
+MIGRATED_ROWS: dict[str, list[dict]] = {}
 _hash_cache: dict[str, str] = {}
 
 
@@ -55,6 +61,15 @@ def migrated_database(database_url):
     app = create_app("testing")
     with app.app_context():
         init_db(drop=True)
+        MIGRATED_ROWS.update(
+            {
+                table: [
+                    dict(row._mapping)
+                    for row in db.session.execute(db.metadata.tables[table].select())
+                ]
+                for table in MIGRATED_TABLES
+            }
+        )
         db.engine.dispose()
     return database_url
 
@@ -69,6 +84,7 @@ def app(migrated_database):
             table.name for table in db.metadata.sorted_tables if table.name != "row_counts"
         )
         db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        restore_migrated_rows()
         db.session.commit()
         # The first signing key is made (and read) now, not inside the test's first login.
         keys.current_ring()
@@ -76,6 +92,16 @@ def app(migrated_database):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def restore_migrated_rows() -> None:
+    for table in MIGRATED_TABLES:
+        rows = MIGRATED_ROWS[table]
+        if table == "authorization_version":
+            rows = [{**row, "version": time.time_ns()} for row in rows]
+        if rows:
+            db.session.execute(db.metadata.tables[table].insert(), rows)
+    db.session.execute(text("SELECT setval(pg_get_serial_sequence('roles', 'id'), 100)"))
 
 
 @pytest.fixture

@@ -107,7 +107,11 @@ def test_every_operation_answers_each_caller_as_recorded(client, callers) -> Non
         recorded = {**recorded, **added}
 
     changed = {
-        key: {"recorded": recorded[key], "now": row}
+        key: {
+            caller: f"{recorded[key][caller]} -> {status}"
+            for caller, status in row.items()
+            if recorded[key].get(caller) != status
+        }
         for key, row in seen.items()
         if key in recorded and recorded[key] != row
     }

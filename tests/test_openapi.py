@@ -55,9 +55,10 @@ def test_protected_operations_declare_bearer_security_and_roles(client) -> None:
     spec = _spec(client)
 
     admin_only = spec["paths"]["/users/admin-only"]["get"]
-    assert admin_only["security"] == [{"bearerAuth": ["users:read"]}]
-    assert "admin, operator" in admin_only["description"]
-    assert "with the scope users:read" in admin_only["description"]
+    assert admin_only["security"] == [{"bearerAuth": ["users:inspect"]}]
+    assert "whose token may use users:inspect" in admin_only["description"]
+    user_sessions = spec["paths"]["/users/{user_id}/sessions"]["delete"]
+    assert user_sessions["security"] == [{"bearerAuth": ["users:write", "session"]}]
     assert spec["paths"]["/users/me"]["get"]["security"] == [{"bearerAuth": ["profile"]}]
     assert spec["paths"]["/users/me/sessions"]["get"]["security"] == [{"bearerAuth": ["session"]}]
     assert "security" not in spec["paths"]["/login"]["post"]
@@ -151,10 +152,12 @@ def _concrete(path: str) -> str:
 
 def test_what_the_document_says_is_what_is_enforced(client, make_user, auth) -> None:
     """Every operation documented as needing a token refuses an anonymous caller with 401, and
-    every one documented as needing a role refuses a plain user with 403 (docs and checks come
-    from one decorator, so a view cannot be documented as "admin" and be open)."""
+    every one documented as needing a permission the ``user`` role does not grant refuses a
+    plain user with 403 naming it (docs and checks come from one decorator, so a view cannot be
+    documented as needing users:write and be open)."""
     headers = auth(make_user("plain"))
-    checked = 0
+    user_grants = {"profile", "users:read", "bucketlists:read", "bucketlists:write", "session"}
+    checked = refusals = 0
     for path, operations in _spec(client)["paths"].items():
         for method, operation in operations.items():
             if "security" not in operation:
@@ -163,12 +166,13 @@ def test_what_the_document_says_is_what_is_enforced(client, make_user, auth) -> 
             anonymous = call(_concrete(path), json={})
             assert anonymous.status_code == 401, (method, path)
             assert anonymous.get_json()["error"] == "missing_token"
-            if (
-                "with the role" in operation["description"]
-                or "one of the roles" in operation["description"]
-            ):
+            (needed,) = (set(requirement["bearerAuth"]) for requirement in operation["security"])
+            if needed - user_grants:
                 refused = call(_concrete(path), json={}, headers=headers)
                 assert refused.status_code == 403, (method, path)
                 assert refused.get_json()["error"] == "forbidden"
+                assert refused.get_json()["details"]["permissions"] == sorted(needed - user_grants)
+                refusals += 1
             checked += 1
     assert checked >= 20
+    assert refusals >= 10

@@ -27,7 +27,8 @@ def test_role_matrix(client, make_user, auth, path, role, expected) -> None:
     body = response.get_json()
     if expected == 403:
         assert body["error"] == "forbidden"
-        assert body["message"] == "Your roles do not allow this operation."
+        assert body["message"] == "This needs the permission users:inspect."
+        assert body["details"] == {"permissions": ["users:inspect"]}
     else:
         assert "error" not in body
         assert body.get("username") == account.username or body["_meta"]["total_items"] == 1

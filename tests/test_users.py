@@ -192,6 +192,9 @@ def test_root_links_to_every_top_level_resource(client) -> None:
         "admin_users": 401,
         "audit_events": 401,
         "bucketlists": 401,
+        "roles": 401,
+        "permissions": 401,
+        "authz_check": 405,
     }
     assert set(links) == set(expected)
     for name, path in links.items():

@@ -12,8 +12,10 @@ one statement too, and refused if revoked (401 ``invalid_token``), expired (``to
 or its account may not sign in, or its account's roles require a second factor it no longer has
 (403 ``mfa_enrollment_required``); it has no session, and so is never fresh.
 
-The request's scopes (``app.access.scopes``): a session's token has every scope of its user's
-roles and ``session``; a personal token its own, within its user's roles now.
+The request's permissions (``app.access.permissions``): a session's token has every permission
+its user's roles grant now, and ``session``; a personal token its scopes (with what is declared
+within them) that its user's roles grant now. What roles grant is read as of the authorization
+version the token's statement returns, so a change of a role is obeyed on the next request.
 
 Freshness belongs to the token, not only to its session: a token counts as freshly
 authenticated when its session's last password check (login, ``/reauthenticate``, a password
@@ -25,8 +27,8 @@ from datetime import UTC, datetime
 
 from flask import g
 
-from app.access import mfa_policy
-from app.access.scopes import SESSION, scopes_of_roles
+from app.access import mfa_policy, permissions
+from app.access.permissions import SESSION
 from app.errors import ApiError
 from app.models import User
 from app.models.session import SessionState
@@ -39,7 +41,7 @@ def authenticate(token: str) -> dict:
     if personal.is_personal(token):
         return authenticate_personal(token)
     data = access.read(token)
-    user, session = User.token_subject(data[claims.USER], data[claims.SESSION])
+    user, session, version = User.token_subject(data[claims.USER], data[claims.SESSION])
     if user is None:
         raise ApiError(401, "token_revoked", "The token's user no longer exists.")
     check_session(session, data)
@@ -52,14 +54,17 @@ def authenticate(token: str) -> dict:
     g.authenticated_session_id = session.id
     g.authenticated_token_id = data[claims.TOKEN_ID]
     g.authenticated_at = session.authenticated_at if made_or_after_check(session, data) else None
-    # The roles the token names (a role change ends the user's sessions, so they are current).
-    g.authenticated_scopes = scopes_of_roles(data[claims.ROLES].split(",")) | {SESSION}
-    return data
+    held = permissions.of_roles(user.rolenames, version) | {SESSION}
+    g.authenticated_role_permissions = held
+    g.authenticated_permissions = held
+    # praetorian's role decorators read the account's roles now (a role change ends its sessions
+    # anyway, so they are the token's).
+    return {**data, claims.ROLES: ",".join(user.rolenames)}
 
 
 def authenticate_personal(token: str) -> dict:
     """A personal token's user, and the claims praetorian reads (the user's roles now)."""
-    user, held = personal.holder(token)
+    user, held, version = personal.holder(token)
     if held is None:
         raise ApiError(401, "invalid_token", "The token is not one of ours (or was revoked).")
     if datetime.now(UTC) >= held.expires_at:
@@ -71,7 +76,9 @@ def authenticate_personal(token: str) -> dict:
     g.authenticated_user = user
     g.authenticated_user_id = user.user_id
     g.authenticated_personal_token_id = held.id
-    g.authenticated_scopes = set(held.scopes) & scopes_of_roles(user.rolenames)
+    by_roles = permissions.of_roles(user.rolenames, version)
+    g.authenticated_role_permissions = by_roles
+    g.authenticated_permissions = frozenset(permissions.within_scopes(held.scopes) & by_roles)
     return {claims.USER: user.user_id, claims.ROLES: ",".join(user.rolenames)}
 
 

@@ -1,20 +1,19 @@
 """Personal access tokens: created by a signed-in user (a fresh session), listed, revoked.
 
-A token acts as its user, within the scopes it was given (``app.access.scopes``) and never
-beyond its user's roles at the time of use. It is checked like an access token, in one
-statement with its user; its ``last_used_at`` is written at most once a minute. A password
-change or reset, a deactivation, a deletion and an admin's revocation end it (deleting the
-row); creations and revocations are audited (``token.created``, ``token.revoked``). An account
-whose roles require a second factor makes and uses tokens only while it has one.
-"""
+A token acts as its user, within the scopes it was given (permissions of the catalog,
+``app.access.permissions``) and never beyond what its user's roles grant at the time of use. It
+is checked like an access token, in one statement with its user; its ``last_used_at`` is written
+at most once a minute. A password change or reset, a deactivation, a deletion and an admin's
+revocation end it (deleting the row); creations and revocations are audited (``token.created``,
+``token.revoked``). An account whose roles require a second factor makes and uses tokens only
+while it has one."""
 
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from app.access import mfa_policy
-from app.access.scopes import scopes_of_roles
+from app.access import mfa_policy, permissions
 from app.audit import record_event
 from app.errors import ApiError
 from app.extensions import db
@@ -30,7 +29,7 @@ def create(user: User, name: str, scopes: list[str], expires_in: int | None) -> 
     user's roles or a lifespan past ``PAT_MAX_LIFESPAN``, 409 past ``PATS_PER_USER``."""
     config = current_app.config
     mfa_policy.refuse_without_required_factor(user)
-    beyond = sorted(set(scopes) - scopes_of_roles(user.rolenames))
+    beyond = sorted(set(scopes) - permissions.of_account(user))
     if beyond:
         raise ApiError(
             422,

@@ -3,6 +3,7 @@ one's password."""
 
 from flask import current_app, make_response, url_for
 
+from app.access.permissions import SESSION
 from app.access.sessions import end_sessions
 from app.accounts import email_change, recovery, registration
 from app.accounts.passwords import change_own_password, set_password
@@ -125,7 +126,7 @@ def reset_password(payload):
 
 @blp.route("users/me/password", methods=["PUT"])
 @blp.auth_required(
-    scope="session",
+    SESSION,
     unauthorized="invalid_credentials (the current password is wrong, see "
     "details.current_password), or no usable token: missing_token, invalid_token, "
     "token_expired or token_revoked.",

@@ -2,8 +2,9 @@
 
 from sqlalchemy import select
 
+from app.access.permissions import AUDIT_READ
 from app.api.blueprint import Blueprint
-from app.models import STAFF_ROLES, AuditEvent
+from app.models import AuditEvent
 from app.pagination import Order, paginate
 from app.schemas.audit import AuditEventPageSchema, AuditEventSchema, AuditListArgsSchema
 
@@ -20,7 +21,7 @@ NEWEST_FIRST = Order((AuditEvent.id,), descending=True)
 
 
 @blp.route("")
-@blp.roles_accepted(*STAFF_ROLES, scope="audit:read")
+@blp.auth_required(AUDIT_READ)
 @blp.list_arguments(AuditListArgsSchema)
 @blp.response(200, AuditEventPageSchema)
 def list_audit_events(filters):

@@ -5,6 +5,7 @@ mode included, is ``app.tokens.transport``."""
 
 from flask import make_response
 
+from app.access.permissions import SESSION
 from app.access.sessions import current_session, end_session
 from app.api.blueprint import Blueprint
 from app.extensions import db
@@ -93,7 +94,7 @@ def refresh(payload):
 
 
 @blp.route("logout", methods=["POST"])
-@blp.auth_required(scope="session")
+@blp.auth_required(SESSION)
 @blp.response(204)
 def logout():
     """End the session of this access token: its access and refresh tokens stop working."""
@@ -106,7 +107,7 @@ def logout():
 @blp.route("reauthenticate", methods=["POST"])
 @blp.rate_limited("login")
 @blp.auth_required(
-    scope="session",
+    SESSION,
     unauthorized="invalid_credentials (the password or code is wrong, see details; counted "
     "like a failed login), or no usable token: missing_token, invalid_token, token_expired or "
     "token_revoked.",

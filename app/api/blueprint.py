@@ -1,18 +1,20 @@
 """The flask-smorest Blueprint every resource uses.
 
-Who may call a view, and with which scope (``app.access.scopes``), is said once, by one decorator
-that both enforces it (flask-praetorian's ``auth_required``, ``roles_required`` or
-``roles_accepted``, then the scope) and documents it in the OpenAPI document (the bearer
-security requirement with its scope, who may call, the 401 and 403 answers), so the docs
+Who may call a view, and with which permission (``app.access.permissions``), is said once, by
+one decorator that both enforces it (flask-praetorian's ``auth_required``, ``roles_required`` or
+``roles_accepted``, then the permission) and documents it in the OpenAPI document (the bearer
+security requirement naming the permission, who may call, the 401 and 403 answers), so the docs
 cannot say "admin" of a view anyone may call:
+
+    THINGS_READ = declare("things:read", "Read the things.")
 
     @blp.route("")
     class Things(MethodView):
-        @blp.auth_required(scope="things:read")
+        @blp.auth_required(THINGS_READ)
         def get(self): ...
 
-        @blp.roles_required("admin", scope="things:write")
-        def post(self): ...
+A permission is granted by roles, which are data (``GET /roles``); ``roles_required`` and
+``roles_accepted`` remain for rules about a role by name.
 
 Its JSON body parser is stricter than webargs' own: an operation that takes a body refuses a
 request without one (422), instead of reading it as an empty object (a PATCH with no body is a
@@ -32,7 +34,7 @@ from limits import parse as parse_limit
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
-from app.access.scopes import SESSION, require_scope
+from app.access.permissions import SESSION, require
 from app.access.sessions import require_fresh_authentication
 from app.addresses import request_client_key
 from app.api.docs import BEARER_SCHEME
@@ -132,15 +134,18 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def auth_required(self, *, scope: str, unauthorized: str = NO_USABLE_BEARER):
-        """Any signed-in user whose token has ``scope`` may call the view. ``unauthorized``
+    def auth_required(
+        self,
+        permission: str | None = None,
+        *,
+        session: bool = False,
+        unauthorized: str = NO_USABLE_BEARER,
+    ):
+        """A signed-in caller whose token may use ``permission`` (any signed-in caller without
+        one), and with ``session`` a session's token (never a personal one). ``unauthorized``
         describes its 401 answers when the view gives more of them than a bad token."""
         return lambda view: self._access(
-            flask_praetorian.auth_required,
-            view,
-            "any signed-in user",
-            scope,
-            unauthorized=unauthorized,
+            flask_praetorian.auth_required, view, permission, session, unauthorized
         )
 
     def fresh_auth_required(self, view):
@@ -153,61 +158,65 @@ class Blueprint(flask_smorest.Blueprint):
             require_fresh_authentication()
             return view(*args, **kwargs)
 
-        return self._access(
-            flask_praetorian.auth_required,
-            fresh,
-            "any signed-in user, whose session checked the password recently",
-            SESSION,
-            unauthorized=STALE_SESSION,
-        )
+        return self._access(flask_praetorian.auth_required, fresh, SESSION, False, STALE_SESSION)
 
-    def roles_required(self, *roles: str, scope: str):
-        """Only users with every one of ``roles``, whose token has ``scope``, may call it."""
+    def roles_required(self, *roles: str, permission: str | None = None):
+        """Only users with every one of ``roles`` (by name), whose token may use ``permission``,
+        may call it. Most routes name a permission alone (``auth_required``), so that a role made
+        through the API can be given it; a role check is for rules about a role itself."""
         return lambda view: self._access(
             flask_praetorian.roles_required(*roles),
             view,
-            "a user with the role" + ("s " if len(roles) > 1 else " ") + " and ".join(roles),
-            scope,
-            forbidden=True,
+            permission,
+            False,
+            role_rule="the role" + ("s " if len(roles) > 1 else " ") + " and ".join(roles),
         )
 
-    def roles_accepted(self, *roles: str, scope: str):
-        """Users with any one of ``roles``, whose token has ``scope``, may call the view."""
+    def roles_accepted(self, *roles: str, permission: str | None = None):
+        """Users with any one of ``roles``, whose token may use ``permission``, may call it."""
         return lambda view: self._access(
             flask_praetorian.roles_accepted(*roles),
             view,
-            "a user with one of the roles " + ", ".join(roles),
-            scope,
-            forbidden=True,
+            permission,
+            False,
+            role_rule="one of the roles " + ", ".join(roles),
         )
 
     def _access(
         self,
         praetorian_check,
         view,
-        who: str,
-        scope: str,
-        forbidden: bool = False,
+        permission: str | None,
+        session: bool,
         unauthorized: str = NO_USABLE_BEARER,
+        role_rule: str | None = None,
     ):
-        """Guard ``view`` with praetorian's check, then the scope; document both."""
+        """Guard ``view`` with praetorian's check, then the permission (and the session token);
+        document both."""
+        needed = [name for name in (permission, SESSION if session else None) if name]
 
         @wraps(view)
-        def scoped(*args, **kwargs):
-            require_scope(scope)
+        def permitted(*args, **kwargs):
+            for name in needed:
+                require(name)
             return view(*args, **kwargs)
 
+        who = "any signed-in caller" + (f" with {role_rule}" if role_rule else "")
+        if needed:
+            who += ", whose token may use " + " and ".join(needed)
         refused = (
-            "forbidden (missing role), " if forbidden else ""
-        ) + f"insufficient_scope (the token lacks {scope}) or account_disabled."
+            (f"forbidden (not {role_rule}, or " if role_rule else "forbidden (")
+            + "the account's roles do not grant the permission: details.permissions names it), "
+            "insufficient_scope (a personal token not given it) or account_disabled."
+        )
         return self.doc(
-            security=[{BEARER_SCHEME: [scope]}],
-            description=f"Requires a bearer token of {who}, with the scope {scope}.",
+            security=[{BEARER_SCHEME: needed}],
+            description=f"Requires a bearer token of {who}.",
             responses={
                 "401": error_response_doc(unauthorized),
                 "403": error_response_doc(refused),
             },
-        )(praetorian_check(scoped))
+        )(praetorian_check(permitted))
 
 
 def signed_in_user_key() -> str:

@@ -11,6 +11,7 @@ from flask_praetorian import current_user_id
 from sqlalchemy import func, select
 
 from app.access.ownership import owned, visible_to_current_user
+from app.access.permissions import BUCKETLISTS_READ, BUCKETLISTS_WRITE
 from app.api.blueprint import Blueprint
 from app.errors import ApiError
 from app.extensions import db
@@ -57,7 +58,7 @@ def item_of(bucketlist: Bucketlist, item_id: int) -> BucketlistItem:
 
 @blp.route("")
 class Bucketlists(MethodView):
-    @blp.auth_required(scope="bucketlists:read")
+    @blp.auth_required(BUCKETLISTS_READ)
     @blp.list_arguments(BucketlistListArgsSchema)
     @blp.response(200, BucketlistPageSchema)
     def get(self, filters):
@@ -68,7 +69,7 @@ class Bucketlists(MethodView):
             statement = statement.where(name.contains(filters["q"].lower(), autoescape=True))
         return paginate(statement, filters, BY_ID, BucketlistSchema)
 
-    @blp.auth_required(scope="bucketlists:write")
+    @blp.auth_required(BUCKETLISTS_WRITE)
     @blp.arguments(BucketlistCreateSchema)
     @blp.response(201, BucketlistSchema)
     def post(self, values):
@@ -82,14 +83,14 @@ class Bucketlists(MethodView):
 
 @blp.route("/<int:bucketlist_id>")
 class BucketlistById(MethodView):
-    @blp.auth_required(scope="bucketlists:read")
+    @blp.auth_required(BUCKETLISTS_READ)
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.response(200, BucketlistSchema)
     def get(self, bucketlist):
         """Show a bucketlist."""
         return bucketlist
 
-    @blp.auth_required(scope="bucketlists:write")
+    @blp.auth_required(BUCKETLISTS_WRITE)
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.arguments(BucketlistUpdateSchema)
     @blp.response(200, BucketlistSchema)
@@ -99,7 +100,7 @@ class BucketlistById(MethodView):
         db.session.commit()
         return bucketlist
 
-    @blp.auth_required(scope="bucketlists:write")
+    @blp.auth_required(BUCKETLISTS_WRITE)
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.response(204)
     def delete(self, bucketlist):
@@ -110,7 +111,7 @@ class BucketlistById(MethodView):
 
 @blp.route("/<int:bucketlist_id>/items")
 class Items(MethodView):
-    @blp.auth_required(scope="bucketlists:read")
+    @blp.auth_required(BUCKETLISTS_READ)
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.list_arguments(ItemListArgsSchema)
     @blp.response(200, BucketlistItemPageSchema)
@@ -121,7 +122,7 @@ class Items(MethodView):
             statement = statement.where(BucketlistItem.done == filters["done"])
         return paginate(statement, filters, ITEMS_BY_ID, BucketlistItemSchema)
 
-    @blp.auth_required(scope="bucketlists:write")
+    @blp.auth_required(BUCKETLISTS_WRITE)
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.arguments(ItemCreateSchema)
     @blp.response(201, BucketlistItemSchema)
@@ -136,7 +137,7 @@ class Items(MethodView):
 
 @blp.route("/<int:bucketlist_id>/items/<int:item_id>")
 class ItemById(MethodView):
-    @blp.auth_required(scope="bucketlists:write")
+    @blp.auth_required(BUCKETLISTS_WRITE)
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.arguments(ItemUpdateSchema)
     @blp.response(200, BucketlistItemSchema)
@@ -147,7 +148,7 @@ class ItemById(MethodView):
         db.session.commit()
         return item
 
-    @blp.auth_required(scope="bucketlists:write")
+    @blp.auth_required(BUCKETLISTS_WRITE)
     @owned(Bucketlist, "bucketlist_id", "bucketlist")
     @blp.response(204)
     def delete(self, bucketlist, item_id: int):

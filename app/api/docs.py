@@ -10,19 +10,16 @@ import flask_swagger_ui
 from flask import Blueprint, send_from_directory
 from marshmallow import fields
 
-from app.access.scopes import SCOPES
-
 BEARER_SCHEME = "bearerAuth"
 BEARER_SECURITY_SCHEME = {
     "type": "http",
     "scheme": "bearer",
     "bearerFormat": "JWT, or gh_pat_...",
     "description": "A session's access token (a JWT, from /login) or a personal access token "
-    "(gh_pat_..., from POST /users/me/tokens). Each operation names the scope it needs in its "
-    "security requirement: "
-    + "; ".join(f"{name}: {meaning}" for name, meaning in SCOPES.items())
-    + "; session: held by a session's access token only (managing tokens, sessions, the "
-    "password, MFA, passkeys, the e-mail address, and every fresh route).",
+    "(gh_pat_..., from POST /users/me/tokens). Each operation names the permission it needs in "
+    "its security requirement (GET /permissions lists them; a personal token's scopes are "
+    "permissions); session: held by a session's access token only (managing tokens, sessions, "
+    "the password, MFA, passkeys, the e-mail address, and every fresh route).",
 }
 SWAGGER_UI_ASSETS = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
 SWAGGER_UI_ASSETS_URL = "/docs/assets/"

@@ -4,7 +4,8 @@ before it gets any token (``app.accounts.mfa`` says how each piece works)."""
 
 from flask.views import MethodView
 
-from app.access import mfa_policy
+from app.access import mfa_policy, roles
+from app.access.permissions import SESSION, USERS_WRITE
 from app.accounts import factors, mfa
 from app.api.blueprint import Blueprint
 from app.api.lookup import user_or_404
@@ -39,9 +40,7 @@ def start_totp():
 
 @blp.route("users/me/mfa/totp/confirm", methods=["POST"])
 @blp.rate_limited("login")
-@blp.auth_required(
-    scope="session", unauthorized="invalid_credentials (wrong code), or no usable token."
-)
+@blp.auth_required(SESSION, unauthorized="invalid_credentials (wrong code), or no usable token.")
 @blp.arguments(CodeSchema)
 @blp.response(200, RecoveryCodesSchema)
 @blp.alt_response(409, schema=ErrorSchema, description=f"conflict: {mfa.NO_PENDING_SECRET}")
@@ -98,11 +97,13 @@ def disable_totp(payload):
 
 @blp.route("users/<int:user_id>/mfa")
 class UserMfa(MethodView):
-    @blp.roles_required("admin", scope="session")
+    @blp.auth_required(USERS_WRITE, session=True)
     @blp.response(204)
     @blp.alt_response(404, schema=ErrorSchema, description="not_found: no user has that id.")
     def delete(self, user_id: int):
         """Turn a user's MFA off (a lost device): every session of theirs ends."""
-        mfa.reset(user_or_404(user_id))
+        user = user_or_404(user_id)
+        roles.refuse_escalation(roles.grants(user.rolenames))
+        mfa.reset(user)
         db.session.commit()
         return "", 204

@@ -4,6 +4,7 @@ in with one, no username needed. How each ceremony is checked is ``app.accounts.
 from flask import url_for
 from flask.views import MethodView
 
+from app.access.permissions import SESSION
 from app.accounts import passkeys
 from app.api.blueprint import Blueprint
 from app.extensions import db
@@ -48,14 +49,14 @@ def registration_options():
 
 @blp.route("users/me/passkeys")
 class MyPasskeys(MethodView):
-    @blp.auth_required(scope="session")
+    @blp.auth_required(SESSION)
     @blp.list_arguments(PasskeyListArgsSchema)
     @blp.response(200, PasskeyPageSchema)
     def get(self, args):
         """List your passkeys, the oldest first."""
         return paginate(passkeys.of_user(current_user()), args, OLDEST_FIRST, PasskeySchema)
 
-    @blp.auth_required(scope="session")
+    @blp.auth_required(SESSION)
     @blp.arguments(PasskeyCreateSchema)
     @blp.response(201, PasskeySchema)
     @blp.alt_response(401, **REFUSED)

@@ -5,12 +5,13 @@ from flask import url_for
 from flask.views import MethodView
 from flask_praetorian import current_user_id
 
+from app.access.permissions import SESSION, USERS_INSPECT, USERS_WRITE
 from app.accounts import personal_tokens
 from app.api.blueprint import Blueprint
 from app.api.lookup import user_or_404
 from app.extensions import db
 from app.guard import current_user
-from app.models import STAFF_ROLES, PersonalToken
+from app.models import PersonalToken
 from app.pagination import Order, paginate
 from app.schemas.common import ErrorSchema
 from app.schemas.personal_token import (
@@ -31,7 +32,7 @@ NO_SUCH_TOKEN = {"schema": ErrorSchema, "description": "not_found: no token of t
 
 @blp.route("/me/tokens")
 class MyTokens(MethodView):
-    @blp.auth_required(scope="session")
+    @blp.auth_required(SESSION)
     @blp.list_arguments(PersonalTokenListArgsSchema)
     @blp.response(200, PersonalTokenPageSchema)
     def get(self, args):
@@ -56,7 +57,7 @@ class MyTokens(MethodView):
 
 
 @blp.route("/me/tokens/<int:token_id>", methods=["DELETE"])
-@blp.auth_required(scope="session")
+@blp.auth_required(SESSION)
 @blp.alt_response(404, **NO_SUCH_TOKEN)
 @blp.response(204)
 def end_my_token(token_id: int):
@@ -66,7 +67,7 @@ def end_my_token(token_id: int):
 
 
 @blp.route("/<int:user_id>/tokens")
-@blp.roles_accepted(*STAFF_ROLES, scope="session")
+@blp.auth_required(USERS_INSPECT, session=True)
 @blp.alt_response(404, schema=ErrorSchema, description="No user has that id (not_found).")
 @blp.list_arguments(PersonalTokenListArgsSchema)
 @blp.response(200, PersonalTokenPageSchema)
@@ -77,7 +78,7 @@ def user_tokens(args, user_id: int):
 
 
 @blp.route("/<int:user_id>/tokens/<int:token_id>", methods=["DELETE"])
-@blp.roles_required("admin", scope="session")
+@blp.auth_required(USERS_WRITE, session=True)
 @blp.alt_response(404, **NO_SUCH_TOKEN)
 @blp.response(204)
 def end_user_token(user_id: int, token_id: int):

@@ -7,6 +7,7 @@ from flask import redirect, url_for
 from flask.views import MethodView
 from werkzeug.routing import BaseConverter
 
+from app.access.permissions import SESSION
 from app.accounts import identities
 from app.api.blueprint import Blueprint
 from app.config import PROVIDER_NAME, RESERVED_PROVIDER_NAMES
@@ -158,7 +159,7 @@ def exchange(payload):
 
 @blp.route("users/me/identities")
 class MyIdentities(MethodView):
-    @blp.auth_required(scope="session")
+    @blp.auth_required(SESSION)
     @blp.list_arguments(IdentityListArgsSchema)
     @blp.response(200, IdentityPageSchema)
     def get(self, args):
@@ -184,7 +185,7 @@ def link(payload, provider: str):
 
 
 @blp.route("users/me/identities/<provider:provider>/confirm", methods=["POST"])
-@blp.auth_required(scope="session")
+@blp.auth_required(SESSION)
 @blp.arguments(LinkConfirmSchema)
 @blp.response(201, IdentitySchema)
 @blp.alt_response(403, schema=ErrorSchema, description="forbidden: another account's link.")

@@ -4,13 +4,14 @@ from flask.views import MethodView
 from flask_praetorian import current_user_id
 from sqlalchemy import select
 
+from app.access.permissions import SESSION, USERS_INSPECT, USERS_WRITE
 from app.access.sessions import current_session, end_session, end_sessions
 from app.api.blueprint import Blueprint
 from app.api.lookup import user_or_404
 from app.audit import record_event
 from app.errors import ApiError
 from app.extensions import db
-from app.models import STAFF_ROLES, UserSession
+from app.models import UserSession
 from app.models.columns import utcnow
 from app.pagination import Order, paginate
 from app.schemas.common import ErrorSchema
@@ -34,14 +35,14 @@ def live_sessions_of(user_id: int):
 
 @blp.route("/me/sessions")
 class MySessions(MethodView):
-    @blp.auth_required(scope="session")
+    @blp.auth_required(SESSION)
     @blp.list_arguments(SessionListArgsSchema)
     @blp.response(200, SessionPageSchema)
     def get(self, args):
         """List your live sessions, the most recently used first; current marks this one."""
         return paginate(live_sessions_of(current_user_id()), args, MOST_RECENT_FIRST, SessionSchema)
 
-    @blp.auth_required(scope="session")
+    @blp.auth_required(SESSION)
     @blp.response(204)
     def delete(self):
         """End every session of yours but this one."""
@@ -51,7 +52,7 @@ class MySessions(MethodView):
 
 
 @blp.route("/me/sessions/<int:session_id>", methods=["DELETE"])
-@blp.auth_required(scope="session")
+@blp.auth_required(SESSION)
 @blp.alt_response(404, schema=ErrorSchema, description="No live session of yours has that id.")
 @blp.response(204)
 def end_my_session(session_id: int):
@@ -65,7 +66,7 @@ def end_my_session(session_id: int):
 
 @blp.route("/<int:user_id>/sessions")
 class UserSessions(MethodView):
-    @blp.roles_accepted(*STAFF_ROLES, scope="session")
+    @blp.auth_required(USERS_INSPECT, session=True)
     @blp.alt_response(404, schema=ErrorSchema, description="No user has that id (not_found).")
     @blp.list_arguments(SessionListArgsSchema)
     @blp.response(200, SessionPageSchema)
@@ -74,7 +75,7 @@ class UserSessions(MethodView):
         user = user_or_404(user_id)
         return paginate(live_sessions_of(user.user_id), args, MOST_RECENT_FIRST, SessionSchema)
 
-    @blp.roles_required("admin", scope="session")
+    @blp.auth_required(USERS_WRITE, session=True)
     @blp.alt_response(404, schema=ErrorSchema, description="No user has that id (not_found).")
     @blp.response(204)
     def delete(self, user_id: int):

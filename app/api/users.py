@@ -7,8 +7,17 @@ or the last admin) are ``app.access.safeguards``.
 
 from flask import current_app, make_response, url_for
 from flask.views import MethodView
-from flask_praetorian import current_rolenames, current_user_id
+from flask_praetorian import current_user_id
 
+from app.access import roles
+from app.access.permissions import (
+    PROFILE,
+    USERS_INSPECT,
+    USERS_READ,
+    USERS_WRITE,
+    forbidden,
+    holds,
+)
 from app.access.safeguards import one_change_at_a_time, protect_admins
 from app.access.sessions import end_sessions
 from app.accounts import personal_tokens
@@ -19,7 +28,7 @@ from app.api.lookup import user_or_404
 from app.errors import ApiError
 from app.extensions import db, guard
 from app.guard import current_user
-from app.models import STAFF_ROLES, User
+from app.models import User
 from app.models.user_list import listing
 from app.pagination import paginate
 from app.schemas.common import ErrorSchema
@@ -49,14 +58,10 @@ LOCKOUT = "it would remove yourself or the last active admin"
 TAKEN = {"schema": ErrorSchema, "description": "conflict: the username or e-mail is taken."}
 
 
-def is_staff() -> bool:
-    return not current_rolenames().isdisjoint(STAFF_ROLES)
-
-
 def view_for(user: User) -> type[PublicUserSchema]:
     """What the signed-in user may see of ``user``: staff the admin view, a user their own
     profile, anyone else the public view."""
-    if is_staff():
+    if holds(USERS_INSPECT):
         return AdminUserSchema
     return SelfUserSchema if current_user_id() == user.user_id else PublicUserSchema
 
@@ -69,21 +74,23 @@ def refuse_taken(username: str | None, email: str | None, exclude_id: int | None
 
 @blp.route("")
 class Users(MethodView):
-    @blp.auth_required(scope="users:read")
+    @blp.auth_required(USERS_READ)
     @blp.list_arguments(UserListArgsSchema)
     @blp.response(200, PublicUserPageSchema)
     def get(self, filters):
         """List users (public view), filtered, sorted and a page at a time."""
-        if "is_active" in filters and not is_staff():
-            raise ApiError(403, "forbidden", "Only admins and operators may filter on is_active.")
+        if "is_active" in filters and not holds(USERS_INSPECT):
+            raise forbidden([USERS_INSPECT])
         return paginate(args=filters, schema=PublicUserSchema, **listing(filters))
 
-    @blp.roles_required("admin", scope="users:write")
+    @blp.auth_required(USERS_WRITE)
     @blp.alt_response(409, **TAKEN)
     @blp.arguments(UserCreateSchema)
     @blp.response(201, AdminUserSchema)
     def post(self, account):
-        """Create an account with any roles, active or not."""
+        """Create an account with any roles (none granting what you lack), active or not."""
+        roles.refuse_unknown_roles(account["roles"])
+        roles.refuse_escalation(roles.grants(account["roles"]))
         refuse_taken(account["username"], account["email"])
         user = User(
             username=account["username"],
@@ -99,7 +106,7 @@ class Users(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
-    @blp.auth_required(scope="profile")
+    @blp.auth_required(PROFILE)
     @blp.response(200, SelfUserSchema)
     def get(self):
         """Show the signed-in user's own profile."""
@@ -131,7 +138,7 @@ class Me(MethodView):
 
 
 @blp.route("/admin-only")
-@blp.roles_accepted(*STAFF_ROLES, scope="users:read")
+@blp.auth_required(USERS_INSPECT)
 @blp.list_arguments(UserListArgsSchema)
 @blp.response(200, AdminUserPageSchema)
 def admin_only(filters):
@@ -141,7 +148,7 @@ def admin_only(filters):
 
 @blp.route("/<int:user_id>")
 class UserById(MethodView):
-    @blp.auth_required(scope="users:read")
+    @blp.auth_required(USERS_READ)
     @blp.alt_response(404, **NO_SUCH_USER)
     @blp.doc(
         responses=one_of_response(
@@ -156,7 +163,7 @@ class UserById(MethodView):
         user = user_or_404(user_id)
         return view_for(user)().dump(user)
 
-    @blp.roles_required("admin", scope="users:write")
+    @blp.auth_required(USERS_WRITE)
     @blp.alt_response(404, **NO_SUCH_USER)
     @blp.alt_response(
         409,
@@ -170,6 +177,11 @@ class UserById(MethodView):
         sessions, a deactivation its personal tokens too."""
         one_change_at_a_time()
         user = user_or_404(user_id)
+        if "roles" in changes:
+            roles.refuse_unknown_roles(changes["roles"])
+        roles.refuse_escalation(
+            roles.grants(user.rolenames), roles.grants(changes.get("roles", ()))
+        )
         protect_admins(
             current_user(), user, roles=changes.get("roles"), is_active=changes.get("is_active")
         )
@@ -187,7 +199,7 @@ class UserById(MethodView):
         db.session.commit()
         return user
 
-    @blp.roles_required("admin", scope="users:write")
+    @blp.auth_required(USERS_WRITE)
     @blp.alt_response(404, **NO_SUCH_USER)
     @blp.alt_response(409, schema=ErrorSchema, description=f"conflict: {LOCKOUT}.")
     @blp.response(204)
@@ -195,6 +207,7 @@ class UserById(MethodView):
         """Delete an account and everything it owns; its sessions end with it."""
         one_change_at_a_time()
         user = user_or_404(user_id)
+        roles.refuse_escalation(roles.grants(user.rolenames))
         protect_admins(current_user(), user, deleting=True)
         db.session.delete(user)
         db.session.commit()

@@ -20,6 +20,7 @@ from app.config.providers import LOOPBACK_ADDRESSES, providers_from_env
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 EMAIL_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 FERNET_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
+ROLE_NAME = re.compile(r"[a-z][a-z0-9_.-]{1,63}")
 ONE_MEBIBYTE = 1024 * 1024
 # argon2id at OWASP's minimum. OWASP lists five settings of equal strength that trade memory for
 # passes (46 MiB x 1 ... 7 MiB x 5); this is the 7 MiB one. A worker keeps its argon2 buffer
@@ -45,6 +46,7 @@ class Config:
         self.tokens_and_sessions()
         self.passwords_and_sign_in()
         self.rate_limits()
+        self.permissions()
         self.api_documents()
         self.operations()
         self.accounts_and_mail()
@@ -129,11 +131,12 @@ class Config:
         # Failures against one login name, from all addresses, after which its checks slow down.
         self.LOGIN_SLOWDOWN_AFTER = env_int("LOGIN_SLOWDOWN_AFTER", 10)
         # Accounts with one of these roles must turn MFA on before they get tokens.
+        # (Roles are data: any role's name, a role nobody has requires nothing.)
         self.MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES")
-        unknown = set(self.MFA_REQUIRED_ROLES) - {"admin", "operator", "user"}
-        if unknown:
+        malformed = [name for name in self.MFA_REQUIRED_ROLES if not ROLE_NAME.fullmatch(name)]
+        if malformed:
             raise ConfigError(
-                f"MFA_REQUIRED_ROLES names unknown roles: {', '.join(sorted(unknown))}"
+                f"MFA_REQUIRED_ROLES names what no role can be called: {', '.join(malformed)}"
             )
         # Fernet keys for TOTP secrets (the first encrypts); unset: derived from SECRET_KEY.
         self.MFA_ENCRYPTION_KEYS = env_list("MFA_ENCRYPTION_KEYS")
@@ -167,6 +170,11 @@ class Config:
         # production on Heroku (DYNO is set), 1 when not set.
         self.TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
         self.PROXY_HOPS_FROM_PLATFORM = False
+
+    def permissions(self) -> None:
+        # A server refuses to start while the permissions declared in code and those in the
+        # database differ (app/access/permissions.py).
+        self.CHECK_PERMISSIONS_AT_START = env_bool("CHECK_PERMISSIONS_AT_START", True)
 
     def api_documents(self) -> None:
         # flask-smorest / OpenAPI

@@ -14,16 +14,24 @@ from app.models.login_failure import LoginFailure
 from app.models.passkey import Passkey
 from app.models.personal_token import PersonalToken
 from app.models.recovery_code import RecoveryCode
+from app.models.role import (
+    BUILT_IN_ROLES,
+    AuthorizationVersion,
+    Role,
+    RolePermission,
+    StoredPermission,
+)
 from app.models.row_count import RowCount
 from app.models.session import RefreshToken, UserSession
 from app.models.signing_key import StoredSigningKey
 from app.models.ticket import Ticket
-from app.models.user import ROLES, STAFF_ROLES, User
+from app.models.user import STAFF_ROLES, User
 
 __all__ = [
-    "ROLES",
+    "BUILT_IN_ROLES",
     "STAFF_ROLES",
     "AuditEvent",
+    "AuthorizationVersion",
     "Bucketlist",
     "BucketlistItem",
     "Identity",
@@ -32,7 +40,10 @@ __all__ = [
     "PersonalToken",
     "RecoveryCode",
     "RefreshToken",
+    "Role",
+    "RolePermission",
     "RowCount",
+    "StoredPermission",
     "StoredSigningKey",
     "Ticket",
     "User",

@@ -29,11 +29,11 @@ from app.identity import (
     skeleton,
 )
 from app.models.columns import timestamp_column
+from app.models.role import BUILT_IN_ROLES, AuthorizationVersion
 from app.models.row_count import RowCount
 from app.models.session import SessionState, UserSession
 
-ROLES = ("admin", "operator", "user")
-# Read-only staff and admins: they see the admin view of users and the audit trail.
+# The built-in staff roles: a new username may not pass for one of their holders' names.
 STAFF_ROLES = ("admin", "operator")
 
 
@@ -96,7 +96,8 @@ class User(db.Model):
 
     @rolenames.setter
     def rolenames(self, names: list[str]) -> None:
-        self.roles = ",".join(sorted(set(names), key=ROLES.index))
+        """The built-in roles first, in their order, then the others by name."""
+        self.roles = ",".join(sorted(set(names), key=role_order))
 
     @classmethod
     def lookup(cls, username: str) -> "User | None":
@@ -182,25 +183,29 @@ class User(db.Model):
     @classmethod
     def token_subject(
         cls, user_id: int, session_id: int | None
-    ) -> "tuple[User | None, SessionState | None]":
-        """The user an access token names and the state of the session it names (None when
-        the token names none, or another user's): one statement, since every authenticated
-        request runs it."""
+    ) -> "tuple[User | None, SessionState | None, int | None]":
+        """The user an access token names, the state of the session it names (None when the
+        token names none, or another user's), and the authorization version (what roles grant,
+        ``app.access.permissions``): one statement, since every authenticated request runs it."""
         row = db.session.execute(
             TOKEN_SUBJECT, {"user_id": user_id, "session_id": session_id}
         ).first()
         if row is None:
-            return None, None
+            return None, None, None
         if row.session_id is None:
-            return row.User, None
-        return row.User, SessionState(
-            id=row.session_id,
-            ended_at=row.ended_at,
-            expires_at=row.expires_at,
-            idle_expires_at=row.idle_expires_at,
-            authenticated_at=row.authenticated_at,
-            authenticated_jti=row.authenticated_jti,
-            generation=row.generation,
+            return row.User, None, row.authorization_version
+        return (
+            row.User,
+            SessionState(
+                id=row.session_id,
+                ended_at=row.ended_at,
+                expires_at=row.expires_at,
+                idle_expires_at=row.idle_expires_at,
+                authenticated_at=row.authenticated_at,
+                authenticated_jti=row.authenticated_jti,
+                generation=row.generation,
+            ),
+            row.authorization_version,
         )
 
     @classmethod
@@ -212,6 +217,10 @@ class User(db.Model):
         return f"<User {self.user_id} {self.username!r}>"
 
 
+# What roles grant is current as of this version (read with every token).
+AUTHORIZATION_VERSION = (
+    select(AuthorizationVersion.version).scalar_subquery().label("authorization_version")
+)
 # Built once: building a statement (and its cache key) costs more than running this one.
 TOKEN_SUBJECT = (
     select(
@@ -223,6 +232,7 @@ TOKEN_SUBJECT = (
         UserSession.authenticated_at,
         UserSession.authenticated_jti,
         UserSession.generation,
+        AUTHORIZATION_VERSION,
     )
     .outerjoin(
         UserSession,
@@ -230,6 +240,12 @@ TOKEN_SUBJECT = (
     )
     .where(User.user_id == bindparam("user_id"))
 )
+
+
+def role_order(name: str) -> tuple[int, str]:
+    return (
+        (BUILT_IN_ROLES.index(name), "") if name in BUILT_IN_ROLES else (len(BUILT_IN_ROLES), name)
+    )
 
 
 def split_roles(roles: str | None) -> list[str]:

@@ -26,6 +26,9 @@ AUDIT_ACTIONS = (
     "passkey.removed",
     "identity.linked",
     "identity.removed",
+    "role.created",
+    "role.updated",
+    "role.deleted",
 )
 
 

@@ -4,8 +4,10 @@ import re
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from app.access.permissions import CATALOG
 from app.accounts.password_policy import password_problems
 from app.identity import canonical, compatible
+from app.models.role import ROLE_NAME_PATTERN
 
 USERNAME_PATTERN = r"[A-Za-z0-9_.-]{3,64}"
 ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -30,6 +32,40 @@ class EmailAddress(fields.Email):
 
     def _deserialize(self, value, attr, data, **kwargs):
         return canonical(super()._deserialize(value, attr, data, **kwargs))
+
+
+class KnownPermission(validate.OneOf):
+    """One of the catalog's permissions (``app.access.permissions``), as the catalog stands when
+    the value is checked or the OpenAPI document written: a resource declares its own when its
+    module is imported, after this schema's."""
+
+    def __init__(self) -> None:
+        super().__init__((), error="No such permission: {input} (GET /permissions).")
+
+    @property
+    def choices(self):
+        return sorted(CATALOG)
+
+    @choices.setter
+    def choices(self, value) -> None:
+        """The catalog, not a list given once, holds the choices."""
+
+
+def permission_field(**kwargs) -> fields.String:
+    """A permission's name, one of the catalog's."""
+    return fields.String(validate=KnownPermission(), **kwargs)
+
+
+def role_name_field(**kwargs) -> fields.String:
+    """A role's name: a lower-case letter, then 1 to 63 of a-z, 0-9, '_', '.', '-'."""
+    return fields.String(
+        validate=validate.Regexp(
+            f"^{ROLE_NAME_PATTERN}$",
+            error="A role's name: a lower-case letter, then 1 to 63 of a-z, 0-9, '_', '.', '-'.",
+        ),
+        metadata={"pattern": f"^{ROLE_NAME_PATTERN}$", "example": "support"},
+        **kwargs,
+    )
 
 
 def username_field(**kwargs) -> fields.String:

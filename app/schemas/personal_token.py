@@ -2,12 +2,9 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.access.scopes import SCOPES
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
-from app.schemas.fields import NOT_BLANK
-
-SCOPE_LIST = ", ".join(f"{name} ({meaning})" for name, meaning in SCOPES.items())
+from app.schemas.fields import NOT_BLANK, permission_field
 
 
 class PersonalTokenSchema(Schema):
@@ -42,10 +39,13 @@ class PersonalTokenCreateSchema(RequestSchema):
 
     name = fields.String(required=True, validate=[validate.Length(min=1, max=100), NOT_BLANK])
     scopes = fields.List(
-        fields.String(validate=validate.OneOf(list(SCOPES))),
+        permission_field(),
         required=True,
-        validate=validate.Length(min=1, max=len(SCOPES)),
-        metadata={"description": f"One or more of: {SCOPE_LIST}. Within your roles."},
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "One or more permissions (GET /permissions) that your roles grant: "
+            "what the token may do."
+        },
     )
     expires_in = fields.Integer(
         validate=validate.Range(min=1),

@@ -8,7 +8,6 @@ from flask import url_for
 from marshmallow import Schema, fields, validate
 from sqlalchemy import ColumnElement, Text, bindparam, cast, func, literal_column
 
-from app.models.user import ROLES
 from app.models.user_list import DEFAULT_SORT, PREFIX_BELOW, SORTS
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, UtcDateTime, page_schema
@@ -17,6 +16,7 @@ from app.schemas.fields import (
     StrictBoolean,
     email_field,
     password_field,
+    role_name_field,
     username_field,
 )
 
@@ -73,12 +73,8 @@ AdminUserPageSchema = page_schema(AdminUserSchema)
 
 
 def roles_field(**kwargs) -> fields.List:
-    """One or more of admin, operator, user."""
-    return fields.List(
-        fields.String(validate=validate.OneOf(ROLES)),
-        validate=validate.Length(min=1, max=len(ROLES)),
-        **kwargs,
-    )
+    """One or more roles, by name (``GET /roles``; an unknown one is refused by name)."""
+    return fields.List(role_name_field(), validate=validate.Length(min=1, max=20), **kwargs)
 
 
 class UserCreateSchema(PasswordPolicyMixin, RequestSchema):
@@ -122,6 +118,6 @@ class UserListArgsSchema(PaginationArgsSchema):
             "would match nearly everyone)."
         },
     )
-    role = fields.String(validate=validate.OneOf(ROLES))
+    role = role_name_field()
     sort = fields.String(load_default=DEFAULT_SORT, validate=validate.OneOf(list(SORTS)))
     is_active = fields.Boolean(metadata={"description": "Admins and operators only."})

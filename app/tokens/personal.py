@@ -11,6 +11,7 @@ from sqlalchemy import or_, select, update
 from app.extensions import db
 from app.models import PersonalToken, User
 from app.models.columns import utcnow
+from app.models.user import AUTHORIZATION_VERSION
 from app.tokens.opaque import digest, new_secret
 
 PREFIX = "gh_pat_"
@@ -27,15 +28,15 @@ def is_personal(token: str) -> bool:
     return token.startswith(PREFIX)
 
 
-def holder(secret: str) -> tuple[User | None, PersonalToken | None]:
-    """The user and the token that ``secret`` is, in one statement (None, None: no such
-    token, or revoked)."""
+def holder(secret: str) -> tuple[User | None, PersonalToken | None, int | None]:
+    """The user and the token that ``secret`` is, and the authorization version, in one
+    statement (None, None, None: no such token, or revoked)."""
     row = db.session.execute(
-        select(User, PersonalToken)
+        select(User, PersonalToken, AUTHORIZATION_VERSION)
         .join(PersonalToken, PersonalToken.user_id == User.user_id)
         .where(PersonalToken.digest == digest(secret))
     ).first()
-    return (row.User, row.PersonalToken) if row else (None, None)
+    return (row.User, row.PersonalToken, row.authorization_version) if row else (None, None, None)
 
 
 def record_use(token: PersonalToken) -> None:
