@@ -76,11 +76,18 @@ def test_reauthenticating_renews_only_its_own_session(client, member, auth, age_
     first, second = auth(member), auth(member)
     age_sessions(301)
 
-    client.post("/reauthenticate", json={"password": member.password}, headers=first)
-    response = change_email(client, second)
+    reauthenticated = client.post(
+        "/reauthenticate", json={"password": member.password}, headers=first
+    )
+    other = change_email(client, second)
+    own = change_email(client, first, "renewed@example.com")
 
-    assert response.status_code == 401
-    assert response.get_json()["error"] == "reauthentication_required"
+    assert reauthenticated.status_code == 204
+    assert reauthenticated.get_data() == b""
+    assert other.status_code == 401
+    assert other.get_json()["error"] == "reauthentication_required"
+    assert own.status_code == 200
+    assert own.get_json()["email"] == "renewed@example.com"
 
 
 def test_wrong_passwords_at_reauthenticate_count_towards_the_lockout(client, member, auth) -> None:
