@@ -271,18 +271,27 @@ def test_turning_mfa_off_with_a_recovery_code(app, client, member, enrolled) -> 
 
 
 def test_an_admin_resets_mfa_and_every_session_ends(
-    app, client, admin, member, enrolled, auth
+    app, client, admin, operator, member, enrolled, auth
 ) -> None:
     headers, _, _ = enrolled
+    # The member's and the operator's attempts come first, while their sessions are live: only
+    # the role rule can refuse them.
+    by_member = client.delete(f"/users/{member.id}/mfa", headers=headers)
+    by_operator = client.delete(f"/users/{member.id}/mfa", headers=auth(operator))
+    still_on = client.get("/users/me", headers=headers)
 
     response = client.delete(f"/users/{member.id}/mfa", headers=auth(admin))
     refused = client.get("/users/me", headers=headers)
-    by_member = client.delete(f"/users/{member.id}/mfa", headers=headers)
 
+    for attempt in (by_member, by_operator):
+        assert attempt.status_code == 403
+        assert attempt.get_json()["error"] == "forbidden"
+    assert still_on.status_code == 200
+    assert still_on.get_json()["mfa_enabled"] is True
     assert response.status_code == 204
+    assert response.get_data() == b""
     assert refused.status_code == 401
     assert refused.get_json()["error"] == "token_revoked"
-    assert by_member.status_code == 401
     assert "user.mfa_reset" in actions(app, member.id)
     assert outbox(app)[-1].subject == "Two-step sign-in was reset by an administrator"
     with app.app_context():
