@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bench.harness import call, production_env, serving
-from tests.test_mfa import Authenticator
+from tests.support.totp import Authenticator
 
 PASSWORD = "security-e2e-passphrase"
 

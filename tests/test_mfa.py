@@ -3,9 +3,7 @@ API returns, recovery codes, the two-step login, the admin's reset, MFA_REQUIRED
 encryption of secrets at rest."""
 
 import re
-import time
 
-import pyotp
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
@@ -14,23 +12,9 @@ from app.auth import mfa
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.tokens import tickets
+from tests.support.totp import Authenticator, current_step
 
 RECOVERY_CODE = re.compile(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}")
-
-
-class Authenticator:
-    """An authenticator app: the code of the next unused step within the one-step drift."""
-
-    def __init__(self, secret: str) -> None:
-        self.totp = pyotp.TOTP(secret)
-        self.last_step: int | None = None
-
-    def code(self) -> str:
-        now = int(time.time() // 30)
-        step = now - 1 if self.last_step is None else max(self.last_step + 1, now - 1)
-        assert step <= now + 1, "no unused step left within the drift"
-        self.last_step = step
-        return self.totp.at(step * 30)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -150,16 +134,33 @@ def test_the_second_step_gives_tokens_and_a_code_works_once(client, member, enro
     assert replayed.get_json()["error"] == "invalid_credentials"
 
 
-def test_a_code_two_steps_old_is_refused(client, member, enrolled) -> None:
+def test_codes_one_step_away_are_accepted_and_two_steps_away_refused(
+    app, client, member, enrolled
+) -> None:
+    """One step of clock drift either way (RFC 6238 5.2), and no more."""
     _, authenticator, _ = enrolled
-    stale = authenticator.totp.at(time.time() - 90)
+    with app.app_context():
+        # The enrolment's step is forgotten, so that only the drift rule judges the codes.
+        db.session.get(User, member.id).totp_last_step = None
+        db.session.commit()
 
-    response = client.post(
-        "/login/mfa", json={"mfa_token": password_step(client, member)["mfa_token"], "code": stale}
-    )
+    def second_step(step: int):
+        token = password_step(client, member)["mfa_token"]
+        return client.post(
+            "/login/mfa", json={"mfa_token": token, "code": authenticator.at_step(step)}
+        )
 
-    assert response.status_code == 401
-    assert response.get_json()["error"] == "invalid_credentials"
+    now = current_step(margin=8)
+    # Each refusal comes before the acceptance that would make it a replay.
+    two_behind, one_behind = second_step(now - 2), second_step(now - 1)
+    two_ahead, one_ahead = second_step(now + 2), second_step(now + 1)
+
+    for refused in (two_behind, two_ahead):
+        assert refused.status_code == 401
+        assert refused.get_json()["error"] == "invalid_credentials"
+    for accepted in (one_behind, one_ahead):
+        assert accepted.status_code == 200
+        assert accepted.get_json()["token_type"] == "Bearer"
 
 
 def test_a_recovery_code_signs_in_once(client, member, enrolled) -> None:
