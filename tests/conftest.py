@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
+from passlib.hash import pbkdf2_sha512
 from sqlalchemy import text
 
 from app import create_app
@@ -132,6 +133,18 @@ def make_user(app):
             return Account(user.user_id, username, email, password, list(roles))
 
     return make
+
+
+@pytest.fixture
+def veteran(app, make_user) -> tuple[Account, str]:
+    """An account whose hash was made by flask-praetorian's default scheme, pbkdf2_sha512: the
+    account and that legacy hash."""
+    account = make_user("veteran")
+    legacy_hash = pbkdf2_sha512.hash(account.password)
+    with app.app_context():
+        db.session.get(User, account.id).password = legacy_hash
+        db.session.commit()
+    return account, legacy_hash
 
 
 @pytest.fixture

@@ -151,10 +151,24 @@ def test_lockout(app, client, member) -> None:
     assert event.changes["locked_until"][0] is None
 
 
-def test_logins_and_legacy_rehash_write_no_event(app, client, member) -> None:
-    client.post("/login", json={"username": "member", "password": member.password})
+def test_logins_and_legacy_rehash_write_no_event(app, client, member, veteran) -> None:
+    account, legacy_hash = veteran
 
-    assert [event.action for event in _events(app)] == ["user.created"]
+    plain = client.post("/login", json={"username": "member", "password": member.password})
+    rehashed = client.post("/login", json={"username": "veteran", "password": account.password})
+
+    for login in (plain, rehashed):
+        assert login.status_code == 200
+        assert login.get_json()["token_type"] == "Bearer"
+    with app.app_context():
+        # The login did rehash: the trail stays silent about a hash that did change.
+        rehashed_to = db.session.get(User, account.id).password
+    assert rehashed_to != legacy_hash
+    assert rehashed_to.startswith("$argon2id$")
+    assert [(event.action, event.target_id) for event in _events(app)] == [
+        ("user.created", member.id),
+        ("user.created", account.id),
+    ]
 
 
 def test_a_rolled_back_change_leaves_no_event(app, member) -> None:

@@ -3,7 +3,6 @@
 import argon2.low_level
 import pytest
 from passlib.hash import argon2 as passlib_argon2
-from passlib.hash import pbkdf2_sha512
 
 from app.extensions import db
 from app.models import User
@@ -147,18 +146,8 @@ def test_new_passwords_are_hashed_with_argon2id_at_owasp_minimum_or_above(app, m
     assert any(params["m"] >= m and params["t"] >= t for m, t in owasp_minimums)
 
 
-def _veteran_with_legacy_hash(app, make_user):
-    """An account whose hash was made by flask-praetorian's default scheme, pbkdf2_sha512."""
-    account = make_user("veteran")
-    legacy_hash = pbkdf2_sha512.hash(account.password)
-    with app.app_context():
-        db.session.get(User, account.id).password = legacy_hash
-        db.session.commit()
-    return account, legacy_hash
-
-
-def test_legacy_pbkdf2_hash_logs_in_and_is_replaced_by_argon2id(app, client, make_user) -> None:
-    account, legacy_hash = _veteran_with_legacy_hash(app, make_user)
+def test_legacy_pbkdf2_hash_logs_in_and_is_replaced_by_argon2id(app, client, veteran) -> None:
+    account, legacy_hash = veteran
 
     response = client.post("/login", json={"username": "veteran", "password": account.password})
 
@@ -203,8 +192,8 @@ def test_an_argon2id_hash_with_other_parameters_is_rehashed_with_the_configured_
     )
 
 
-def test_legacy_hash_with_a_wrong_password_is_refused_and_kept(app, client, make_user) -> None:
-    account, legacy_hash = _veteran_with_legacy_hash(app, make_user)
+def test_legacy_hash_with_a_wrong_password_is_refused_and_kept(app, client, veteran) -> None:
+    account, legacy_hash = veteran
 
     response = client.post("/login", json={"username": "veteran", "password": "wrong-password!"})
 
