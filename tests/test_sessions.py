@@ -204,19 +204,30 @@ def test_past_sessions_per_user_a_login_ends_the_least_recently_used(make_app, m
     client = app.test_client()
 
     def sign_in():
-        return client.post(
+        response = client.post(
             "/login", json={"username": member.username, "password": member.password}
-        ).get_json()
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
 
     oldest, middle = sign_in(), sign_in()
-    assert (
-        client.post("/refresh", json={"refresh_token": oldest["refresh_token"]}).status_code == 200
-    )
+    refreshed = client.post("/refresh", json={"refresh_token": oldest["refresh_token"]})
+    assert refreshed.status_code == 200
     # oldest was used last now: middle is the least recently used.
-    sign_in()
+    newest = sign_in()
+
     _assert_error(
         client.get("/users/me", headers=_bearer(middle["access_token"])), 401, "token_revoked"
     )
+    _assert_error(_refresh(client, middle["refresh_token"]), 401, "token_revoked")
+    # Only that one ended: the cap is not met by ending every session.
+    for survivor in (refreshed.get_json(), newest):
+        me = client.get("/users/me", headers=_bearer(survivor["access_token"]))
+        assert me.status_code == 200
+        assert me.get_json()["username"] == member.username
+    listed = client.get("/users/me/sessions", headers=_bearer(newest["access_token"]))
+    assert listed.status_code == 200
+    assert listed.get_json()["_meta"]["total_items"] == 2
 
 
 def test_my_sessions_list_marks_the_current_one(client, member, login) -> None:
