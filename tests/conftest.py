@@ -1,12 +1,17 @@
-"""Fixtures: a real PostgreSQL for the whole session, a fresh app and empty tables per test."""
+"""Fixtures: a real PostgreSQL for the whole session, a fresh app and empty tables per test, and
+the one way to run the app as a real server (``serve``).
+
+Markers (registered in pyproject.toml): ``e2e`` for tests that start real server processes,
+``slow`` for the others that take long; ``invoke test --fast`` leaves both out."""
 
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from passlib.hash import pbkdf2_sha512
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from app import create_app
 from app.auth.sessions import start_session
@@ -14,8 +19,10 @@ from app.cli import init_db
 from app.database import recorded_statements
 from app.embedded_db import start_embedded_postgres
 from app.extensions import db, guard
-from app.models import User
+from app.models import User, UserSession
+from app.models.columns import utcnow
 from app.tokens import access, emailed, keys
+from tests.support.processes import Server, production_env
 
 EMAILED_KINDS = {"reset": emailed.RESET, "registration": emailed.REGISTRATION}
 
@@ -32,6 +39,18 @@ class Account:
     email: str
     password: str
     roles: list[str] = field(default_factory=list)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that starts a server (through ``serve``) must be marked ``e2e``: ``--fast`` relies
+    on the marker to leave every server out."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "serve" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("e2e")
+    ]
+    if unmarked:
+        raise pytest.UsageError("start servers but are not marked e2e: " + ", ".join(unmarked))
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +112,30 @@ def make_app(app):
     for other in made:
         with other.app_context():
             db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def serve(migrated_database, tmp_path_factory):
+    """``serve(**settings)`` -> a ``Server``: gunicorn serving the app as in production, on the
+    test database (or ``database_url``) with ``settings`` added to its environment (or the whole
+    ``env`` given), on a free port (or ``port``); with ``command`` instead of gunicorn if given,
+    up once ``GET ready[0]`` answers ``ready[1]``. Every server a module started stops when its
+    tests end (``Server.stop`` stops one sooner). Only tests marked ``e2e`` may use it (see
+    ``pytest_collection_modifyitems``)."""
+    started: list[Server] = []
+
+    def start(
+        database_url=None, *, env=None, port=None, command=None, ready=("/health", 200), **settings
+    ) -> Server:
+        env = env or production_env(database_url or migrated_database, **settings)
+        log_path = tmp_path_factory.mktemp("server") / "web.log"
+        started.append(Server(env, log_path, port=port, command=command))
+        started[-1].wait_until_up(path=ready[0], status=ready[1])
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture
@@ -188,6 +231,21 @@ def operator(make_user):
 @pytest.fixture
 def member(make_user):
     return make_user("member", roles=("user",))
+
+
+@pytest.fixture
+def age_sessions(app):
+    """``age_sessions(seconds)``: move every session's last password check ``seconds`` into the
+    past (the clock moved in the database, not mocked)."""
+
+    def age(seconds: int) -> None:
+        with app.app_context():
+            db.session.execute(
+                update(UserSession).values(authenticated_at=utcnow() - timedelta(seconds=seconds))
+            )
+            db.session.commit()
+
+    return age
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from app.cli import MIGRATIONS_DIR
 from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.models import User
-from bench.harness import SIGNING_KEY, production_env
+from tests.support.processes import SIGNING_KEY, production_env
 
 
 def _users(app) -> list[tuple[str, str, str]]:

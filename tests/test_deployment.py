@@ -17,7 +17,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from app.observability import ACCESS_LOGGER, JsonFormatter
-from bench.harness import SIGNING_KEY
+from tests.support.processes import SIGNING_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())

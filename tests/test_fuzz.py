@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import ROOT, Database, Server, production_env
+from tests.support.processes import (
+    ROOT,
+    SEED_ADMIN_PASSWORD,
+    Database,
+    Server,
+    production_env,
+)
 
 SECONDS_PER_RUN = os.environ.get("FUZZ_SECONDS", "25")
 SEED = os.environ.get("FUZZ_SEED", "20261122")
@@ -40,7 +46,8 @@ AUTHENTICATED_READS = {
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(tmp_path_factory):
+def fuzz_target(tmp_path_factory, serve):
+    """A server on a database of its own (the fuzzer changes what it finds), seeded."""
     scratch = tmp_path_factory.mktemp("fuzz")
     database = Database(scratch)
     # Generated logins may guess "admin": a lockout, or the pacing of an address that failed on
@@ -54,8 +61,7 @@ def fuzz_target(tmp_path_factory):
     )
     database.flask("init-db", env=env)
     database.flask("seed-db", env=env)
-    server = Server(env, scratch / "web.log")
-    server.wait_until_up()
+    server = serve(env=env)
     yield server
     server.stop()
     database.cleanup()
@@ -136,11 +142,15 @@ def _assert_clean(result: subprocess.CompletedProcess, server_log: str) -> None:
     assert '"status": 500' not in server_log
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.parametrize("phases", [FIXED_PHASES, TIMED_PHASES])
 def test_fuzz_as_anonymous(fuzz_target, phases) -> None:
     _assert_clean(fuzz(fuzz_target, ANONYMOUS, phases), fuzz_target.log_path.read_text())
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.parametrize("phases", [FIXED_PHASES, TIMED_PHASES])
 def test_fuzz_as_admin(fuzz_target, phases) -> None:
     result = fuzz(
@@ -152,7 +162,7 @@ def test_fuzz_as_admin(fuzz_target, phases) -> None:
         "--exclude-path",
         "/logout",
         FUZZ_USERNAME="admin",
-        FUZZ_PASSWORD="harness-keeper-password",
+        FUZZ_PASSWORD=SEED_ADMIN_PASSWORD,
     )
 
     _assert_clean(result, fuzz_target.log_path.read_text())

@@ -18,7 +18,7 @@ from app.config import ConfigError
 from app.extensions import db
 from app.models import StoredSigningKey
 from app.tokens.keys import generate, parse_keys, thumbprint, to_pem
-from bench.harness import SIGNING_KEY
+from tests.support.processes import SIGNING_KEY
 
 
 def _b64(data: bytes) -> str:

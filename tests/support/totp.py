@@ -39,3 +39,11 @@ class Authenticator:
     def at_step(self, step: int) -> str:
         """The code of ``step`` (for tests of the drift rule)."""
         return self.totp.at(step * STEP)
+
+
+def enrol(client, headers) -> Authenticator:
+    """Start turning on the authenticator app (``POST /users/me/mfa/totp``): the app set up
+    from the secret it answers, its first code not yet confirmed."""
+    started = client.post("/users/me/mfa/totp", headers=headers)
+    assert started.status_code == 200, started.get_json()
+    return Authenticator(started.get_json()["secret"])
