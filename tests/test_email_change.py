@@ -8,12 +8,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, User
+from tests.support.mail import outbox
 
 NEW_PASSWORD = "amber-quarry-signal"
-
-
-def outbox(app) -> list:
-    return getattr(app.extensions["mailman"], "outbox", [])
 
 
 def token_in(message) -> str:

@@ -2,33 +2,13 @@
 password check to be at most REAUTH_WINDOW seconds old; /reauthenticate renews it."""
 
 import time
-from datetime import timedelta
 
-import pytest
-from sqlalchemy import update
-
-from app.extensions import db
-from app.models import UserSession
-from app.models.columns import utcnow
+from tests.support.signin import bearer, login
 
 CHALLENGE = (
     'Bearer error="insufficient_user_authentication", '
     'error_description="A recent password check is required", max_age=300'
 )
-
-
-@pytest.fixture
-def age_sessions(app):
-    """Move every session's last password check ``seconds`` into the past."""
-
-    def age(seconds: int) -> None:
-        with app.app_context():
-            db.session.execute(
-                update(UserSession).values(authenticated_at=utcnow() - timedelta(seconds=seconds))
-            )
-            db.session.commit()
-
-    return age
 
 
 def change_email(client, headers, email="moved@example.com"):
@@ -148,38 +128,26 @@ def test_exactly_the_fresh_routes_say_so_in_the_document(client) -> None:
     assert "204" in spec["paths"]["/reauthenticate"]["post"]["responses"]
 
 
-def _login(client, account) -> dict:
-    response = client.post(
-        "/login", json={"username": account.username, "password": account.password}
-    )
-    assert response.status_code == 200
-    return response.get_json()
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def test_a_copied_token_does_not_become_fresh_when_its_owner_reauthenticates(
     client, member, age_sessions
 ) -> None:
     """Freshness belongs to the token: the owner's password check makes fresh the token that
     made it and those minted after, never a copy taken before (ASVS 7.5)."""
-    signed_in = _login(client, member)
+    signed_in = login(client, member)
     copied = signed_in["access_token"]
     age_sessions(301)
-    refused = change_email(client, _bearer(copied))
+    refused = change_email(client, bearer(copied))
     time.sleep(1.1)  # (token times are whole seconds)
     renewed = client.post("/refresh", json={"refresh_token": signed_in["refresh_token"]})
     owners = renewed.get_json()
     reauthenticated = client.post(
         "/reauthenticate",
         json={"password": member.password},
-        headers=_bearer(owners["access_token"]),
+        headers=bearer(owners["access_token"]),
     )
 
-    still_stale = change_email(client, _bearer(copied), "thief@example.com")
-    owner_fresh = change_email(client, _bearer(owners["access_token"]))
+    still_stale = change_email(client, bearer(copied), "thief@example.com")
+    owner_fresh = change_email(client, bearer(owners["access_token"]))
 
     assert refused.status_code == 401
     assert reauthenticated.status_code == 204
@@ -190,16 +158,16 @@ def test_a_copied_token_does_not_become_fresh_when_its_owner_reauthenticates(
 
 
 def test_tokens_minted_after_a_reauthentication_are_fresh(client, member, age_sessions) -> None:
-    signed_in = _login(client, member)
+    signed_in = login(client, member)
     age_sessions(301)
     reauthenticated = client.post(
         "/reauthenticate",
         json={"password": member.password},
-        headers=_bearer(signed_in["access_token"]),
+        headers=bearer(signed_in["access_token"]),
     )
     renewed = client.post("/refresh", json={"refresh_token": signed_in["refresh_token"]})
 
-    response = change_email(client, _bearer(renewed.get_json()["access_token"]))
+    response = change_email(client, bearer(renewed.get_json()["access_token"]))
 
     assert reauthenticated.status_code == 204
     assert response.status_code == 200
@@ -207,20 +175,20 @@ def test_tokens_minted_after_a_reauthentication_are_fresh(client, member, age_se
 
 
 def test_a_copied_token_does_not_survive_its_owners_password_change(client, member) -> None:
-    signed_in = _login(client, member)
+    signed_in = login(client, member)
     copied = signed_in["access_token"]
     time.sleep(1.1)
     changed = client.put(
         "/users/me/password",
         json={"current_password": member.password, "new_password": "a-brand-new-passphrase"},
-        headers=_bearer(signed_in["access_token"]),
+        headers=bearer(signed_in["access_token"]),
     )
 
-    me = client.get("/users/me", headers=_bearer(copied))
-    moved = change_email(client, _bearer(copied), "thief@example.com")
+    me = client.get("/users/me", headers=bearer(copied))
+    moved = change_email(client, bearer(copied), "thief@example.com")
 
     assert changed.status_code == 200
     for response in (me, moved):
         assert response.status_code == 401
         assert response.get_json()["error"] == "token_revoked"
-    assert change_email(client, _bearer(changed.get_json()["access_token"])).status_code == 200
+    assert change_email(client, bearer(changed.get_json()["access_token"])).status_code == 200

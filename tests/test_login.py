@@ -6,6 +6,7 @@ from passlib.hash import argon2 as passlib_argon2
 
 from app.extensions import db
 from app.models import User
+from tests.support.signin import bearer, login
 
 
 def test_login_returns_a_bearer_token_that_opens_protected_routes(client, member) -> None:
@@ -34,16 +35,8 @@ def test_login_records_the_time_of_the_last_login(app, client, member) -> None:
 
     with app.app_context():
         assert db.session.get(User, member.id).last_login_at is not None
-    me = client.get("/users/me", headers={"Authorization": f"Bearer {_login(client, member)}"})
+    me = client.get("/users/me", headers=bearer(login(client, member)["access_token"]))
     assert me.get_json()["last_login_at"].endswith("+00:00")
-
-
-def _login(client, account) -> str:
-    response = client.post(
-        "/login", json={"username": account.username, "password": account.password}
-    )
-    assert response.status_code == 200
-    return response.get_json()["access_token"]
 
 
 @pytest.mark.parametrize(

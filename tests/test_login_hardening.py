@@ -13,21 +13,17 @@ from app.errors import ApiError
 from app.extensions import db
 from app.models import LoginFailure, User
 from app.models.columns import utcnow
+from tests.support.signin import login_response
 
 ATTACKER = "203.0.113.66"
 OWNER = "198.51.100.7"
 
 
-def _login(client, username: str, password: str, address: str = ATTACKER):
-    return client.post(
-        "/login",
-        json={"username": username, "password": password},
-        environ_base={"REMOTE_ADDR": address},
-    )
-
-
 def _fail(client, username: str, times: int, address: str = ATTACKER) -> list[int]:
-    return [_login(client, username, "wrong-password-x", address).status_code for _ in range(times)]
+    return [
+        login_response(client, username, "wrong-password-x", address).status_code
+        for _ in range(times)
+    ]
 
 
 def _answer(response) -> tuple:
@@ -41,7 +37,7 @@ def test_five_failures_lock_that_address_out_even_against_the_right_password(
 ) -> None:
     assert _fail(client, "member", 5) == [401] * 5
 
-    response = _login(client, "member", member.password)
+    response = login_response(client, "member", member.password, address=ATTACKER)
 
     assert response.status_code == 429
     assert response.get_json()["error"] == "rate_limited"
@@ -55,15 +51,21 @@ def test_five_failures_lock_that_address_out_even_against_the_right_password(
 def test_a_stranger_cannot_lock_the_owner_out(client, member) -> None:
     _fail(client, "member", 12)
 
-    response = _login(client, "member", member.password, address=OWNER)
+    response = login_response(client, "member", member.password, address=OWNER)
 
     assert response.status_code == 200
     assert response.get_json()["token_type"] == "Bearer"
 
 
 def test_an_unknown_name_is_locked_out_with_the_same_answers(client, member) -> None:
-    known = [_answer(_login(client, "member", "wrong-password-x")) for _ in range(6)]
-    unknown = [_answer(_login(client, "nobody-here", "wrong-password-x")) for _ in range(6)]
+    known = [
+        _answer(login_response(client, "member", "wrong-password-x", address=ATTACKER))
+        for _ in range(6)
+    ]
+    unknown = [
+        _answer(login_response(client, "nobody-here", "wrong-password-x", address=ATTACKER))
+        for _ in range(6)
+    ]
 
     assert [status for status, _ in known] == [401] * 5 + [429]
     assert known == unknown
@@ -72,9 +74,9 @@ def test_an_unknown_name_is_locked_out_with_the_same_answers(client, member) -> 
 def test_a_success_before_the_limit_resets_the_count(app, client, member) -> None:
     _fail(client, "member", 4)
 
-    assert _login(client, "member", member.password).status_code == 200
+    assert login_response(client, "member", member.password, address=ATTACKER).status_code == 200
     assert _fail(client, "member", 4) == [401] * 4
-    assert _login(client, "member", member.password).status_code == 200
+    assert login_response(client, "member", member.password, address=ATTACKER).status_code == 200
     with app.app_context():
         assert db.session.get(User, member.id).failed_login_count == 0
         assert db.session.scalars(db.select(LoginFailure)).all() == []
@@ -138,7 +140,7 @@ def test_the_lock_lapses_and_the_count_starts_afresh(app, client, member) -> Non
     _let_the_lock_lapse(app)
 
     assert _fail(client, "member", 4) == [401] * 4
-    response = _login(client, "member", member.password)
+    response = login_response(client, "member", member.password, address=ATTACKER)
 
     assert response.status_code == 200
     assert response.get_json()["token_type"] == "Bearer"
@@ -152,7 +154,7 @@ def test_lockout_of_one_name_leaves_others_alone(client, member, make_user) -> N
     other = make_user("bystander")
     _fail(client, "member", 5)
 
-    response = _login(client, "bystander", other.password)
+    response = login_response(client, "bystander", other.password, address=ATTACKER)
 
     assert response.status_code == 200
     assert response.get_json()["token_type"] == "Bearer"
@@ -162,7 +164,7 @@ def test_lockout_settings_come_from_the_config(make_app, member) -> None:
     client = make_app(LOGIN_MAX_FAILURES=2, LOGIN_LOCKOUT=60).test_client()
 
     assert _fail(client, "member", 2) == [401, 401]
-    response = _login(client, "member", member.password)
+    response = login_response(client, "member", member.password, address=ATTACKER)
 
     assert response.status_code == 429
     assert 55 <= int(response.headers["Retry-After"]) <= 60
@@ -180,8 +182,8 @@ def test_failures_from_many_addresses_pace_the_failing_addresses(
     for number in range(5):
         _fail(client, "member", 1, address=f"192.0.2.{number}")
 
-    paced = _login(client, "member", member.password, address="192.0.2.4")
-    owner = _login(client, "member", member.password, address=OWNER)
+    paced = login_response(client, "member", member.password, address="192.0.2.4")
+    owner = login_response(client, "member", member.password, address=OWNER)
 
     assert paced.status_code == 429
     assert paced.get_json()["error"] == "rate_limited"
@@ -196,14 +198,14 @@ def test_a_paced_address_tries_again_once_its_wait_is_over(app, make_app, member
     client = make_app(LOGIN_SLOWDOWN_AFTER=1).test_client()
     _fail(client, "member", 1, address="192.0.2.1")
     _fail(client, "member", 1, address="192.0.2.2")
-    assert _login(client, "member", member.password, address="192.0.2.2").status_code == 429
+    assert login_response(client, "member", member.password, address="192.0.2.2").status_code == 429
     with app.app_context():
         db.session.execute(
             update(LoginFailure).values(last_failed_at=utcnow() - timedelta(seconds=3))
         )
         db.session.commit()
 
-    response = _login(client, "member", member.password, address="192.0.2.2")
+    response = login_response(client, "member", member.password, address="192.0.2.2")
 
     assert response.status_code == 200
     assert response.get_json()["token_type"] == "Bearer"
@@ -220,7 +222,7 @@ def test_wrong_current_passwords_count_like_failed_logins(client, member, auth) 
 
     wrong = [change("wrong-password-x").status_code for _ in range(5)]
     right = change(member.password)
-    login = _login(client, "member", member.password)
+    login = login_response(client, "member", member.password, address=ATTACKER)
 
     assert wrong == [401] * 5
     assert right.status_code == 429

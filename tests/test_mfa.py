@@ -12,17 +12,11 @@ from app.auth import mfa
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.tokens import tickets
-from tests.support.totp import Authenticator, current_step
+from tests.support.mail import outbox
+from tests.support.signin import bearer, login
+from tests.support.totp import Authenticator, current_step, enrol
 
 RECOVERY_CODE = re.compile(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def outbox(app) -> list:
-    return getattr(app.extensions["mailman"], "outbox", [])
 
 
 def actions(app, user_id: int) -> list[str]:
@@ -30,12 +24,6 @@ def actions(app, user_id: int) -> list[str]:
         return db.session.scalars(
             select(AuditEvent.action).where(AuditEvent.target_id == user_id)
         ).all()
-
-
-def enrol(client, headers) -> Authenticator:
-    started = client.post("/users/me/mfa/totp", headers=headers)
-    assert started.status_code == 200
-    return Authenticator(started.get_json()["secret"])
 
 
 @pytest.fixture
@@ -48,12 +36,6 @@ def enrolled(client, member, auth):
     )
     assert confirmed.status_code == 200
     return headers, app_, confirmed.get_json()["recovery_codes"]
-
-
-def password_step(client, member) -> dict:
-    response = client.post("/login", json={"username": "member", "password": member.password})
-    assert response.status_code == 200
-    return response.get_json()
 
 
 def test_enrolment_gives_a_secret_a_uri_and_a_qr_code_stored_encrypted(
@@ -103,7 +85,7 @@ def test_a_first_code_turns_mfa_on_and_returns_ten_recovery_codes_once(
 
 
 def test_with_mfa_on_a_password_gets_only_an_mfa_token(client, member, enrolled) -> None:
-    first = password_step(client, member)
+    first = login(client, member)
 
     as_bearer = client.get("/users/me", headers=bearer(first["mfa_token"]))
 
@@ -120,10 +102,10 @@ def test_the_second_step_gives_tokens_and_a_code_works_once(client, member, enro
     code = authenticator.code()
 
     signed_in = client.post(
-        "/login/mfa", json={"mfa_token": password_step(client, member)["mfa_token"], "code": code}
+        "/login/mfa", json={"mfa_token": login(client, member)["mfa_token"], "code": code}
     )
     replayed = client.post(
-        "/login/mfa", json={"mfa_token": password_step(client, member)["mfa_token"], "code": code}
+        "/login/mfa", json={"mfa_token": login(client, member)["mfa_token"], "code": code}
     )
 
     assert signed_in.status_code == 200
@@ -145,7 +127,7 @@ def test_codes_one_step_away_are_accepted_and_two_steps_away_refused(
         db.session.commit()
 
     def second_step(step: int):
-        token = password_step(client, member)["mfa_token"]
+        token = login(client, member)["mfa_token"]
         return client.post(
             "/login/mfa", json={"mfa_token": token, "code": authenticator.at_step(step)}
         )
@@ -167,7 +149,7 @@ def test_a_recovery_code_signs_in_once(client, member, enrolled) -> None:
     _, _, codes = enrolled
 
     def second_step(recovery_code: str):
-        token = password_step(client, member)["mfa_token"]
+        token = login(client, member)["mfa_token"]
         return client.post("/login/mfa", json={"mfa_token": token, "recovery_code": recovery_code})
 
     first = second_step(codes[0].upper().replace("-", " "))
@@ -181,7 +163,7 @@ def test_a_recovery_code_signs_in_once(client, member, enrolled) -> None:
 
 def test_wrong_codes_count_towards_the_lockout(client, member, enrolled) -> None:
     _, authenticator, _ = enrolled
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
 
     wrong = [
         client.post("/login/mfa", json={"mfa_token": token, "code": "000000"}).status_code
@@ -196,7 +178,7 @@ def test_wrong_codes_count_towards_the_lockout(client, member, enrolled) -> None
 
 def test_a_password_login_does_not_reset_the_count_of_wrong_codes(client, member, enrolled) -> None:
     def wrong_code() -> int:
-        token = password_step(client, member)["mfa_token"]
+        token = login(client, member)["mfa_token"]
         return client.post("/login/mfa", json={"mfa_token": token, "code": "000000"}).status_code
 
     wrong = [wrong_code() for _ in range(5)]
@@ -208,7 +190,7 @@ def test_a_password_login_does_not_reset_the_count_of_wrong_codes(client, member
 
 
 def test_the_second_step_needs_exactly_one_kind_of_code(client, member, enrolled) -> None:
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
 
     neither = client.post("/login/mfa", json={"mfa_token": token})
     both = client.post(
@@ -244,7 +226,7 @@ def test_new_recovery_codes_retire_the_old_ones(client, member, enrolled) -> Non
     renewed = client.post(
         "/users/me/mfa/recovery-codes", json={"code": authenticator.code()}, headers=headers
     )
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
     old = client.post("/login/mfa", json={"mfa_token": token, "recovery_code": old_codes[1]})
     new = client.post(
         "/login/mfa",
@@ -392,7 +374,7 @@ def test_a_code_of_other_scripts_digits_is_a_wrong_code(client, member, enrolled
     """Other scripts' digits pass ``str.isdigit``; such a code must be refused, not reach
     ``hmac.compare_digest`` (which raises on non-ASCII strings)."""
     headers, _, _ = enrolled
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
 
     second_step = client.post("/login/mfa", json={"mfa_token": token, "code": code})
     reauthenticated = client.post(
@@ -408,7 +390,7 @@ def test_a_code_of_other_scripts_digits_is_a_wrong_code(client, member, enrolled
 def test_an_mfa_token_starts_one_session(client, member, enrolled) -> None:
     """One password proof, one session: the mfa_token is used up by the second step."""
     _, authenticator, codes = enrolled
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
 
     first = client.post("/login/mfa", json={"mfa_token": token, "code": authenticator.code()})
     again = client.post("/login/mfa", json={"mfa_token": token, "recovery_code": codes[0]})
@@ -418,14 +400,14 @@ def test_an_mfa_token_starts_one_session(client, member, enrolled) -> None:
     assert again.status_code == 401
     assert again.get_json()["error"] == "invalid_token"
     # The recovery code was not spent by the refused request.
-    fresh = password_step(client, member)["mfa_token"]
+    fresh = login(client, member)["mfa_token"]
     later = client.post("/login/mfa", json={"mfa_token": fresh, "recovery_code": codes[0]})
     assert later.status_code == 200
 
 
 def test_a_wrong_code_does_not_use_up_the_mfa_token(client, member, enrolled) -> None:
     _, authenticator, _ = enrolled
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
 
     wrong = client.post("/login/mfa", json={"mfa_token": token, "code": "000000"})
     right = client.post("/login/mfa", json={"mfa_token": token, "code": authenticator.code()})
@@ -444,7 +426,7 @@ def test_the_last_login_moves_when_the_second_factor_passes(app, client, member,
             return db.session.get(User, member.id).last_login_at
 
     before = last_login()
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
     after_password = last_login()
     second = client.post("/login/mfa", json={"mfa_token": token, "code": authenticator.code()})
 

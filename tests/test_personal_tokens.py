@@ -12,13 +12,10 @@ from app.extensions import db
 from app.models import AuditEvent, PersonalToken
 from app.models.columns import utcnow
 from app.tokens.opaque import digest
+from tests.support.signin import bearer
 
 ALL_SCOPES = ["profile", "users:read", "bucketlists:read", "bucketlists:write"]
 LEAK_PATTERN = re.compile(r"gh_pat_[A-Za-z0-9_-]{43}")
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -90,8 +87,8 @@ def test_the_default_lifespan_is_thirty_days_and_the_most_a_year(client, member,
 def test_a_token_acts_as_its_user_within_its_scopes(client, member, create_token) -> None:
     token = create_token(member, scopes=["profile"])["token"]
 
-    me = client.get("/users/me", headers=_bearer(token))
-    directory = client.get("/users", headers=_bearer(token))
+    me = client.get("/users/me", headers=bearer(token))
+    directory = client.get("/users", headers=bearer(token))
 
     assert me.status_code == 200
     assert me.get_json()["username"] == "member"
@@ -121,7 +118,7 @@ def test_a_token_never_manages_tokens_sessions_passwords_mfa_or_the_address(
 ) -> None:
     token = create_token(member, scopes=ALL_SCOPES)["token"]
 
-    response = client.open(path, method=method, json=body, headers=_bearer(token))
+    response = client.open(path, method=method, json=body, headers=bearer(token))
 
     assert response.status_code == 403, response.get_json()
     assert response.get_json()["error"] == "insufficient_scope"
@@ -146,21 +143,21 @@ def test_a_demoted_users_token_loses_what_the_role_gave(
 ) -> None:
     staff = make_user("staffer", roles=("admin",))
     token = create_token(staff, scopes=["audit:read", "users:write", "profile"])["token"]
-    assert client.get("/audit-events", headers=_bearer(token)).status_code == 200
+    assert client.get("/audit-events", headers=bearer(token)).status_code == 200
 
     demoted = client.patch(f"/users/{staff.id}", json={"roles": ["user"]}, headers=auth(admin))
-    audit = client.get("/audit-events", headers=_bearer(token))
+    audit = client.get("/audit-events", headers=bearer(token))
     create = client.post(
         "/users",
         json={"username": "made", "email": "made@example.com", "password": "violet-harbor-x9"},
-        headers=_bearer(token),
+        headers=bearer(token),
     )
 
     assert demoted.status_code == 200
     for response in (audit, create):
         assert response.status_code == 403
         assert response.get_json()["error"] == "forbidden"
-    assert client.get("/users/me", headers=_bearer(token)).status_code == 200
+    assert client.get("/users/me", headers=bearer(token)).status_code == 200
 
 
 def test_revoking_a_token_stops_it_at_once(
@@ -171,14 +168,14 @@ def test_revoking_a_token_stops_it_at_once(
 
     mine = client.delete(f"/users/me/tokens/{created['id']}", headers=auth(member))
     not_mine = client.delete(f"/users/me/tokens/{other['id']}", headers=auth(member))
-    refused = client.get("/users/me", headers=_bearer(created["token"]))
+    refused = client.get("/users/me", headers=bearer(created["token"]))
 
     assert mine.status_code == 204
     assert not_mine.status_code == 404
     assert not_mine.get_json()["error"] == "not_found"
     assert refused.status_code == 401
     assert refused.get_json()["error"] == "invalid_token"
-    assert client.get("/users/me", headers=_bearer(other["token"])).status_code == 200
+    assert client.get("/users/me", headers=bearer(other["token"])).status_code == 200
     with app.app_context():
         actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions.count("token.created") == 2
@@ -201,7 +198,7 @@ def test_staff_see_a_users_tokens_and_admins_revoke_them(
     assert "token" not in listed.get_json()["items"][0]
     assert by_operator.status_code == 403
     assert by_admin.status_code == 204
-    assert client.get("/users/me", headers=_bearer(created["token"])).status_code == 401
+    assert client.get("/users/me", headers=bearer(created["token"])).status_code == 401
 
 
 def test_an_expired_token_is_refused(app, client, member, create_token) -> None:
@@ -210,7 +207,7 @@ def test_an_expired_token_is_refused(app, client, member, create_token) -> None:
         db.session.execute(update(PersonalToken).values(expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
 
-    response = client.get("/users/me", headers=_bearer(created["token"]))
+    response = client.get("/users/me", headers=bearer(created["token"]))
 
     assert response.status_code == 401
     assert response.get_json()["error"] == "token_expired"
@@ -239,7 +236,7 @@ def test_a_password_change_or_a_deactivation_ends_the_users_tokens(
         if ending is _deactivate
         else ending(client, member, auth)
     )
-    response = client.get("/users/me", headers=_bearer(created["token"]))
+    response = client.get("/users/me", headers=bearer(created["token"]))
 
     assert ended.status_code == 200
     assert response.status_code == 401
@@ -260,7 +257,7 @@ def test_a_reset_ends_the_users_tokens(app, client, member, create_token) -> Non
     reset = client.post("/password/reset", json={"token": token, "password": "amber-quarry-signal"})
 
     assert reset.status_code == 204
-    assert client.get("/users/me", headers=_bearer(created["token"])).status_code == 401
+    assert client.get("/users/me", headers=bearer(created["token"])).status_code == 401
 
 
 def test_a_token_is_checked_in_one_statement_and_its_use_written_once_a_minute(
@@ -269,9 +266,9 @@ def test_a_token_is_checked_in_one_statement_and_its_use_written_once_a_minute(
     token = create_token(member)["token"]
 
     with counted_statements() as first:
-        assert client.get("/users/me", headers=_bearer(token)).status_code == 200
+        assert client.get("/users/me", headers=bearer(token)).status_code == 200
     with counted_statements() as second:
-        assert client.get("/users/me", headers=_bearer(token)).status_code == 200
+        assert client.get("/users/me", headers=bearer(token)).status_code == 200
 
     assert len(first) == 2
     assert "FROM users JOIN personal_tokens" in first[0]
