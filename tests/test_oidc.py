@@ -4,7 +4,6 @@ return finds it, an equal e-mail address (verified or not) never takes an accoun
 signed-in account links the provider, and a forged state, a replayed code, a wrong nonce, an ID
 token for another client and a provider that is down are refused with nothing half-made."""
 
-import os
 import urllib.parse
 
 import pytest
@@ -15,17 +14,15 @@ from app.auth import providers
 from app.errors import ApiError
 from app.extensions import db
 from app.models import AuditEvent, Identity, Ticket, User
-from bench.harness import free_port
-from tests.oidc_provider import NODE, ProviderBrowser, running_provider
-from tests.test_mfa import bearer
+from tests.support.oidc_provider import ProviderBrowser, running_provider
+from tests.support.processes import free_port
+from tests.support.signin import bearer
 
 SECRET = "gatehouse-test-client-secret-0123456789"
 CALLBACK = "http://127.0.0.1:5000/login/oidc/{}/callback"
 CLIENT_PAGE = "https://client.example/signed-in"
 
-pytestmark = pytest.mark.skipif(
-    NODE is None and not os.environ.get("CI"), reason="needs node (and npm) for oidc-provider"
-)
+pytestmark = pytest.mark.e2e
 
 
 def client_entry(client_id: str, name: str) -> dict:
@@ -367,31 +364,3 @@ def test_the_last_way_in_is_not_unlinked(app, client, issuer, make_user, auth) -
     allowed = client.delete(f"/users/me/identities/{only['id']}", headers=headers)
     assert allowed.status_code == 204
     assert client.get("/users/me/identities", headers=headers).get_json()["items"] == []
-
-
-def test_a_redirect_uri_off_the_allowlist_is_refused(client) -> None:
-    response = client.get("/login/oidc/test?redirect_uri=https://evil.example/")
-
-    assert response.status_code == 422
-    assert "redirect_uri" in response.get_json()["details"]
-
-
-def test_an_unknown_provider_is_a_404(client) -> None:
-    response = client.get("/login/oidc/nobody")
-
-    assert response.status_code == 404
-    assert response.get_json()["error"] == "not_found"
-
-
-def test_the_exchange_is_no_providers_sign_in(client) -> None:
-    """``/login/oidc/exchange`` is the exchange only (POST): a GET is not read as a sign-in with
-    a provider called "exchange", and OPTIONS names only the exchange's method."""
-    response = client.get("/login/oidc/exchange")
-    options = client.options("/login/oidc/exchange")
-
-    assert response.status_code == 405
-    assert response.get_json()["error"] == "method_not_allowed"
-    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
-    assert options.status_code == 200
-    assert set(options.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
-    assert options.get_data() == b""
