@@ -53,6 +53,25 @@ def pytest_collection_modifyitems(items) -> None:
         raise pytest.UsageError("start servers but are not marked e2e: " + ", ".join(unmarked))
 
 
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """A skipped test fails the run: the suite installs what it needs or fails (``invoke test``
+    installs the tools; a test that lacks one fails naming the command that installs it), it
+    never passes by leaving tests out."""
+    if _skipped and exitstatus == 0:
+        session.exitstatus = 1
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_sep("!", f"{len(_skipped)} skipped, which fails the run")
+        reporter.write_line(", ".join(_skipped))
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     """TEST_DATABASE_URL when given (its tables are dropped!), else a throwaway embedded server."""
