@@ -36,17 +36,25 @@ def test_seed_db_twice_creates_each_account_once(app, runner, client) -> None:
     ]
     login = client.post("/login", json={"username": "admin", "password": "violet-harbor-lantern"})
     assert login.status_code == 200
+    assert login.get_json()["token_type"] == "Bearer"
 
 
-def test_seed_db_uses_passwords_from_the_environment(app, runner, client, monkeypatch) -> None:
-    app.config["SEED_ADMIN_PASSWORD"] = "from-the-environment-1"
+def test_seed_db_uses_passwords_from_the_environment(make_app, monkeypatch) -> None:
+    monkeypatch.setenv("SEED_ADMIN_PASSWORD", "from-the-environment-1")
+    app = make_app()
+    client = app.test_client()
 
-    result = runner.invoke(args=["seed-db"])
+    result = app.test_cli_runner().invoke(args=["seed-db"])
+    login = client.post("/login", json={"username": "admin", "password": "from-the-environment-1"})
+    default = client.post("/login", json={"username": "admin", "password": "violet-harbor-lantern"})
 
     assert result.exit_code == 0, result.output
+    assert "admin: created (role admin), password set" in result.output
     assert "from-the-environment-1" not in result.output
-    login = client.post("/login", json={"username": "admin", "password": "from-the-environment-1"})
     assert login.status_code == 200
+    assert login.get_json()["token_type"] == "Bearer"
+    assert default.status_code == 401
+    assert default.get_json()["error"] == "invalid_credentials"
 
 
 @pytest.mark.parametrize("missing", ["SEED_ADMIN_PASSWORD", "SEED_USER_PASSWORD"])

@@ -114,14 +114,16 @@ def test_a_reuse_after_the_grace_ends_the_session_audits_and_tells_the_user(
     assert first["refresh_token"] not in notice.body
 
 
-@pytest.mark.parametrize("token", ["", "x", "not-a-token-of-ours-" + "x" * 30])
+@pytest.mark.parametrize("token", ["x", "not-a-token-of-ours-" + "x" * 30])
 def test_an_unknown_refresh_token_is_401_invalid_token(client, token) -> None:
-    response = _refresh(client, token)
+    _assert_error(_refresh(client, token), 401, "invalid_token")
 
-    if token == "":
-        _assert_error(response, 422, "validation_error")
-    else:
-        _assert_error(response, 401, "invalid_token")
+
+def test_an_empty_refresh_token_is_a_validation_error(client) -> None:
+    response = _refresh(client, "")
+
+    _assert_error(response, 422, "validation_error")
+    assert "refresh_token" in response.get_json()["details"]
 
 
 def test_refresh_needs_the_token_in_the_body(client, member, login) -> None:
@@ -153,11 +155,13 @@ def test_refresh_resets_the_idle_expiry_not_the_absolute_one(app, client, member
         )
         db.session.commit()
 
-    refreshed = _refresh(client, body["refresh_token"]).get_json()
+    response = _refresh(client, body["refresh_token"])
+    refreshed = response.get_json()
 
+    assert response.status_code == 200
     # Capped by the absolute expiry, and so is the access token.
     assert 55 <= refreshed["refresh_expires_in"] <= 60
-    assert refreshed["expires_in"] <= 60
+    assert 55 <= refreshed["expires_in"] <= 60
 
 
 def test_logout_ends_that_session_only(client, member, admin, login) -> None:
@@ -389,10 +393,15 @@ def test_an_access_token_naming_no_session_of_its_user_is_refused(
 
     admins = login(admin)
     with app.test_request_context():
-        admins_session = db.session.scalars(select(UserSession)).first()
+        admins_session = db.session.scalars(select(UserSession)).one()
+        assert admins_session.user_id == admin.id
         forged = access.mint(db.session.get(User, member.id), admins_session, 60)
-    assert admins["access_token"]
+
     _assert_error(client.get("/users/me", headers=bearer(forged)), 401, "token_revoked")
+    # The session itself is live: the token is refused for naming another user's.
+    own = client.get("/users/me", headers=bearer(admins["access_token"]))
+    assert own.status_code == 200
+    assert own.get_json()["username"] == admin.username
 
 
 def test_prune_tokens_deletes_ended_and_expired_sessions_only(
@@ -413,10 +422,16 @@ def test_prune_tokens_deletes_ended_and_expired_sessions_only(
 
     assert result.exit_code == 0
     assert "Pruned 2 ended or expired session(s)." in result.output
-    assert client.get("/users/me", headers=bearer(live["access_token"])).status_code == 200
-    assert expired
+    me = client.get("/users/me", headers=bearer(live["access_token"]))
+    assert (me.status_code, me.get_json()["username"]) == (200, member.username)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(RefreshToken)) == 1
+    # The pruned sessions' refresh tokens are gone (unknown now); the live one still rotates.
+    for pruned in (ended, expired):
+        _assert_error(_refresh(client, pruned["refresh_token"]), 401, "invalid_token")
+    renewed = _refresh(client, live["refresh_token"])
+    assert renewed.status_code == 200
+    assert renewed.get_json()["token_type"] == "Bearer"
 
 
 def test_concurrent_refreshes_within_the_grace_leave_one_live_token(app, member, login) -> None:
