@@ -439,14 +439,17 @@ def test_the_last_login_moves_when_the_second_factor_passes(app, client, member,
 def test_an_account_whose_roles_require_mfa_cannot_turn_it_off(make_app, admin) -> None:
     client = make_app(MFA_REQUIRED_ROLES=["admin"]).test_client()
     refused = client.post("/login", json={"username": "admin", "password": admin.password})
+    assert (refused.status_code, refused.get_json()["error"]) == (403, "mfa_enrollment_required")
     ticket = refused.get_json()["details"]["enrollment_token"]
-    authenticator = Authenticator(
-        client.post("/login/mfa/enroll", json={"enrollment_token": ticket}).get_json()["secret"]
-    )
-    done = client.post(
+    started = client.post("/login/mfa/enroll", json={"enrollment_token": ticket})
+    assert started.status_code == 200
+    authenticator = Authenticator(started.get_json()["secret"])
+    confirmed = client.post(
         "/login/mfa/enroll/confirm",
         json={"enrollment_token": ticket, "code": authenticator.code()},
-    ).get_json()
+    )
+    assert confirmed.status_code == 200
+    done = confirmed.get_json()
 
     response = client.post(
         "/users/me/mfa/disable",
@@ -457,17 +460,17 @@ def test_an_account_whose_roles_require_mfa_cannot_turn_it_off(make_app, admin) 
     assert response.status_code == 409
     assert response.get_json()["error"] == "conflict"
     assert "MFA_REQUIRED_ROLES" in response.get_json()["message"]
-    profile = client.get("/users/me", headers=bearer(done["access_token"])).get_json()
-    assert profile["mfa_enabled"] is True
+    profile = client.get("/users/me", headers=bearer(done["access_token"]))
+    assert (profile.status_code, profile.get_json()["mfa_enabled"]) == (200, True)
 
 
 def test_a_session_without_mfa_is_not_refreshed_once_its_roles_require_it(make_app, admin) -> None:
     """MFA_REQUIRED_ROLES holds at every refresh, not only at /login: a session that began
     without MFA (before the setting, or before an admin's reset) must sign in again."""
     before = make_app().test_client()
-    session = before.post(
-        "/login", json={"username": "admin", "password": admin.password}
-    ).get_json()
+    signed_in = before.post("/login", json={"username": "admin", "password": admin.password})
+    assert signed_in.status_code == 200
+    session = signed_in.get_json()
     after = make_app(MFA_REQUIRED_ROLES=["admin"]).test_client()
 
     response = after.post("/refresh", json={"refresh_token": session["refresh_token"]})

@@ -3,7 +3,7 @@ digest, acting as their user within their scopes and their user's roles, never f
 a session, revoked by their owner, an admin, a password change or reset, a deactivation."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -73,14 +73,14 @@ def test_the_default_lifespan_is_thirty_days_and_the_most_a_year(client, member,
         headers=headers,
     )
 
+    assert default.status_code == 201
     body = default.get_json()
-    from datetime import datetime
-
     lifespan = datetime.fromisoformat(body["expires_at"]) - datetime.fromisoformat(
         body["created_at"]
     )
     assert abs(lifespan - timedelta(days=30)) < timedelta(seconds=5)
     assert too_long.status_code == 422
+    assert too_long.get_json()["error"] == "validation_error"
     assert "PAT_MAX_LIFESPAN" in too_long.get_json()["details"]["expires_in"][0]
 
 
@@ -197,8 +197,11 @@ def test_staff_see_a_users_tokens_and_admins_revoke_them(
     assert [item["id"] for item in listed.get_json()["items"]] == [created["id"]]
     assert "token" not in listed.get_json()["items"][0]
     assert by_operator.status_code == 403
+    assert by_operator.get_json()["error"] == "forbidden"
     assert by_admin.status_code == 204
-    assert client.get("/users/me", headers=bearer(created["token"])).status_code == 401
+    assert by_admin.get_data() == b""
+    refused = client.get("/users/me", headers=bearer(created["token"]))
+    assert (refused.status_code, refused.get_json()["error"]) == (401, "invalid_token")
 
 
 def test_an_expired_token_is_refused(app, client, member, create_token) -> None:
@@ -250,32 +253,45 @@ def test_a_password_change_or_a_deactivation_ends_the_users_tokens(
 
 def test_a_reset_ends_the_users_tokens(app, client, member, create_token) -> None:
     created = create_token(member)
-    client.post("/password/forgot", json={"email": member.email})
+    forgot = client.post("/password/forgot", json={"email": member.email})
+    assert forgot.status_code == 202
     mail = app.extensions["mailman"].outbox[-1].body
     token = re.search(r"<pre>(.+?)</pre>", mail).group(1)
 
     reset = client.post("/password/reset", json={"token": token, "password": "amber-quarry-signal"})
 
     assert reset.status_code == 204
-    assert client.get("/users/me", headers=bearer(created["token"])).status_code == 401
+    assert reset.get_data() == b""
+    refused = client.get("/users/me", headers=bearer(created["token"]))
+    assert (refused.status_code, refused.get_json()["error"]) == (401, "invalid_token")
 
 
 def test_a_token_is_checked_in_one_statement_and_its_use_written_once_a_minute(
-    app, client, member, create_token, counted_statements
+    client, member, auth, create_token, counted_statements
 ) -> None:
+    """The token and its user are read together, and ``last_used_at`` is written on the first
+    use of a minute only (the count of statements is the cost the guard promises)."""
     token = create_token(member)["token"]
 
-    with counted_statements() as first:
-        assert client.get("/users/me", headers=bearer(token)).status_code == 200
-    with counted_statements() as second:
-        assert client.get("/users/me", headers=bearer(token)).status_code == 200
+    def last_used() -> str | None:
+        listed = client.get("/users/me/tokens", headers=auth(member))
+        assert listed.status_code == 200
+        return listed.get_json()["items"][0]["last_used_at"]
 
-    assert len(first) == 2
-    assert "FROM users JOIN personal_tokens" in first[0]
-    assert first[1].startswith("UPDATE personal_tokens SET last_used_at")
-    assert len(second) == 1
-    with app.app_context():
-        assert db.session.scalars(select(PersonalToken.last_used_at)).one() is not None
+    never = last_used()
+    with counted_statements() as first:
+        me = client.get("/users/me", headers=bearer(token))
+    used = last_used()
+    with counted_statements() as second:
+        again = client.get("/users/me", headers=bearer(token))
+
+    for answer in (me, again):
+        assert (answer.status_code, answer.get_json()["username"]) == (200, member.username)
+    assert never is None
+    assert used is not None
+    assert last_used() == used
+    # One read, then the write of the minute's first use; within the minute, the read alone.
+    assert (len(first), len(second)) == (2, 1)
 
 
 def test_too_many_tokens_are_refused(make_app, member, auth) -> None:
