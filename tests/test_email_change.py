@@ -178,15 +178,20 @@ def test_confirming_the_address_never_undoes_an_admins_deactivation(
 def test_a_password_change_and_a_reset_are_told(app, client, make_user, auth) -> None:
     account = make_user("teller")
 
-    client.put(
+    change = client.put(
         "/users/me/password",
         json={"current_password": account.password, "new_password": NEW_PASSWORD},
         headers=auth(account),
     )
     changed = outbox(app)[-1]
     token = reset_token(app, client, account.email)
-    client.post("/password/reset", json={"token": token, "password": "violet-quarry-lantern"})
+    reset_answer = client.post(
+        "/password/reset", json={"token": token, "password": "violet-quarry-lantern"}
+    )
     reset = outbox(app)[-1]
+
+    assert (change.status_code, change.get_json()["token_type"]) == (200, "Bearer")
+    assert (reset_answer.status_code, reset_answer.get_data()) == (204, b"")
 
     assert (changed.to, changed.subject) == ([account.email], "Your password was changed")
     assert (reset.to, reset.subject) == ([account.email], "Your password was reset")
@@ -195,11 +200,16 @@ def test_a_password_change_and_a_reset_are_told(app, client, make_user, auth) ->
 
 
 def test_a_lockout_is_told(app, client, member) -> None:
-    for _ in range(5):
+    failures = [
         client.post("/login", json={"username": "member", "password": "wrong-password-x"})
+        for _ in range(5)
+    ]
 
     notice = outbox(app)[-1]
 
+    assert [(failure.status_code, failure.get_json()["error"]) for failure in failures] == [
+        (401, "invalid_credentials")
+    ] * 5
     assert notice.to == [member.email]
     assert notice.subject == "Sign-in attempts on your account were blocked"
     assert "127.0.0.1" in notice.body
