@@ -1,18 +1,18 @@
 """Lockout per login name and client address, slowing under attack from many addresses, the
 same answers for unknown names, and per-IP rate limits."""
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from app.auth.attempts import SLOWDOWN_STEP, clear_failures, count_failure, login_name_of
 from app.errors import ApiError
 from app.extensions import db
 from app.models import LoginFailure, User
 from app.models.columns import utcnow
+from tests.support.database import wait_until_a_statement_waits_for_a_lock
 from tests.support.signin import login_response
 
 ATTACKER = "203.0.113.66"
@@ -95,18 +95,6 @@ def _count_a_failure(app, user_id: int) -> str:
     return "not refused"
 
 
-def _wait_until_a_statement_waits_for_a_lock(seconds: float = 10) -> None:
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-    )
-    deadline = time.monotonic() + seconds
-    with db.engine.connect() as connection:
-        while connection.execute(waiting).scalar_one() == 0:
-            assert time.monotonic() < deadline, "the failure never waited for the success"
-            time.sleep(0.02)
-
-
 def test_a_success_and_a_failure_at_once_both_finish(app, client, member) -> None:
     """A success from an address while a failure from it is being counted: the failure waits
     for the success and counts after it. (When the two locked the account's row and the
@@ -117,7 +105,7 @@ def test_a_success_and_a_failure_at_once_both_finish(app, client, member) -> Non
         clear_failures(db.session.get(User, member.id))
         with ThreadPoolExecutor(max_workers=1) as pool:
             failure = pool.submit(_count_a_failure, app, member.id)
-            _wait_until_a_statement_waits_for_a_lock()
+            wait_until_a_statement_waits_for_a_lock(db.engine)
             db.session.commit()
             refused_with = failure.result(timeout=10)
 
