@@ -6,15 +6,22 @@ import pytest
 def test_an_authenticated_request_costs_one_statement(
     client, member, auth, counted_statements
 ) -> None:
+    """The one statement that reads the user also sees the session ended: a logout is refused
+    on the next request at the same cost."""
     headers = auth(member)
 
-    with counted_statements() as statements:
+    with counted_statements() as live:
         response = client.get("/users/me", headers=headers)
+    logout = client.post("/logout", headers=headers)
+    with counted_statements() as ended:
+        refused = client.get("/users/me", headers=headers)
 
     assert response.status_code == 200
     assert response.get_json()["username"] == "member"
-    assert len(statements) == 1
-    assert "JOIN sessions" in statements[0]
+    assert logout.status_code == 204
+    assert refused.status_code == 401
+    assert refused.get_json()["error"] == "token_revoked"
+    assert (len(live), len(ended)) == (1, 1)
 
 
 @pytest.mark.parametrize("path", ["/users", "/users/admin-only"])
