@@ -317,6 +317,7 @@ def test_lists_cost_the_same_statements_whatever_the_page_size(
                 f"{path.format(list=owned_list[0])}?per_page={per_page}", headers=headers
             )
         assert response.status_code == 200
+        assert len(response.get_json()["items"]) == min(per_page, 7)
         counts.append(len(statements))
 
     assert counts[0] == counts[1]
