@@ -2,6 +2,7 @@
 API returns, recovery codes, the two-step login, the admin's reset, MFA_REQUIRED_ROLES and the
 encryption of secrets at rest."""
 
+import hashlib
 import re
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from app.auth import mfa
 from app.extensions import db
-from app.models import AuditEvent, User
+from app.models import AuditEvent, RecoveryCode, User
 from app.tokens import tickets
 from tests.support.mail import outbox
 from tests.support.signin import bearer, login
@@ -481,3 +482,81 @@ def test_a_session_without_mfa_is_not_refreshed_once_its_roles_require_it(make_a
     # Refused, not rotated: the same token is refused the same way (no reuse detected).
     assert again.status_code == 403
     assert again.get_json()["error"] == "mfa_enrollment_required"
+
+
+def test_recovery_codes_are_stored_hashed(app, client, member, enrolled) -> None:
+    _, _, codes = enrolled
+    with app.app_context():
+        stored = db.session.scalars(
+            select(RecoveryCode.code_hash).where(RecoveryCode.user_id == member.id)
+        ).all()
+
+    plain = set(codes) | {code.replace("-", "") for code in codes}
+    assert len(set(stored)) == 10
+    assert all(re.fullmatch(r"[0-9a-f]{64}", stored_hash) for stored_hash in stored)
+    assert not any(form in stored_hash for form in plain for stored_hash in stored)
+    # Digests of the codes (SHA-256: 80 random bits need no slow hash).
+    digests = {hashlib.sha256(code.replace("-", "").encode()).hexdigest() for code in codes}
+    assert set(stored) == digests
+
+
+def test_enrolling_again_while_mfa_is_on_is_409(client, enrolled) -> None:
+    headers, _, _ = enrolled
+
+    response = client.post("/users/me/mfa/totp", headers=headers)
+    me = client.get("/users/me", headers=headers)
+
+    assert response.status_code == 409
+    assert response.get_json()["error"] == "conflict"
+    assert (me.status_code, me.get_json()["mfa_enabled"]) == (200, True)
+
+
+def test_confirming_with_nothing_pending_is_409(client, member, auth) -> None:
+    headers = auth(member)
+
+    response = client.post("/users/me/mfa/totp/confirm", json={"code": "123456"}, headers=headers)
+    me = client.get("/users/me", headers=headers)
+
+    assert response.status_code == 409
+    assert response.get_json()["error"] == "conflict"
+    assert (me.status_code, me.get_json()["mfa_enabled"]) == (200, False)
+
+
+def test_an_mfa_token_issued_before_deactivation_gives_nothing(
+    client, admin, member, enrolled, auth
+) -> None:
+    _, authenticator, _ = enrolled
+    first = login(client, member)
+    deactivated = client.patch(
+        f"/users/{member.id}", json={"is_active": False}, headers=auth(admin)
+    )
+
+    second = client.post(
+        "/login/mfa", json={"mfa_token": first["mfa_token"], "code": authenticator.code()}
+    )
+
+    assert deactivated.status_code == 200
+    assert second.status_code == 403
+    assert second.get_json()["error"] == "account_disabled"
+    assert "access_token" not in second.get_json()
+
+
+def test_an_mfa_token_issued_before_a_password_change_gives_nothing(
+    client, member, enrolled
+) -> None:
+    headers, authenticator, _ = enrolled
+    first = login(client, member)
+    changed = client.put(
+        "/users/me/password",
+        json={"current_password": member.password, "new_password": "a-brand-new-passphrase"},
+        headers=headers,
+    )
+
+    second = client.post(
+        "/login/mfa", json={"mfa_token": first["mfa_token"], "code": authenticator.code()}
+    )
+
+    assert changed.status_code == 200
+    assert second.status_code == 401
+    assert second.get_json()["error"] == "token_revoked"
+    assert "access_token" not in second.get_json()
