@@ -3,6 +3,7 @@ password check to be at most REAUTH_WINDOW seconds old; /reauthenticate renews i
 
 import time
 
+from tests.support.processes import free_port
 from tests.support.signin import bearer, login
 
 CHALLENGE = (
@@ -192,3 +193,49 @@ def test_a_copied_token_does_not_survive_its_owners_password_change(client, memb
         assert response.status_code == 401
         assert response.get_json()["error"] == "token_revoked"
     assert change_email(client, bearer(changed.get_json()["access_token"])).status_code == 200
+
+
+# A body each fresh route would accept, so that only the freshness rule can refuse it.
+FRESH_BODIES = {
+    ("PATCH", "/users/me"): {"email": "stale@example.com"},
+    ("POST", "/users/me/tokens"): {"name": "stale", "scopes": ["profile"]},
+    ("POST", "/users/me/mfa/recovery-codes"): {"code": "123456"},
+    ("POST", "/users/me/mfa/disable"): {"code": "123456"},
+    ("POST", "/users/me/identities/{provider}"): {},
+}
+
+
+def test_every_route_the_document_calls_fresh_enforces_it(
+    make_app, member, token_for, age_sessions
+) -> None:
+    """Not only documented: each operation whose 401 names reauthentication_required refuses a
+    stale session's token with it."""
+    provider = {
+        "name": "test",
+        "issuer": f"http://127.0.0.1:{free_port()}",
+        "client_id": "gatehouse",
+        "client_secret": "s",
+    }
+    client = make_app(OIDC_PROVIDERS=[provider]).test_client()
+    spec = client.get("/openapi.json").get_json()
+    headers = bearer(token_for(member))
+    age_sessions(301)
+    checked = 0
+
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            description = operation.get("responses", {}).get("401", {}).get("description", "")
+            if "reauthentication_required" not in description:
+                continue
+            url = path.format(passkey_id=1, identity_id=1, provider="test")
+            body = FRESH_BODIES.get((method.upper(), path))
+
+            response = client.open(url, method=method.upper(), json=body, headers=headers)
+
+            assert response.status_code == 401, (method, path, response.get_json())
+            assert response.get_json()["error"] == "reauthentication_required", (method, path)
+            checked += 1
+
+    assert checked == 9
