@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import AuditEvent, PersonalToken
 from app.models.columns import utcnow
 from app.tokens.opaque import digest
+from tests.support.processes import free_port
 from tests.support.signin import bearer
 
 ALL_SCOPES = ["profile", "users:read", "bucketlists:read", "bucketlists:write"]
@@ -306,3 +307,56 @@ def test_too_many_tokens_are_refused(make_app, member, auth) -> None:
 
     assert [answer.status_code for answer in answers] == [201, 201, 409]
     assert answers[2].get_json()["error"] == "conflict"
+
+
+def test_a_token_is_refused_on_every_route_that_needs_a_session(
+    make_app, admin, create_token
+) -> None:
+    """Every operation the document gives the ``session`` scope (tokens, sessions, passwords,
+    MFA, passkeys, identities, the address, freshness) refuses a personal token, even an
+    admin's with every scope, before looking at anything else."""
+    provider = {
+        "name": "test",
+        "issuer": f"http://127.0.0.1:{free_port()}",
+        "client_id": "gatehouse",
+        "client_secret": "s",
+    }
+    client = make_app(OIDC_PROVIDERS=[provider]).test_client()
+    everything = ["profile", "users:read", "users:write", "bucketlists:read"]
+    everything += ["bucketlists:write", "audit:read"]
+    token = create_token(admin, scopes=everything)["token"]
+    spec = client.get("/openapi.json").get_json()
+    checked = []
+
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters" or {"bearerAuth": ["session"]} not in operation.get(
+                "security", []
+            ):
+                continue
+            url = re.sub(r"\{provider\}", "test", re.sub(r"\{\w+_id\}", "1", path))
+
+            response = client.open(url, method=method.upper(), json={}, headers=bearer(token))
+
+            assert response.status_code == 403, (method, path, response.get_json())
+            assert response.get_json()["error"] == "insufficient_scope", (method, path)
+            assert response.headers["WWW-Authenticate"].endswith('scope="session"')
+            checked.append((method.upper(), path))
+
+    assert len(checked) >= 20, checked
+    assert ("DELETE", "/users/me/sessions/{session_id}") in checked
+
+
+def test_an_account_deletion_ends_the_users_tokens(
+    client, admin, member, auth, create_token
+) -> None:
+    token = create_token(member)["token"]
+    before = client.get("/users/me", headers=bearer(token))
+
+    deleted = client.delete(f"/users/{member.id}", headers=auth(admin))
+    after = client.get("/users/me", headers=bearer(token))
+
+    assert (before.status_code, before.get_json()["username"]) == (200, member.username)
+    assert (deleted.status_code, deleted.get_data()) == (204, b"")
+    assert after.status_code == 401
+    assert after.get_json()["error"] == "invalid_token"
