@@ -4,6 +4,8 @@ provider's own ceremonies run against a real one in test_oidc.py."""
 
 import pytest
 
+from app.extensions import db
+from app.models import Identity
 from tests.support.processes import free_port
 
 CLIENT_PAGE = "https://client.example/signed-in"
@@ -43,3 +45,23 @@ def test_the_exchange_is_no_providers_sign_in(client) -> None:
     assert options.status_code == 200
     assert set(options.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
     assert options.get_data() == b""
+
+
+def test_another_users_identity_is_not_found(app, client, member, make_user, auth) -> None:
+    """An identity id of another account is 404, as if it did not exist, and stays linked."""
+    other = make_user("other")
+    with app.app_context():
+        theirs = Identity(
+            user_id=other.id, provider="test", issuer="https://idp.example", subject="their-sub"
+        )
+        db.session.add(theirs)
+        db.session.commit()
+        their_id = theirs.id
+
+    response = client.delete(f"/users/me/identities/{their_id}", headers=auth(member))
+    listed = client.get("/users/me/identities", headers=auth(other))
+
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"
+    assert listed.status_code == 200
+    assert [item["id"] for item in listed.get_json()["items"]] == [their_id]

@@ -110,3 +110,10 @@ def test_pagination_links_keep_filters_and_sort(client, crowd, auth) -> None:
     assert [item["username"] for item in last["items"]] == ["al_100%"]
     assert last["_links"]["self"] == links["last"]
 
+
+def test_an_empty_q_is_answered_not_refused(client, crowd, auth) -> None:
+    """Contract v3: a short q is never 400; an empty one filters nothing."""
+    response = client.get("/users?q=&sort=username", headers=auth(crowd))
+
+    assert _names(response) == ["admin", "al_100%", "alice", "Bob", "carol"]
+    assert response.get_json()["_meta"]["total_items"] == 5
