@@ -14,6 +14,8 @@ const ACCOUNTS = {
   carol: { email: "carol@example.com", email_verified: true, preferred_username: "carol" },
   dave: { email: "dave@example.com", email_verified: true, preferred_username: "dave" },
   erin: { email: "erin@example.com", email_verified: true, preferred_username: "erin" },
+  // No e-mail address at all.
+  frank: { preferred_username: "frank" },
 };
 
 const provider = new Provider(issuer, {
