@@ -194,7 +194,11 @@ def test_without_the_fast_path_safe_requests_read_in_a_transaction(make_app) -> 
         db.session.remove()
 
 
-def test_a_safe_request_that_writes_is_refused_before_writing(app, client, member) -> None:
+def test_a_safe_request_that_writes_is_refused_before_writing(make_app, member) -> None:
+    # Its own app: a route added to the shared one would outlive the test.
+    app = make_app()
+    client = app.test_client()
+
     def sneaky_write():
         db.session.get(User, member.id).email = "changed@example.com"
         db.session.commit()
