@@ -125,6 +125,7 @@ def _python(code_or_args: list[str], database_url: str) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.slow
 def test_the_web_app_does_not_load_the_migration_tools(database_url) -> None:
     """Web workers never migrate: Flask-Migrate (with Alembic, ~9 MB each) stays out of them."""
     loaded = _python(
@@ -141,6 +142,7 @@ def test_the_web_app_does_not_load_the_migration_tools(database_url) -> None:
     assert loaded.stdout.strip() == "[] False"
 
 
+@pytest.mark.slow
 def test_flask_db_commands_find_the_migrations(database_url) -> None:
     heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
 

@@ -118,6 +118,7 @@ def fake_heroku_cli(tmp_path) -> str:
     return f"{tmp_path}:{os.path.dirname(sys.executable)}:/usr/bin:/bin"
 
 
+@pytest.mark.slow
 def test_heroku_db_url_reads_the_url_with_the_cli(fake_heroku_cli) -> None:
     result = _invoke(["heroku-db-url"], fake_heroku_cli, HEROKU_APP_NAME="gatehouse-demo")
 
@@ -125,6 +126,7 @@ def test_heroku_db_url_reads_the_url_with_the_cli(fake_heroku_cli) -> None:
     assert result.stdout.strip() == "postgresql+psycopg2://u:p@db.example.com:5432/d1"
 
 
+@pytest.mark.slow
 def test_heroku_db_url_reports_an_unknown_app_in_one_line(fake_heroku_cli) -> None:
     result = _invoke(["heroku-db-url"], fake_heroku_cli, HEROKU_APP_NAME="no-such-app")
 
@@ -134,6 +136,7 @@ def test_heroku_db_url_reports_an_unknown_app_in_one_line(fake_heroku_cli) -> No
     )
 
 
+@pytest.mark.slow
 def test_heroku_db_url_without_the_cli_says_so_in_one_line() -> None:
     result = _invoke(
         ["heroku-db-url"], f"{os.path.dirname(sys.executable)}:/bin", HEROKU_APP_NAME="x"
@@ -144,6 +147,7 @@ def test_heroku_db_url_without_the_cli_says_so_in_one_line() -> None:
     assert line.startswith("error: the Heroku CLI is not installed")
 
 
+@pytest.mark.slow
 def test_heroku_db_url_needs_the_app_name(fake_heroku_cli) -> None:
     result = _invoke(["heroku-db-url"], fake_heroku_cli)
 
