@@ -68,15 +68,11 @@ def test_parallel_distinct_registrations_all_succeed(app, server) -> None:
         assert db.session.scalar(select(func.count()).select_from(User)) == 40
 
 
-def _login(base, username) -> str:
-    return tokens_over_http(base, username, PASSWORD)["access_token"]
-
-
 def test_parallel_admin_writes_are_all_kept(app, make_user, server) -> None:
     base = server.base_url
     make_user("boss", roles=("admin",), password=PASSWORD)
     targets = [make_user(f"staff{n}") for n in range(30)]
-    token = _login(base, "boss")
+    token = tokens_over_http(base, "boss", PASSWORD)["access_token"]
 
     results = _all(
         [
@@ -94,7 +90,7 @@ def test_parallel_admin_writes_are_all_kept(app, make_user, server) -> None:
 def test_parallel_item_creation_loses_nothing(app, make_user, server) -> None:
     base = server.base_url
     make_user("writer", password=PASSWORD)
-    token = _login(base, "writer")
+    token = tokens_over_http(base, "writer", PASSWORD)["access_token"]
     list_id = call(base, "POST", "/bucketlists", {"name": "Busy"}, token)[2]["id"]
 
     results = _all(
@@ -115,7 +111,9 @@ def test_admins_demoting_each_other_at_once_leave_an_admin(
 ) -> None:
     base = server.base_url
     admins = [make_user(f"admin{n}", roles=("admin",), password=PASSWORD) for n in range(4)]
-    tokens = [_login(base, account.username) for account in admins]
+    tokens = [
+        tokens_over_http(base, account.username, PASSWORD)["access_token"] for account in admins
+    ]
 
     results = _all(
         [
