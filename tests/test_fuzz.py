@@ -108,12 +108,11 @@ def fuzz(
     return result
 
 
-# schemathesis's exit codes (schemathesis.cli.constants.ExitCode): 1 when a check failed, 2 when
-# the run met errors. Its errors summary names each kind ("🚫 Network Error: 3"); "Runtime
+# A failing run's summary names each kind of error it met ("🚫 Network Error: 3"); "Runtime
 # Error" is the kind of an exception raised inside schemathesis itself, every other kind (a
 # network error, an unresponsive operation, an unavailable server, a schema error...) is about
-# the API or its document.
-SCHEMATHESIS_ERRORS = 2
+# the API or its document. (Its exit code does not tell them apart: 4.32 exits 1 for its own
+# crash in the coverage phase, as for a failed check.)
 OWN_CRASH = "Runtime Error"
 
 
@@ -125,8 +124,8 @@ def error_kinds(output: str) -> dict[str, int]:
 def _assert_clean(result: subprocess.CompletedProcess, server_log: str) -> None:
     """No finding about the API: no failed check (schemathesis labels them ST101, ST202...), no
     server error in the log, and a run that really tested. The run exits 0, except for a crash
-    of schemathesis itself (rarely, in its coverage phase): exit 2 with nothing but errors of its
-    own kind, raised in its own code."""
+    of schemathesis itself (rarely, in its coverage phase): then its summary lists errors of
+    that kind alone, raised in its own code."""
     findings = re.findall(r"ST\d{3} [^\n:]+", result.stdout)
     assert not findings, result.stdout[-6000:]
     generated = re.search(r"(\d+) generated", result.stdout)
@@ -134,7 +133,6 @@ def _assert_clean(result: subprocess.CompletedProcess, server_log: str) -> None:
     assert int(generated.group(1)) >= 100, result.stdout[-3000:]
     if result.returncode != 0:
         kinds = error_kinds(result.stdout)
-        assert result.returncode == SCHEMATHESIS_ERRORS, result.stdout[-6000:]
         assert set(kinds) == {OWN_CRASH}, (kinds, result.stdout[-6000:])
         assert "site-packages/schemathesis/" in result.stdout, result.stdout[-6000:]
         print(f"schemathesis crashed internally {kinds[OWN_CRASH]} time(s); no finding")
@@ -183,13 +181,15 @@ def run_output(returncode: int, errors: str = "", traceback: bool = False):
 
 def test_a_clean_run_and_a_crash_of_schemathesis_alone_pass_the_verdict() -> None:
     _assert_clean(run_output(0), server_log="")
-    _assert_clean(run_output(2, "  🚫 Runtime Error: 1", traceback=True), server_log="")
+    for code in (1, 2):
+        _assert_clean(run_output(code, "  🚫 Runtime Error: 1", traceback=True), server_log="")
 
 
 @pytest.mark.parametrize(
     "result",
     [
-        pytest.param(run_output(1, traceback=True), id="a failed check"),
+        pytest.param(run_output(1, "  ST101 Server error", traceback=True), id="a failed check"),
+        pytest.param(run_output(1, traceback=True), id="a failing exit with no error named"),
         pytest.param(
             run_output(2, "  🚫 Network Error: 1\n  🚫 Runtime Error: 1", traceback=True),
             id="a network error beside its own crash",
