@@ -14,9 +14,12 @@ FLASK = f"{sys.executable} -m flask --app app"
 TEST_DEBIAN_PACKAGES = {
     "chromium": "chromium",
     "node": "nodejs",
+    "npm": "npm",
     "pgbouncer": "pgbouncer",
     "redis-server": "redis-server",
 }
+# What ``invoke test --fast`` leaves out: real server processes, and other long tests.
+FAST_MARKERS = "not e2e and not slow"
 
 
 def development_env() -> dict[str, str]:
@@ -114,22 +117,40 @@ def lock(c):
 
 def install_debian_packages(c, packages: dict[str, str]) -> None:
     """Install the packages whose command is missing, with apt-get when running as root;
-    otherwise say how (the tests that need them are then skipped, except in CI)."""
+    otherwise stop, saying how: the tests that need them fail without them, never skip."""
     missing = sorted({name for command, name in packages.items() if not shutil.which(command)})
     if not missing:
         return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        apt = {"DEBIAN_FRONTEND": "noninteractive"}
-        c.run("apt-get update -qq", env=apt)
-        c.run(f"apt-get install -y -qq --no-install-recommends {' '.join(missing)}", env=apt)
-    else:
-        print(f"Some tests need Debian packages: sudo apt-get install {' '.join(missing)}")
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise Exit(
+            f"error: the tests need Debian packages: sudo apt-get install {' '.join(missing)}",
+            code=1,
+        )
+    apt = {"DEBIAN_FRONTEND": "noninteractive"}
+    c.run("apt-get update -qq", env=apt)
+    c.run(f"apt-get install -y -qq --no-install-recommends {' '.join(missing)}", env=apt)
 
 
-@task(help={"args": "Extra arguments for pytest, e.g. -k login."})
-def test(c, args=""):
+def install_oidc_provider() -> None:
+    """The OpenID provider the provider tests run (npm's oidc-provider, in tests/oidc)."""
+    from tests.support.oidc_provider import ensure_installed
+
+    ensure_installed()
+
+
+@task(
+    help={
+        "args": "Extra arguments for pytest, e.g. -k login.",
+        "fast": f'Only the unit and in-process tests (-m "{FAST_MARKERS}"): no servers, no tools.',
+    }
+)
+def test(c, args="", fast=False):
     """Run the test suite on a throwaway embedded PostgreSQL (or TEST_DATABASE_URL)."""
+    if fast:
+        c.run(f'{sys.executable} -m pytest -m "{FAST_MARKERS}" {args}', pty=False)
+        return
     install_debian_packages(c, TEST_DEBIAN_PACKAGES)
+    install_oidc_provider()
     c.run(f"{sys.executable} -m pytest --cov --cov-report=term-missing {args}", pty=False)
 
 

@@ -1,21 +1,30 @@
-"""Fixtures: a real PostgreSQL for the whole session, a fresh app and empty tables per test."""
+"""Fixtures: a real PostgreSQL for the whole session, a fresh app and empty tables per test, and
+the one way to run the app as a real server (``serve``).
 
+Markers (registered in pyproject.toml): ``e2e`` for tests that start real server processes,
+``slow`` for the others that take long; ``invoke test --fast`` leaves both out."""
+
+import copy
 import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from passlib.hash import pbkdf2_sha512
+from sqlalchemy import text, update
 
 from app import create_app
 from app.access.sessions import start_session
 from app.cli import init_db
 from app.database import recorded_statements
 from app.embedded_db import start_embedded_postgres
-from app.extensions import db, guard
-from app.models import User
+from app.extensions import db, guard, limiter
+from app.models import User, UserSession
+from app.models.columns import utcnow
 from app.tokens import access, emailed, keys
+from tests.support.processes import Server, production_env
 
 EMAILED_KINDS = {"reset": emailed.RESET, "registration": emailed.REGISTRATION}
 
@@ -37,6 +46,37 @@ class Account:
     email: str
     password: str
     roles: list[str] = field(default_factory=list)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that starts a server (through ``serve``) must be marked ``e2e``: ``--fast`` relies
+    on the marker to leave every server out."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "serve" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("e2e")
+    ]
+    if unmarked:
+        raise pytest.UsageError("start servers but are not marked e2e: " + ", ".join(unmarked))
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """A skipped test fails the run: the suite installs what it needs or fails (``invoke test``
+    installs the tools; a test that lacks one fails naming the command that installs it), it
+    never passes by leaving tests out."""
+    if _skipped and exitstatus == 0:
+        session.exitstatus = 1
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_sep("!", f"{len(_skipped)} skipped, which fails the run")
+        reporter.write_line(", ".join(_skipped))
 
 
 @pytest.fixture(scope="session")
@@ -74,21 +114,88 @@ def migrated_database(database_url):
     return database_url
 
 
-@pytest.fixture
-def app(migrated_database):
-    """A testing app over empty tables."""
+@dataclass(frozen=True)
+class Emptying:
+    """How the tables are emptied before each test: the tables that hold rows are found in one
+    statement and their rows deleted (children first), then every sequence starts again. On
+    tables this small that is several times quicker than a TRUNCATE of them all, which makes
+    new files for each table. (row_counts keeps its rows: the counted tables' row triggers
+    keep it right through the deletions.)"""
+
+    probe: str
+    tables: tuple[str, ...]
+    restart: str
+
+    def run(self) -> None:
+        holding = set(db.session.execute(text(self.probe)).scalars())
+        # Table and sequence names come from the models' metadata, never from input.
+        deletions = "".join(
+            f"DELETE FROM {table};"  # noqa: S608 (names of our tables)
+            for table in self.tables
+            if table in holding
+        )
+        counts = "UPDATE row_counts SET row_count = 0 WHERE row_count <> 0;"
+        db.session.execute(text(deletions + counts + self.restart))
+        db.session.commit()
+
+
+@pytest.fixture(scope="session")
+def emptying(migrated_database) -> Emptying:
     app = create_app("testing")
     with app.app_context():
-        # row_counts keeps its rows: the counted tables' TRUNCATE triggers reset them.
-        tables = ", ".join(
-            table.name for table in db.metadata.sorted_tables if table.name != "row_counts"
+        tables = tuple(
+            table.name
+            for table in reversed(db.metadata.sorted_tables)
+            if table.name != "row_counts"
         )
-        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        sequences = db.session.scalars(
+            text(
+                "SELECT pg_get_serial_sequence(table_name, column_name)"
+                " FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = ANY(:tables)"
+                " AND pg_get_serial_sequence(table_name, column_name) IS NOT NULL"
+            ),
+            {"tables": list(tables)},
+        ).all()
+        db.engine.dispose()
+    probe = " UNION ALL ".join(
+        f"SELECT '{table}' WHERE EXISTS (SELECT FROM {table})"  # noqa: S608 (names of our tables)
+        for table in tables
+    )
+    restart = "".join(f"ALTER SEQUENCE {sequence} RESTART;" for sequence in sequences)
+    return Emptying(probe, tables, restart)
+
+
+@pytest.fixture(scope="session")
+def shared_app(emptying):
+    """One testing app for the session (building one takes longer than most tests: the OpenAPI
+    document is made from every route), and its settings as built."""
+    app = create_app("testing")
+    return app, copy.deepcopy(dict(app.config))
+
+
+@pytest.fixture
+def app(shared_app, emptying):
+    """The testing app over empty tables, with its settings as built and a new key ring; a
+    test may change ``app.config``, which is put back after it. (A test that adds routes, or
+    needs settings read when the extensions start, builds its own with ``make_app``.)"""
+    app, settings = shared_app
+    # The rate limiter is one object for every app: an app built by make_app may have left it
+    # enabled (init_app again only reads this app's settings; its hooks are in place).
+    limiter.init_app(app)
+    with app.app_context():
+        emptying.run()
         restore_migrated_rows()
         db.session.commit()
+        keys.init_app(app)
         # The first signing key is made (and read) now, not inside the test's first login.
         keys.current_ring()
     yield app
+    app.config.clear()
+    app.config.update(copy.deepcopy(settings))
+    mail = app.extensions["mailman"]
+    if hasattr(mail, "outbox"):
+        del mail.outbox
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -118,6 +225,30 @@ def make_app(app):
     for other in made:
         with other.app_context():
             db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def serve(migrated_database, tmp_path_factory):
+    """``serve(**settings)`` -> a ``Server``: gunicorn serving the app as in production, on the
+    test database (or ``database_url``) with ``settings`` added to its environment (or the whole
+    ``env`` given), on a free port (or ``port``); with ``command`` instead of gunicorn if given,
+    up once ``GET ready[0]`` answers ``ready[1]``. Every server a module started stops when its
+    tests end (``Server.stop`` stops one sooner). Only tests marked ``e2e`` may use it (see
+    ``pytest_collection_modifyitems``)."""
+    started: list[Server] = []
+
+    def start(
+        database_url=None, *, env=None, port=None, command=None, ready=("/health", 200), **settings
+    ) -> Server:
+        env = env or production_env(database_url or migrated_database, **settings)
+        log_path = tmp_path_factory.mktemp("server") / "web.log"
+        started.append(Server(env, log_path, port=port, command=command))
+        started[-1].wait_until_up(path=ready[0], status=ready[1])
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture
@@ -161,6 +292,18 @@ def make_user(app):
 
 
 @pytest.fixture
+def veteran(app, make_user) -> tuple[Account, str]:
+    """An account whose hash was made by flask-praetorian's default scheme, pbkdf2_sha512: the
+    account and that legacy hash."""
+    account = make_user("veteran")
+    legacy_hash = pbkdf2_sha512.hash(account.password)
+    with app.app_context():
+        db.session.get(User, account.id).password = legacy_hash
+        db.session.commit()
+    return account, legacy_hash
+
+
+@pytest.fixture
 def token_for(app):
     """A real access token for an account, of a session started for it as /login starts one
     (``lifespan`` in seconds); with ``kind`` ("reset" or "registration"), the e-mailed token of
@@ -201,6 +344,21 @@ def operator(make_user):
 @pytest.fixture
 def member(make_user):
     return make_user("member", roles=("user",))
+
+
+@pytest.fixture
+def age_sessions(app):
+    """``age_sessions(seconds)``: move every session's last password check ``seconds`` into the
+    past (the clock moved in the database, not mocked)."""
+
+    def age(seconds: int) -> None:
+        with app.app_context():
+            db.session.execute(
+                update(UserSession).values(authenticated_at=utcnow() - timedelta(seconds=seconds))
+            )
+            db.session.commit()
+
+    return age
 
 
 @pytest.fixture

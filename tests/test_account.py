@@ -8,21 +8,14 @@ import pytest
 from app.accounts.password_policy import CONTAINS_USERNAME
 from app.extensions import db
 from app.models import User
+from tests.support.mail import outbox
+from tests.support.signin import bearer
 
 GOOD_PASSWORD = "a-long-enough-secret"
 
 
-def _outbox(app) -> list:
-    """The messages the in-memory backend sent (it creates the list on the first one)."""
-    return getattr(app.extensions["mailman"], "outbox", [])
-
-
 def _token_in(message) -> str:
     return re.search(r"<pre>(.+?)</pre>", message.body).group(1)
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _register(client, username="newcomer", email="newcomer@example.com", password=GOOD_PASSWORD):
@@ -143,7 +136,7 @@ def test_registration_with_confirmation_sends_an_email_whose_token_works_once(ap
 
     assert response.status_code == 202
     assert response.get_json()["message"].startswith("Check your inbox")
-    [message] = _outbox(app)
+    [message] = outbox(app)
     assert message.to == ["newcomer@example.com"]
     assert message.subject == "Confirm your Gatehouse account"
     token = _token_in(message)
@@ -177,7 +170,7 @@ def test_confirmation_refuses_tokens_that_are_not_registration_tokens(
 def test_without_confirmation_no_email_is_sent(app, client) -> None:
     assert _register(client).status_code == 201
 
-    assert _outbox(app) == []
+    assert outbox(app) == []
 
 
 @pytest.mark.parametrize("email", ["member@example.com", "nobody@example.com"])
@@ -188,7 +181,7 @@ def test_forgot_password_answers_202_whatever_the_address(app, client, member, e
     assert response.get_json() == {
         "message": "If an active account has that e-mail address, a reset token was sent to it."
     }
-    assert len(_outbox(app)) == (1 if email == member.email else 0)
+    assert len(outbox(app)) == (1 if email == member.email else 0)
 
 
 def test_forgot_password_sends_nothing_to_a_disabled_account(app, client, make_user) -> None:
@@ -197,12 +190,12 @@ def test_forgot_password_sends_nothing_to_a_disabled_account(app, client, make_u
     response = client.post("/password/forgot", json={"email": "sleeper@example.com"})
 
     assert response.status_code == 202
-    assert _outbox(app) == []
+    assert outbox(app) == []
 
 
 def _reset_token(app, client, account) -> str:
     assert client.post("/password/forgot", json={"email": account.email}).status_code == 202
-    message = _outbox(app)[-1]
+    message = outbox(app)[-1]
     assert message.subject == "Reset your Gatehouse password"
     return _token_in(message)
 
@@ -266,7 +259,7 @@ def test_change_password_returns_a_fresh_token_and_revokes_the_rest(
 
     assert response.status_code == 200
     fresh = response.get_json()["access_token"]
-    assert client.get("/users/me", headers=_bearer(fresh)).status_code == 200
+    assert client.get("/users/me", headers=bearer(fresh)).status_code == 200
     # The session the change was made in goes on with the new tokens; its access tokens from
     # before the change stop, and every other session ends.
     for stale in (client.get("/users/me", headers=first), client.get("/users/me", headers=second)):

@@ -5,43 +5,33 @@ and no username, use it as the second step of a password sign-in, turn on the au
 app from its QR code, see the sessions, change the password, remove the passkey; a reload keeps
 the session (the refresh cookie); the console shows no policy violation and no error."""
 
-import os
-import re
-import urllib.request
-
 import pyotp
 import pytest
 
-from app.observability import DOCS_CONTENT_SECURITY_POLICY
-from bench.harness import free_port, production_env, serving
-from tests.browser import CHROMIUM, Browser
+from tests.support.browser import Browser
+from tests.support.processes import free_port
 
 PASSWORD = "correct-horse-battery-staple-9"
 NEW_PASSWORD = "another-long-passphrase-42"
 VIOLATION = "Content Security Policy"
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),
-    reason="needs Debian's chromium: `invoke test` installs it when run as root "
-    "(else: sudo apt-get install chromium)",
-)
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def server(migrated_database, tmp_path_factory):
+def server(serve):
     port = free_port()
     origin = f"http://localhost:{port}"
-    env = production_env(
-        migrated_database,
+    running = serve(
+        port=port,
         WEB_CONCURRENCY="1",
         REFRESH_COOKIE="true",
         PUBLIC_BASE_URL=origin,
         WEBAUTHN_RP_ID="localhost",
         WEBAUTHN_ORIGINS=origin,
     )
-    with serving(env, tmp_path_factory.mktemp("account") / "web.log", port=port) as running:
-        running.origin = origin
-        yield running
+    running.origin = origin
+    return running
 
 
 @pytest.fixture
@@ -67,17 +57,6 @@ def list_texts(browser: Browser, element: str) -> list[str]:
     return browser.evaluate(
         f"[...document.querySelectorAll('#{element} li')].map((li) => li.firstChild.textContent)"
     )
-
-
-def test_the_page_is_served_under_the_strict_policy_with_no_inline_script(server) -> None:
-    with urllib.request.urlopen(server.origin + "/account", timeout=10) as page:
-        policy = page.headers["Content-Security-Policy"]
-        body = page.read().decode()
-
-    assert policy == DOCS_CONTENT_SECURITY_POLICY
-    assert re.findall(r"<script[^>]*>", body) == ['<script src="/account/account.js" defer>']
-    assert "style=" not in body
-    assert "<style" not in body
 
 
 def test_a_person_signs_in_adds_a_passkey_and_signs_in_with_it(server, browser, make_user) -> None:

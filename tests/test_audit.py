@@ -41,6 +41,8 @@ def test_creation_by_an_admin(app, client, admin, auth) -> None:
         headers={**auth(admin), "X-Request-ID": "create-1"},
     )
 
+    assert response.status_code == 201
+    assert response.get_json()["username"] == "fresh"
     event = _only_event(app, "user.created", target_id=response.get_json()["id"])
     assert event.actor_id == admin.id
     assert event.request_id == "create-1"
@@ -58,6 +60,8 @@ def test_self_registration_has_no_actor(app, client) -> None:
         json={"username": "selfmade", "email": "s@example.com", "password": "amber-quarry-signal"},
     )
 
+    assert response.status_code == 201
+    assert response.get_json()["username"] == "selfmade"
     event = _only_event(app, "user.created", target_id=response.get_json()["id"])
     assert event.actor_id is None
     assert event.changes["username"] == [None, "selfmade"]
@@ -80,8 +84,10 @@ def test_self_registration_has_no_actor(app, client) -> None:
     ],
 )
 def test_admin_changes(app, client, admin, member, auth, change, action, changes) -> None:
-    client.patch(f"/users/{member.id}", json=change, headers=auth(admin))
+    response = client.patch(f"/users/{member.id}", json=change, headers=auth(admin))
 
+    assert response.status_code == 200
+    assert {field: response.get_json()[field] for field in change} == change
     event = _only_event(app, action)
     assert (event.actor_id, event.target_id, event.changes) == (admin.id, member.id, changes)
 
@@ -89,20 +95,29 @@ def test_admin_changes(app, client, admin, member, auth, change, action, changes
 def test_activation(app, client, admin, make_user, auth) -> None:
     sleeper = make_user("sleeper", is_active=False)
 
-    client.patch(f"/users/{sleeper.id}", json={"is_active": True}, headers=auth(admin))
+    response = client.patch(f"/users/{sleeper.id}", json={"is_active": True}, headers=auth(admin))
 
+    assert response.status_code == 200
+    assert response.get_json()["is_active"] is True
     assert _only_event(app, "user.activated").changes == {"is_active": [False, True]}
 
 
 def test_one_request_changing_three_fields_writes_three_events(
     app, client, admin, member, auth
 ) -> None:
-    client.patch(
+    response = client.patch(
         f"/users/{member.id}",
         json={"roles": ["operator"], "is_active": False, "email": "x@example.com"},
         headers={**auth(admin), "X-Request-ID": "triple"},
     )
 
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["roles"], body["is_active"], body["email"]) == (
+        ["operator"],
+        False,
+        "x@example.com",
+    )
     events = [event for event in _events(app) if event.request_id == "triple"]
     assert sorted(event.action for event in events) == [
         "user.deactivated",
@@ -112,22 +127,33 @@ def test_one_request_changing_three_fields_writes_three_events(
 
 
 def test_deletion(app, client, admin, member, auth) -> None:
-    client.delete(f"/users/{member.id}", headers=auth(admin))
+    response = client.delete(f"/users/{member.id}", headers=auth(admin))
 
+    assert response.status_code == 204
+    assert response.get_data() == b""
     event = _only_event(app, "user.deleted")
     assert (event.actor_id, event.target_id) == (admin.id, member.id)
     assert event.changes == {"username": ["member", None]}
 
 
 def test_password_change_and_reset_never_record_the_password(app, client, member, auth) -> None:
-    client.put(
+    changed_now = client.put(
         "/users/me/password",
         json={"current_password": member.password, "new_password": "new-secret-pass"},
         headers=auth(member),
     )
-    client.post("/password/forgot", json={"email": member.email})
+    forgot = client.post("/password/forgot", json={"email": member.email})
     token = app.extensions["mailman"].outbox[-1].body.split("<pre>")[1].split("</pre>")[0]
-    client.post("/password/reset", json={"token": token, "password": "newer-secret-pass"})
+    reset_now = client.post(
+        "/password/reset", json={"token": token, "password": "newer-secret-pass"}
+    )
+
+    assert changed_now.status_code == 200
+    assert changed_now.get_json()["token_type"] == "Bearer"
+    assert forgot.status_code == 202
+    assert forgot.get_json()["message"]
+    assert reset_now.status_code == 204
+    assert reset_now.get_data() == b""
 
     changed = _only_event(app, "user.password_changed")
     reset = _only_event(app, "user.password_reset")
@@ -142,19 +168,38 @@ def test_password_change_and_reset_never_record_the_password(app, client, member
 
 
 def test_lockout(app, client, member) -> None:
-    for _ in range(5):
+    failures = [
         client.post("/login", json={"username": "member", "password": "wrong-password-x"})
+        for _ in range(5)
+    ]
 
+    assert [(failure.status_code, failure.get_json()["error"]) for failure in failures] == [
+        (401, "invalid_credentials")
+    ] * 5
     event = _only_event(app, "user.locked")
     assert event.actor_id is None
     assert event.target_id == member.id
     assert event.changes["locked_until"][0] is None
 
 
-def test_logins_and_legacy_rehash_write_no_event(app, client, member) -> None:
-    client.post("/login", json={"username": "member", "password": member.password})
+def test_logins_and_legacy_rehash_write_no_event(app, client, member, veteran) -> None:
+    account, legacy_hash = veteran
 
-    assert [event.action for event in _events(app)] == ["user.created"]
+    plain = client.post("/login", json={"username": "member", "password": member.password})
+    rehashed = client.post("/login", json={"username": "veteran", "password": account.password})
+
+    for login in (plain, rehashed):
+        assert login.status_code == 200
+        assert login.get_json()["token_type"] == "Bearer"
+    with app.app_context():
+        # The login did rehash: the trail stays silent about a hash that did change.
+        rehashed_to = db.session.get(User, account.id).password
+    assert rehashed_to != legacy_hash
+    assert rehashed_to.startswith("$argon2id$")
+    assert [(event.action, event.target_id) for event in _events(app)] == [
+        ("user.created", member.id),
+        ("user.created", account.id),
+    ]
 
 
 def test_a_rolled_back_change_leaves_no_event(app, member) -> None:
@@ -179,14 +224,21 @@ def test_refused_changes_write_no_event(app, client, admin, auth) -> None:
     response = client.patch(f"/users/{admin.id}", json={"roles": ["user"]}, headers=auth(admin))
 
     assert response.status_code == 409
+    assert response.get_json()["error"] == "conflict"
     assert [event.action for event in _events(app)] == ["user.created"]
 
 
 def test_audit_events_endpoint_lists_and_filters(
     app, client, admin, operator, member, auth
 ) -> None:
-    client.patch(f"/users/{member.id}", json={"roles": ["operator"]}, headers=auth(admin))
-    client.patch(f"/users/{member.id}", json={"is_active": False}, headers=auth(admin))
+    promoted = client.patch(
+        f"/users/{member.id}", json={"roles": ["operator"]}, headers=auth(admin)
+    )
+    deactivated = client.patch(
+        f"/users/{member.id}", json={"is_active": False}, headers=auth(admin)
+    )
+    assert (promoted.status_code, promoted.get_json()["roles"]) == (200, ["operator"])
+    assert (deactivated.status_code, deactivated.get_json()["is_active"]) == (200, False)
 
     everything = client.get("/audit-events", headers=auth(operator))
     filtered = client.get(
@@ -205,12 +257,18 @@ def test_audit_events_endpoint_lists_and_filters(
     assert body["_links"]["self"] == (
         f"/audit-events?page=1&per_page=1&target_id={member.id}&action=user.deactivated"
     )
-    by_actor = client.get(f"/audit-events?actor_id={admin.id}", headers=auth(admin)).get_json()
-    assert {item["actor_id"] for item in by_actor["items"]} == {admin.id}
+    by_actor = client.get(f"/audit-events?actor_id={admin.id}", headers=auth(admin))
+    assert by_actor.status_code == 200
+    assert [item["action"] for item in by_actor.get_json()["items"]] == [
+        "user.deactivated",
+        "user.roles_changed",
+    ]
+    assert {item["actor_id"] for item in by_actor.get_json()["items"]} == {admin.id}
 
 
 def test_audit_filter_validation(client, admin, auth) -> None:
     response = client.get("/audit-events?action=user.exploded", headers=auth(admin))
 
     assert response.status_code == 400
+    assert response.get_json()["error"] == "bad_request"
     assert "action" in response.get_json()["details"]

@@ -4,6 +4,8 @@ those routes need the custom header; CORS sends credentials to CORS_ORIGINS only
 
 import pytest
 
+from tests.support.signin import login_response
+
 ORIGIN = "https://app.example"
 CSRF = {"X-Requested-With": "fetch"}
 
@@ -17,10 +19,9 @@ def browser(make_app):
     return client
 
 
-def _login(browser, account) -> dict:
-    response = browser.post(
-        "/login", json={"username": account.username, "password": account.password}
-    )
+def signed_in(browser, account):
+    """The answer to a successful ``POST /login`` (the refresh token is in its cookie)."""
+    response = login_response(browser, account.username, account.password)
     assert response.status_code == 200, response.get_json()
     return response
 
@@ -30,7 +31,7 @@ def _cookie(browser, path: str):
 
 
 def test_login_sets_the_refresh_cookie_and_leaves_it_out_of_the_body(browser, member) -> None:
-    response = _login(browser, member)
+    response = signed_in(browser, member)
 
     body = response.get_json()
     assert "refresh_token" not in body
@@ -48,7 +49,7 @@ def test_login_sets_the_refresh_cookie_and_leaves_it_out_of_the_body(browser, me
 
 
 def test_refresh_reads_the_cookie_rotates_it_and_needs_the_custom_header(browser, member) -> None:
-    _login(browser, member)
+    signed_in(browser, member)
     first = _cookie(browser, "/refresh").value
 
     refused = browser.post("/refresh", json={})
@@ -70,7 +71,7 @@ def test_refresh_reads_the_cookie_rotates_it_and_needs_the_custom_header(browser
 
 
 def test_a_stolen_cookie_value_presented_again_ends_the_session(browser, member, monkeypatch):
-    _login(browser, member)
+    signed_in(browser, member)
     stolen = _cookie(browser, "/refresh").value
     assert browser.post("/refresh", json={}, headers=CSRF).status_code == 200
     assert browser.post("/refresh", json={}, headers=CSRF).status_code == 200
@@ -86,7 +87,7 @@ def test_a_stolen_cookie_value_presented_again_ends_the_session(browser, member,
 
 
 def test_logout_ends_the_session_and_clears_the_cookie(browser, member) -> None:
-    access = _login(browser, member).get_json()["access_token"]
+    access = signed_in(browser, member).get_json()["access_token"]
     bearer = {"Authorization": f"Bearer {access}"}
 
     assert browser.post("/logout", headers=bearer).status_code == 403

@@ -58,11 +58,38 @@ def test_access_table(
     elif expected >= 400:
         assert response.get_json()["error"] == {401: "missing_token", 404: "not_found"}[expected]
     else:
-        body = response.get_json()
-        if "items" in body:
-            assert body["items"][0]["bucketlist_id"] == owned_list[0]
+        answer = response.get_json()
+        if "items" in answer:
+            assert answer["items"][0]["bucketlist_id"] == owned_list[0]
         else:
-            assert owned_list[0] in (body["id"], body.get("bucketlist_id"))
+            assert owned_list[0] in (answer["id"], answer.get("bucketlist_id"))
+            assert {field: answer[field] for field in body or {}} == (body or {})
+    # What the owner finds afterwards: the change made, or nothing changed at all.
+    unchanged = ("Travel", [("Lisbon", False)])
+    after_success = {
+        ("PATCH", "/bucketlists/{list}"): ("Renamed", [("Lisbon", False)]),
+        ("POST", "/bucketlists/{list}/items"): ("Travel", [("Lisbon", False), ("Porto", False)]),
+        ("PATCH", "/bucketlists/{list}/items/{item}"): ("Travel", [("Lisbon", True)]),
+        ("DELETE", "/bucketlists/{list}/items/{item}"): ("Travel", []),
+        ("DELETE", "/bucketlists/{list}"): None,
+    }
+    made = expected == success and (method, path) in after_success
+    assert _as_the_owner_sees_it(client, auth(owner), owned_list[0]) == (
+        after_success[(method, path)] if made else unchanged
+    )
+
+
+def _as_the_owner_sees_it(client, headers, list_id: int):
+    """The list's name and its items (title, done), or None when it is gone."""
+    found = client.get(f"/bucketlists/{list_id}", headers=headers)
+    if found.status_code == 404:
+        return None
+    assert found.status_code == 200
+    items = client.get(f"/bucketlists/{list_id}/items", headers=headers)
+    assert items.status_code == 200
+    return found.get_json()["name"], [
+        (item["title"], item["done"]) for item in items.get_json()["items"]
+    ]
 
 
 @pytest.mark.parametrize("caller", ["owner", "other", "admin"])
@@ -96,10 +123,12 @@ def test_admin_filters_by_owner_and_others_may_not(
     refused = client.get(f"/bucketlists?owner_id={owner.id}", headers=auth(other))
     own_filter = client.get(f"/bucketlists?owner_id={owner.id}", headers=auth(owner))
 
+    assert mine.status_code == 200
     assert [item["name"] for item in mine.get_json()["items"]] == ["Travel"]
     assert refused.status_code == 403
     assert refused.get_json()["error"] == "forbidden"
     assert own_filter.status_code == 200
+    assert [item["name"] for item in own_filter.get_json()["items"]] == ["Travel"]
 
 
 def test_create_returns_201_location_and_links(client, owner, auth) -> None:
@@ -223,6 +252,7 @@ def test_items_list_filters_on_done_and_paginates(client, owner, owned_list, aut
     done = client.get(f"/bucketlists/{list_id}/items?done=true&per_page=1&page=2", headers=headers)
     pending = client.get(f"/bucketlists/{list_id}/items?done=false", headers=headers)
 
+    assert (done.status_code, pending.status_code) == (200, 200)
     body = done.get_json()
     assert [item["title"] for item in body["items"]] == ["Kyoto"]
     assert body["_meta"] == {"page": 2, "per_page": 1, "total_pages": 2, "total_items": 2}
@@ -232,14 +262,16 @@ def test_items_list_filters_on_done_and_paginates(client, owner, owned_list, aut
 
 def test_bucketlist_q_filters_on_name(client, owner, owned_list, auth) -> None:
     headers = auth(owner)
-    client.post("/bucketlists", json={"name": "Books 100%"}, headers=headers)
+    created = client.post("/bucketlists", json={"name": "Books 100%"}, headers=headers)
 
-    assert [
-        i["name"] for i in client.get("/bucketlists?q=TRAV", headers=headers).get_json()["items"]
-    ] == ["Travel"]
-    assert [
-        i["name"] for i in client.get("/bucketlists?q=%25", headers=headers).get_json()["items"]
-    ] == ["Books 100%"]
+    by_name = client.get("/bucketlists?q=TRAV", headers=headers)
+    by_percent = client.get("/bucketlists?q=%25", headers=headers)
+
+    assert created.status_code == 201
+    assert by_name.status_code == by_percent.status_code == 200
+    assert [item["name"] for item in by_name.get_json()["items"]] == ["Travel"]
+    # The % is a character searched for, not a wildcard.
+    assert [item["name"] for item in by_percent.get_json()["items"]] == ["Books 100%"]
 
 
 def test_deleting_a_user_deletes_their_bucketlists_in_the_database(app, owner, owned_list) -> None:
@@ -285,6 +317,7 @@ def test_lists_cost_the_same_statements_whatever_the_page_size(
                 f"{path.format(list=owned_list[0])}?per_page={per_page}", headers=headers
             )
         assert response.status_code == 200
+        assert len(response.get_json()["items"]) == min(per_page, 7)
         counts.append(len(statements))
 
     assert counts[0] == counts[1]

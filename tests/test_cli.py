@@ -12,7 +12,7 @@ from app.cli import MIGRATIONS_DIR
 from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.models import User
-from bench.harness import SIGNING_KEY, production_env
+from tests.support.processes import SIGNING_KEY, production_env
 
 
 def _users(app) -> list[tuple[str, str, str]]:
@@ -36,17 +36,25 @@ def test_seed_db_twice_creates_each_account_once(app, runner, client) -> None:
     ]
     login = client.post("/login", json={"username": "admin", "password": "violet-harbor-lantern"})
     assert login.status_code == 200
+    assert login.get_json()["token_type"] == "Bearer"
 
 
-def test_seed_db_uses_passwords_from_the_environment(app, runner, client, monkeypatch) -> None:
-    app.config["SEED_ADMIN_PASSWORD"] = "from-the-environment-1"
+def test_seed_db_uses_passwords_from_the_environment(make_app, monkeypatch) -> None:
+    monkeypatch.setenv("SEED_ADMIN_PASSWORD", "from-the-environment-1")
+    app = make_app()
+    client = app.test_client()
 
-    result = runner.invoke(args=["seed-db"])
+    result = app.test_cli_runner().invoke(args=["seed-db"])
+    login = client.post("/login", json={"username": "admin", "password": "from-the-environment-1"})
+    default = client.post("/login", json={"username": "admin", "password": "violet-harbor-lantern"})
 
     assert result.exit_code == 0, result.output
+    assert "admin: created (role admin), password set" in result.output
     assert "from-the-environment-1" not in result.output
-    login = client.post("/login", json={"username": "admin", "password": "from-the-environment-1"})
     assert login.status_code == 200
+    assert login.get_json()["token_type"] == "Bearer"
+    assert default.status_code == 401
+    assert default.get_json()["error"] == "invalid_credentials"
 
 
 @pytest.mark.parametrize("missing", ["SEED_ADMIN_PASSWORD", "SEED_USER_PASSWORD"])
@@ -117,6 +125,7 @@ def _python(code_or_args: list[str], database_url: str) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.slow
 def test_the_web_app_does_not_load_the_migration_tools(database_url) -> None:
     """Web workers never migrate: Flask-Migrate (with Alembic, ~9 MB each) stays out of them."""
     loaded = _python(
@@ -133,6 +142,7 @@ def test_the_web_app_does_not_load_the_migration_tools(database_url) -> None:
     assert loaded.stdout.strip() == "[] False"
 
 
+@pytest.mark.slow
 def test_flask_db_commands_find_the_migrations(database_url) -> None:
     heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
 

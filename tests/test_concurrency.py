@@ -8,18 +8,17 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import BucketlistItem, User
-from bench.harness import call, production_env, serving
+from tests.support.processes import call
+from tests.support.signin import tokens_over_http
 
 PASSWORD = "concurrent-password"
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
-def server(migrated_database, tmp_path_factory):
-    with serving(
-        production_env(migrated_database, WEB_CONCURRENCY="4"),
-        tmp_path_factory.mktemp("concurrency") / "web.log",
-    ) as running:
-        yield running
+def server(serve):
+    return serve(WEB_CONCURRENCY="4")
 
 
 def _all(calls) -> list:
@@ -55,6 +54,9 @@ def test_parallel_registrations_of_one_email_make_one_account(app, server) -> No
     results = _all([_register(base, f"name{n}", "Same@Example.com") for n in range(24)])
 
     assert sorted(status for status, _, _ in results) == [201] + [409] * 23
+    assert all(body["error"] == "conflict" for status, _, body in results if status == 409)
+    [created] = [body for status, _, body in results if status == 201]
+    assert created["email"].lower() == "same@example.com"
 
 
 def test_parallel_distinct_registrations_all_succeed(app, server) -> None:
@@ -66,17 +68,11 @@ def test_parallel_distinct_registrations_all_succeed(app, server) -> None:
         assert db.session.scalar(select(func.count()).select_from(User)) == 40
 
 
-def _login(base, username) -> str:
-    status, _, body = call(base, "POST", "/login", {"username": username, "password": PASSWORD})
-    assert status == 200, body
-    return body["access_token"]
-
-
 def test_parallel_admin_writes_are_all_kept(app, make_user, server) -> None:
     base = server.base_url
     make_user("boss", roles=("admin",), password=PASSWORD)
     targets = [make_user(f"staff{n}") for n in range(30)]
-    token = _login(base, "boss")
+    token = tokens_over_http(base, "boss", PASSWORD)["access_token"]
 
     results = _all(
         [
@@ -94,7 +90,7 @@ def test_parallel_admin_writes_are_all_kept(app, make_user, server) -> None:
 def test_parallel_item_creation_loses_nothing(app, make_user, server) -> None:
     base = server.base_url
     make_user("writer", password=PASSWORD)
-    token = _login(base, "writer")
+    token = tokens_over_http(base, "writer", PASSWORD)["access_token"]
     list_id = call(base, "POST", "/bucketlists", {"name": "Busy"}, token)[2]["id"]
 
     results = _all(
@@ -115,7 +111,9 @@ def test_admins_demoting_each_other_at_once_leave_an_admin(
 ) -> None:
     base = server.base_url
     admins = [make_user(f"admin{n}", roles=("admin",), password=PASSWORD) for n in range(4)]
-    tokens = [_login(base, account.username) for account in admins]
+    tokens = [
+        tokens_over_http(base, account.username, PASSWORD)["access_token"] for account in admins
+    ]
 
     results = _all(
         [
@@ -125,10 +123,24 @@ def test_admins_demoting_each_other_at_once_leave_an_admin(
         + [(base, "DELETE", f"/users/{admins[(n + 2) % 4].id}", None, tokens[n]) for n in range(4)]
     )
 
-    statuses = [status for status, _, _ in results]
-    assert all(status in {200, 204, 401, 404, 409} for status in statuses), statuses
+    # Each change is made, or refused for a reason of its own: its admin was demoted or deleted
+    # first (their sessions ended), its target is gone, or it would remove the last admin.
+    refusals = {401: "token_revoked", 404: "not_found", 409: "conflict"}
+    demotions, deletions = results[:4], results[4:]
+    for status, _, body in demotions:
+        assert status in {200, *refusals}, (status, body)
+        assert body["roles"] == ["user"] if status == 200 else body["error"] == refusals[status]
+    for status, _, body in deletions:
+        assert status in {204, *refusals}, (status, body)
+        assert body is None if status == 204 else body["error"] == refusals[status]
+    made = [status for status, _, _ in results if status in (200, 204)]
+    assert made, results
     with app.app_context():
-        remaining = db.session.scalar(
-            select(func.count()).select_from(User).where(User.is_active, User.has_role("admin"))
-        )
-    assert remaining >= 1
+        remaining = db.session.scalars(
+            select(User.user_id).where(User.is_active, User.has_role("admin"))
+        ).all()
+        present = set(db.session.scalars(select(User.user_id)).all())
+    assert len(remaining) >= 1
+    for n, (status, _, _) in enumerate(deletions):
+        if status == 204:
+            assert admins[(n + 2) % 4].id not in present

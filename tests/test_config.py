@@ -4,7 +4,7 @@ import pytest
 
 from app import create_app
 from app.config import ConfigError, load_config, normalize_database_url
-from bench.harness import SIGNING_KEY
+from tests.support.processes import SIGNING_KEY
 
 STRONG_KEY = "k" * 32
 

@@ -112,29 +112,47 @@ def test_only_the_users_are_counted(app, client, member, auth) -> None:
     ],
 )
 def test_lists_filtered_by_role_and_status_read_their_counter(
-    client, admin, make_user, auth, counted_statements, query, total, counter
+    app, client, admin, make_user, auth, counted_statements, query, total, counter
 ) -> None:
     for number in range(3):
         make_user(f"listed{number}")
     make_user("dormant", is_active=False)
     headers = auth(admin)
     with counted_statements() as statements:
-        response = client.get(f"/users/admin-only?per_page=2&{query}", headers=headers)
-    assert response.status_code == 200
-    assert response.get_json()["_meta"]["total_items"] == total
+        counted = client.get(f"/users/admin-only?per_page=2&{query}", headers=headers)
+    # A counter put out of step by hand shows where the total comes from: the counter.
+    with app.app_context():
+        db.session.execute(
+            text(
+                "UPDATE row_counts SET row_count = row_count + 1000"
+                " WHERE table_name = 'users' AND facet = :facet"
+            ),
+            {"facet": counter},
+        )
+        db.session.commit()
+    off_step = client.get(f"/users/admin-only?per_page=2&{query}", headers=headers)
+
+    assert counted.status_code == off_step.status_code == 200
+    assert counted.get_json()["_meta"]["total_items"] == total
+    assert off_step.get_json()["_meta"]["total_items"] == total + 1000
+    assert off_step.get_json()["items"] == counted.get_json()["items"]
     # The token, then the page with its counter; a filtered list reads its counter first (to
     # choose how to find so few users), then its page.
     assert len(statements) == (3 if query else 2)
-    assert "row_counts" in statements[1]
-    assert "count(" not in " ".join(statements)
 
 
 def test_a_list_filtered_by_text_counts_its_matches(
-    client, admin, make_user, auth, counted_statements
+    app, client, admin, make_user, auth, counted_statements
 ) -> None:
     for number in range(3):
         make_user(f"listed{number}")
     headers = auth(admin)
+    # No counter can answer for free text: one put out of step changes nothing.
+    with app.app_context():
+        db.session.execute(
+            text("UPDATE row_counts SET row_count = row_count + 1000 WHERE table_name = 'users'")
+        )
+        db.session.commit()
     with counted_statements() as statements:
         response = client.get("/users?per_page=2&q=listed", headers=headers)
     assert response.status_code == 200
@@ -145,7 +163,6 @@ def test_a_list_filtered_by_text_counts_its_matches(
         "total_items": 3,
     }
     assert len(statements) == 2
-    assert "count(" in statements[1]
 
 
 IN_A_TRANSACTION = text("SELECT transaction_timestamp() <> statement_timestamp()")
@@ -177,7 +194,11 @@ def test_without_the_fast_path_safe_requests_read_in_a_transaction(make_app) -> 
         db.session.remove()
 
 
-def test_a_safe_request_that_writes_is_refused_before_writing(app, client, member) -> None:
+def test_a_safe_request_that_writes_is_refused_before_writing(make_app, member) -> None:
+    # Its own app: a route added to the shared one would outlive the test.
+    app = make_app()
+    client = app.test_client()
+
     def sneaky_write():
         db.session.get(User, member.id).email = "changed@example.com"
         db.session.commit()

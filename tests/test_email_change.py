@@ -8,12 +8,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEvent, User
+from tests.support.mail import outbox
 
 NEW_PASSWORD = "amber-quarry-signal"
-
-
-def outbox(app) -> list:
-    return getattr(app.extensions["mailman"], "outbox", [])
 
 
 def token_in(message) -> str:
@@ -181,15 +178,20 @@ def test_confirming_the_address_never_undoes_an_admins_deactivation(
 def test_a_password_change_and_a_reset_are_told(app, client, make_user, auth) -> None:
     account = make_user("teller")
 
-    client.put(
+    change = client.put(
         "/users/me/password",
         json={"current_password": account.password, "new_password": NEW_PASSWORD},
         headers=auth(account),
     )
     changed = outbox(app)[-1]
     token = reset_token(app, client, account.email)
-    client.post("/password/reset", json={"token": token, "password": "violet-quarry-lantern"})
+    reset_answer = client.post(
+        "/password/reset", json={"token": token, "password": "violet-quarry-lantern"}
+    )
     reset = outbox(app)[-1]
+
+    assert (change.status_code, change.get_json()["token_type"]) == (200, "Bearer")
+    assert (reset_answer.status_code, reset_answer.get_data()) == (204, b"")
 
     assert (changed.to, changed.subject) == ([account.email], "Your password was changed")
     assert (reset.to, reset.subject) == ([account.email], "Your password was reset")
@@ -198,11 +200,16 @@ def test_a_password_change_and_a_reset_are_told(app, client, make_user, auth) ->
 
 
 def test_a_lockout_is_told(app, client, member) -> None:
-    for _ in range(5):
+    failures = [
         client.post("/login", json={"username": "member", "password": "wrong-password-x"})
+        for _ in range(5)
+    ]
 
     notice = outbox(app)[-1]
 
+    assert [(failure.status_code, failure.get_json()["error"]) for failure in failures] == [
+        (401, "invalid_credentials")
+    ] * 5
     assert notice.to == [member.email]
     assert notice.subject == "Sign-in attempts on your account were blocked"
     assert "127.0.0.1" in notice.body
@@ -295,3 +302,116 @@ def test_unsolicited_mail_to_one_address_is_limited(make_app, member) -> None:
         "Someone tried to register with your e-mail address",
         "Reset your Gatehouse password",
     ]
+
+
+def test_a_deactivated_account_cannot_confirm_an_email_change(
+    confirming, client, admin, member, auth
+) -> None:
+    """Deactivation holds whatever the user does: a link sent before it changes nothing."""
+    pending = client.patch("/users/me", json={"email": "moved@example.com"}, headers=auth(member))
+    link = outbox(confirming)[-2]
+    deactivated = client.patch(
+        f"/users/{member.id}", json={"is_active": False}, headers=auth(admin)
+    )
+
+    confirmed = client.post("/users/me/email/confirm", json={"token": token_in(link)})
+    seen = client.get(f"/users/{member.id}", headers=auth(admin))
+
+    assert pending.status_code == 202
+    assert deactivated.status_code == 200
+    assert confirmed.status_code == 403
+    assert confirmed.get_json()["error"] == "account_disabled"
+    assert seen.status_code == 200
+    assert (seen.get_json()["email"], seen.get_json()["is_active"]) == (member.email, False)
+
+
+def test_a_reset_token_minted_before_deactivation_does_not_reopen_the_account(
+    app, client, admin, member, auth
+) -> None:
+    token = reset_token(app, client, member.email)
+    deactivated = client.patch(
+        f"/users/{member.id}", json={"is_active": False}, headers=auth(admin)
+    )
+
+    reset = client.post("/password/reset", json={"token": token, "password": NEW_PASSWORD})
+    login = client.post("/login", json={"username": member.username, "password": NEW_PASSWORD})
+    seen = client.get(f"/users/{member.id}", headers=auth(admin))
+
+    assert deactivated.status_code == 200
+    assert (reset.status_code, reset.get_json()["error"]) == (403, "account_disabled")
+    assert login.status_code == 401
+    assert login.get_json()["error"] == "invalid_credentials"
+    assert (seen.status_code, seen.get_json()["is_active"]) == (200, False)
+
+
+def test_an_email_change_voids_confirmation_links_sent_to_the_old_address(
+    confirming, client, admin, auth
+) -> None:
+    """A registration link sent to the old address stops working once the address changed."""
+    registered = client.post(
+        "/register",
+        json={"username": "newcomer", "email": "newcomer@example.com", "password": NEW_PASSWORD},
+    )
+    old_link = token_in(outbox(confirming)[-1])
+    with confirming.app_context():
+        user_id = db.session.scalar(select(User.user_id).where(User.username == "newcomer"))
+    moved = client.patch(
+        f"/users/{user_id}", json={"email": "elsewhere@example.com"}, headers=auth(admin)
+    )
+
+    confirmed = client.post("/register/confirm", json={"token": old_link})
+
+    assert registered.status_code == 202
+    assert moved.status_code == 200
+    assert moved.get_json()["email"] == "elsewhere@example.com"
+    assert confirmed.status_code == 401
+    assert confirmed.get_json()["error"] == "token_revoked"
+
+
+def test_confirming_an_email_change_to_an_address_taken_meanwhile_is_409(
+    confirming, client, admin, member, auth
+) -> None:
+    pending = client.patch("/users/me", json={"email": "wanted@example.com"}, headers=auth(member))
+    link = outbox(confirming)[-2]
+    created = client.post(
+        "/users",
+        json={"username": "quicker", "email": "wanted@example.com", "password": NEW_PASSWORD},
+        headers=auth(admin),
+    )
+
+    confirmed = client.post("/users/me/email/confirm", json={"token": token_in(link)})
+    me = client.get("/users/me", headers=auth(member))
+
+    assert pending.status_code == 202
+    assert created.status_code == 201
+    assert confirmed.status_code == 409
+    assert confirmed.get_json()["error"] == "conflict"
+    assert "email" in confirmed.get_json()["details"]
+    assert (me.status_code, me.get_json()["email"]) == (200, member.email)
+
+
+def test_confirming_a_registration_whose_address_was_taken_meanwhile_is_409(
+    confirming, client, admin, auth
+) -> None:
+    """An admin gave the address to an account (confirmed) while the registration waited for
+    its link: the link cannot take the address over."""
+    registered = client.post(
+        "/register",
+        json={"username": "newcomer", "email": "shared@example.com", "password": NEW_PASSWORD},
+    )
+    link = token_in(outbox(confirming)[-1])
+    created = client.post(
+        "/users",
+        json={"username": "quicker", "email": "shared@example.com", "password": NEW_PASSWORD},
+        headers=auth(admin),
+    )
+
+    late = client.post("/register/confirm", json={"token": link})
+    login = client.post("/login", json={"username": "newcomer", "password": NEW_PASSWORD})
+
+    assert registered.status_code == 202
+    assert created.status_code == 201
+    assert late.status_code == 409
+    assert late.get_json()["error"] == "conflict"
+    assert login.status_code == 403
+    assert login.get_json()["error"] == "account_disabled"

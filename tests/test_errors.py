@@ -114,7 +114,11 @@ def test_successful_responses_carry_a_request_id_too(client) -> None:
     assert len(response.headers["X-Request-ID"]) == 32
 
 
-def test_unexpected_exception_is_a_500_without_details(app, client, caplog) -> None:
+def test_unexpected_exception_is_a_500_without_details(make_app, caplog) -> None:
+    # Its own app: a route added to the shared one would outlive the test.
+    app = make_app()
+    client = app.test_client()
+
     def explode():
         raise RuntimeError("secret internals: SELECT password FROM users")
 
@@ -133,7 +137,11 @@ def test_unexpected_exception_is_a_500_without_details(app, client, caplog) -> N
     ("username", "email", "field"),
     [("MEMBER", "other@example.com", "username"), ("other", "Member@Example.com", "email")],
 )
-def test_unique_violation_is_409_naming_the_field(app, client, member, username, email, field):
+def test_unique_violation_is_409_naming_the_field(make_app, member, username, email, field):
+    # Its own app: a route added to the shared one would outlive the test.
+    app = make_app()
+    client = app.test_client()
+
     def duplicate():
         db.session.add(User(username=username, email=email, password="x"))
         db.session.commit()
@@ -148,8 +156,11 @@ def test_unique_violation_is_409_naming_the_field(app, client, member, username,
         assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 1
 
 
-def test_a_foreign_key_failure_is_not_called_a_taken_username(app, client, member) -> None:
+def test_a_foreign_key_failure_is_not_called_a_taken_username(make_app, member) -> None:
     """The owner was deleted meanwhile: a 409 that says so, not "the username is taken"."""
+    # Its own app: a route added to the shared one would outlive the test.
+    app = make_app()
+    client = app.test_client()
 
     def orphan():
         db.session.add(Bucketlist(owner_id=member.id + 1000, name="nobody's"))
@@ -165,7 +176,11 @@ def test_a_foreign_key_failure_is_not_called_a_taken_username(app, client, membe
     assert "details" not in body
 
 
-def test_any_other_constraint_failure_is_our_bug_500(app, client, member) -> None:
+def test_any_other_constraint_failure_is_our_bug_500(make_app, member) -> None:
+    # Its own app: a route added to the shared one would outlive the test.
+    app = make_app()
+    client = app.test_client()
+
     def null_name():
         db.session.add(Bucketlist(owner_id=member.id, name=None))
         db.session.commit()
@@ -175,8 +190,11 @@ def test_any_other_constraint_failure_is_our_bug_500(app, client, member) -> Non
     _assert_envelope(client.post("/null"), 500, "internal_error")
 
 
-def test_a_row_deleted_by_a_concurrent_request_is_404_not_500(app, client, member) -> None:
+def test_a_row_deleted_by_a_concurrent_request_is_404_not_500(make_app, member) -> None:
     """Another request deletes the row between this request's read and its write."""
+    # Its own app: a route added to the shared one would outlive the test.
+    app = make_app()
+    client = app.test_client()
 
     def update_vanished_user():
         user = db.session.get(User, member.id)

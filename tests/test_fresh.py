@@ -2,33 +2,14 @@
 password check to be at most REAUTH_WINDOW seconds old; /reauthenticate renews it."""
 
 import time
-from datetime import timedelta
 
-import pytest
-from sqlalchemy import update
-
-from app.extensions import db
-from app.models import UserSession
-from app.models.columns import utcnow
+from tests.support.processes import free_port
+from tests.support.signin import bearer, login
 
 CHALLENGE = (
     'Bearer error="insufficient_user_authentication", '
     'error_description="A recent password check is required", max_age=300'
 )
-
-
-@pytest.fixture
-def age_sessions(app):
-    """Move every session's last password check ``seconds`` into the past."""
-
-    def age(seconds: int) -> None:
-        with app.app_context():
-            db.session.execute(
-                update(UserSession).values(authenticated_at=utcnow() - timedelta(seconds=seconds))
-            )
-            db.session.commit()
-
-    return age
 
 
 def change_email(client, headers, email="moved@example.com"):
@@ -76,11 +57,18 @@ def test_reauthenticating_renews_only_its_own_session(client, member, auth, age_
     first, second = auth(member), auth(member)
     age_sessions(301)
 
-    client.post("/reauthenticate", json={"password": member.password}, headers=first)
-    response = change_email(client, second)
+    reauthenticated = client.post(
+        "/reauthenticate", json={"password": member.password}, headers=first
+    )
+    other = change_email(client, second)
+    own = change_email(client, first, "renewed@example.com")
 
-    assert response.status_code == 401
-    assert response.get_json()["error"] == "reauthentication_required"
+    assert reauthenticated.status_code == 204
+    assert reauthenticated.get_data() == b""
+    assert other.status_code == 401
+    assert other.get_json()["error"] == "reauthentication_required"
+    assert own.status_code == 200
+    assert own.get_json()["email"] == "renewed@example.com"
 
 
 def test_wrong_passwords_at_reauthenticate_count_towards_the_lockout(client, member, auth) -> None:
@@ -141,38 +129,26 @@ def test_exactly_the_fresh_routes_say_so_in_the_document(client) -> None:
     assert "204" in spec["paths"]["/reauthenticate"]["post"]["responses"]
 
 
-def _login(client, account) -> dict:
-    response = client.post(
-        "/login", json={"username": account.username, "password": account.password}
-    )
-    assert response.status_code == 200
-    return response.get_json()
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def test_a_copied_token_does_not_become_fresh_when_its_owner_reauthenticates(
     client, member, age_sessions
 ) -> None:
     """Freshness belongs to the token: the owner's password check makes fresh the token that
     made it and those minted after, never a copy taken before (ASVS 7.5)."""
-    signed_in = _login(client, member)
+    signed_in = login(client, member)
     copied = signed_in["access_token"]
     age_sessions(301)
-    refused = change_email(client, _bearer(copied))
+    refused = change_email(client, bearer(copied))
     time.sleep(1.1)  # (token times are whole seconds)
     renewed = client.post("/refresh", json={"refresh_token": signed_in["refresh_token"]})
     owners = renewed.get_json()
     reauthenticated = client.post(
         "/reauthenticate",
         json={"password": member.password},
-        headers=_bearer(owners["access_token"]),
+        headers=bearer(owners["access_token"]),
     )
 
-    still_stale = change_email(client, _bearer(copied), "thief@example.com")
-    owner_fresh = change_email(client, _bearer(owners["access_token"]))
+    still_stale = change_email(client, bearer(copied), "thief@example.com")
+    owner_fresh = change_email(client, bearer(owners["access_token"]))
 
     assert refused.status_code == 401
     assert reauthenticated.status_code == 204
@@ -183,16 +159,16 @@ def test_a_copied_token_does_not_become_fresh_when_its_owner_reauthenticates(
 
 
 def test_tokens_minted_after_a_reauthentication_are_fresh(client, member, age_sessions) -> None:
-    signed_in = _login(client, member)
+    signed_in = login(client, member)
     age_sessions(301)
     reauthenticated = client.post(
         "/reauthenticate",
         json={"password": member.password},
-        headers=_bearer(signed_in["access_token"]),
+        headers=bearer(signed_in["access_token"]),
     )
     renewed = client.post("/refresh", json={"refresh_token": signed_in["refresh_token"]})
 
-    response = change_email(client, _bearer(renewed.get_json()["access_token"]))
+    response = change_email(client, bearer(renewed.get_json()["access_token"]))
 
     assert reauthenticated.status_code == 204
     assert response.status_code == 200
@@ -200,20 +176,66 @@ def test_tokens_minted_after_a_reauthentication_are_fresh(client, member, age_se
 
 
 def test_a_copied_token_does_not_survive_its_owners_password_change(client, member) -> None:
-    signed_in = _login(client, member)
+    signed_in = login(client, member)
     copied = signed_in["access_token"]
     time.sleep(1.1)
     changed = client.put(
         "/users/me/password",
         json={"current_password": member.password, "new_password": "a-brand-new-passphrase"},
-        headers=_bearer(signed_in["access_token"]),
+        headers=bearer(signed_in["access_token"]),
     )
 
-    me = client.get("/users/me", headers=_bearer(copied))
-    moved = change_email(client, _bearer(copied), "thief@example.com")
+    me = client.get("/users/me", headers=bearer(copied))
+    moved = change_email(client, bearer(copied), "thief@example.com")
 
     assert changed.status_code == 200
     for response in (me, moved):
         assert response.status_code == 401
         assert response.get_json()["error"] == "token_revoked"
-    assert change_email(client, _bearer(changed.get_json()["access_token"])).status_code == 200
+    assert change_email(client, bearer(changed.get_json()["access_token"])).status_code == 200
+
+
+# A body each fresh route would accept, so that only the freshness rule can refuse it.
+FRESH_BODIES = {
+    ("PATCH", "/users/me"): {"email": "stale@example.com"},
+    ("POST", "/users/me/tokens"): {"name": "stale", "scopes": ["profile"]},
+    ("POST", "/users/me/mfa/recovery-codes"): {"code": "123456"},
+    ("POST", "/users/me/mfa/disable"): {"code": "123456"},
+    ("POST", "/users/me/identities/{provider}"): {},
+}
+
+
+def test_every_route_the_document_calls_fresh_enforces_it(
+    make_app, member, token_for, age_sessions
+) -> None:
+    """Not only documented: each operation whose 401 names reauthentication_required refuses a
+    stale session's token with it."""
+    provider = {
+        "name": "test",
+        "issuer": f"http://127.0.0.1:{free_port()}",
+        "client_id": "gatehouse",
+        "client_secret": "s",
+    }
+    client = make_app(OIDC_PROVIDERS=[provider]).test_client()
+    spec = client.get("/openapi.json").get_json()
+    headers = bearer(token_for(member))
+    age_sessions(301)
+    checked = 0
+
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            description = operation.get("responses", {}).get("401", {}).get("description", "")
+            if "reauthentication_required" not in description:
+                continue
+            url = path.format(passkey_id=1, identity_id=1, provider="test")
+            body = FRESH_BODIES.get((method.upper(), path))
+
+            response = client.open(url, method=method.upper(), json=body, headers=headers)
+
+            assert response.status_code == 401, (method, path, response.get_json())
+            assert response.get_json()["error"] == "reauthentication_required", (method, path)
+            checked += 1
+
+    assert checked == 9

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import ROOT, Database, Server, production_env
+from tests.support.processes import (
+    ROOT,
+    SEED_ADMIN_PASSWORD,
+    Database,
+    Server,
+    production_env,
+)
 
 SECONDS_PER_RUN = os.environ.get("FUZZ_SECONDS", "25")
 SEED = os.environ.get("FUZZ_SEED", "20261122")
@@ -40,7 +46,8 @@ AUTHENTICATED_READS = {
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(tmp_path_factory):
+def fuzz_target(tmp_path_factory, serve):
+    """A server on a database of its own (the fuzzer changes what it finds), seeded."""
     scratch = tmp_path_factory.mktemp("fuzz")
     database = Database(scratch)
     # Generated logins may guess "admin": a lockout, or the pacing of an address that failed on
@@ -54,8 +61,7 @@ def fuzz_target(tmp_path_factory):
     )
     database.flask("init-db", env=env)
     database.flask("seed-db", env=env)
-    server = Server(env, scratch / "web.log")
-    server.wait_until_up()
+    server = serve(env=env)
     yield server
     server.stop()
     database.cleanup()
@@ -102,28 +108,47 @@ def fuzz(
     return result
 
 
-def _assert_clean(result: subprocess.CompletedProcess, server: Server) -> None:
+# A failing run's summary names each kind of error it met ("🚫 Network Error: 3"); "Runtime
+# Error" is the kind of an exception raised inside schemathesis itself, every other kind (a
+# network error, an unresponsive operation, an unavailable server, a schema error...) is about
+# the API or its document. (Its exit code does not tell them apart: 4.32 exits 1 for its own
+# crash in the coverage phase, as for a failed check.)
+OWN_CRASH = "Runtime Error"
+
+
+def error_kinds(output: str) -> dict[str, int]:
+    """The kinds of error in schemathesis's summary, with their counts."""
+    return {kind: int(count) for kind, count in re.findall(r"🚫 ([^:\n]+): (\d+)", output)}
+
+
+def _assert_clean(result: subprocess.CompletedProcess, server_log: str) -> None:
     """No finding about the API: no failed check (schemathesis labels them ST101, ST202...), no
-    server error in the log, and a run that really tested. schemathesis also exits non-zero when
-    it crashes itself (rarely, in its coverage phase); that is tolerated only as such a crash."""
+    server error in the log, and a run that really tested. The run exits 0, except for a crash
+    of schemathesis itself (rarely, in its coverage phase): then its summary lists errors of
+    that kind alone, raised in its own code."""
     findings = re.findall(r"ST\d{3} [^\n:]+", result.stdout)
     assert not findings, result.stdout[-6000:]
     generated = re.search(r"(\d+) generated", result.stdout)
     assert generated, result.stdout[-3000:]
     assert int(generated.group(1)) >= 100, result.stdout[-3000:]
     if result.returncode != 0:
+        kinds = error_kinds(result.stdout)
+        assert set(kinds) == {OWN_CRASH}, (kinds, result.stdout[-6000:])
         assert "site-packages/schemathesis/" in result.stdout, result.stdout[-6000:]
-        print("schemathesis crashed internally on one operation; no finding about the API")
-    log = server.log_path.read_text()
-    assert "Traceback" not in log
-    assert '"status": 500' not in log
+        print(f"schemathesis crashed internally {kinds[OWN_CRASH]} time(s); no finding")
+    assert "Traceback" not in server_log
+    assert '"status": 500' not in server_log
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.parametrize("phases", [FIXED_PHASES, TIMED_PHASES])
 def test_fuzz_as_anonymous(fuzz_target, phases) -> None:
-    _assert_clean(fuzz(fuzz_target, ANONYMOUS, phases), fuzz_target)
+    _assert_clean(fuzz(fuzz_target, ANONYMOUS, phases), fuzz_target.log_path.read_text())
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 @pytest.mark.parametrize("phases", [FIXED_PHASES, TIMED_PHASES])
 def test_fuzz_as_admin(fuzz_target, phases) -> None:
     result = fuzz(
@@ -135,9 +160,49 @@ def test_fuzz_as_admin(fuzz_target, phases) -> None:
         "--exclude-path",
         "/logout",
         FUZZ_USERNAME="admin",
-        FUZZ_PASSWORD="harness-keeper-password",
+        FUZZ_PASSWORD=SEED_ADMIN_PASSWORD,
     )
 
-    _assert_clean(result, fuzz_target)
+    _assert_clean(result, fuzz_target.log_path.read_text())
     refused_everywhere = set(re.findall(r"^\s+- (\w+ /\S+)$", result.stdout, re.MULTILINE))
     assert not refused_everywhere & AUTHENTICATED_READS, refused_everywhere
+
+
+def run_output(returncode: int, errors: str = "", traceback: bool = False):
+    """What a schemathesis run prints, in the parts ``_assert_clean`` reads."""
+    frame = '  File "/venv/lib/python3.11/site-packages/schemathesis/engine/core.py"\n'
+    stdout = (
+        (frame if traceback else "")
+        + (f"Errors:\n{errors}\n" if errors else "")
+        + "Test cases:\n  1158 generated, 1158 passed\n"
+    )
+    return subprocess.CompletedProcess(["schemathesis"], returncode, stdout, "")
+
+
+def test_a_clean_run_and_a_crash_of_schemathesis_alone_pass_the_verdict() -> None:
+    _assert_clean(run_output(0), server_log="")
+    for code in (1, 2):
+        _assert_clean(run_output(code, "  🚫 Runtime Error: 1", traceback=True), server_log="")
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        pytest.param(run_output(1, "  ST101 Server error", traceback=True), id="a failed check"),
+        pytest.param(run_output(1, traceback=True), id="a failing exit with no error named"),
+        pytest.param(
+            run_output(2, "  🚫 Network Error: 1\n  🚫 Runtime Error: 1", traceback=True),
+            id="a network error beside its own crash",
+        ),
+        pytest.param(
+            run_output(2, "  🚫 Unresponsive Operation: 1", traceback=True),
+            id="an unresponsive operation",
+        ),
+        pytest.param(run_output(2, "  🚫 Runtime Error: 1"), id="a crash outside schemathesis"),
+        pytest.param(run_output(2, traceback=True), id="errors not named"),
+    ],
+)
+def test_any_other_failing_run_fails_the_verdict(result) -> None:
+    """The old verdict passed any failing run whose output mentioned schemathesis's own code."""
+    with pytest.raises(AssertionError):
+        _assert_clean(result, server_log="")

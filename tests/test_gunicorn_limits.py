@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bench.harness import ROOT, Server, production_env, read_answer, serving
+from tests.support.processes import ROOT, Server, read_answer
 
 CONFIG = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 LINE = CONFIG["limit_request_line"]
@@ -18,13 +18,12 @@ FIELD = CONFIG["limit_request_field_size"]
 FIELDS = CONFIG["limit_request_fields"]
 
 
+pytestmark = pytest.mark.e2e
+
+
 @pytest.fixture(scope="module")
-def server(migrated_database, tmp_path_factory):
-    with serving(
-        production_env(migrated_database, WEB_CONCURRENCY="1"),
-        tmp_path_factory.mktemp("limits") / "web.log",
-    ) as running:
-        yield running
+def server(serve):
+    return serve(WEB_CONCURRENCY="1")
 
 
 def exchange(server: Server, head: bytes, body: bytes = b"") -> tuple[int, dict, bytes]:
@@ -82,19 +81,24 @@ def test_past_a_limit_gunicorn_answers_itself(server, head, status) -> None:
 
 
 @pytest.mark.parametrize(
-    "head",
+    ("head", "status", "error"),
     [
-        get("/" + "a" * (LINE - len("GET / HTTP/1.1") - 2)),
-        get("/users/me", "Authorization: Bearer " + "a" * (FIELD - 40)),
-        get("/no-such-page", *(f"X-Filler-{number}: 1" for number in range(FIELDS - 2))),
+        (get("/" + "a" * (LINE - len("GET / HTTP/1.1") - 2)), 404, "not_found"),
+        (get("/users/me", "Authorization: Bearer " + "a" * (FIELD - 40)), 401, "invalid_token"),
+        (
+            get("/no-such-page", *(f"X-Filler-{number}: 1" for number in range(FIELDS - 2))),
+            404,
+            "not_found",
+        ),
     ],
     ids=["request-line", "header-line", "header-count"],
 )
-def test_just_inside_the_limits_the_app_answers_in_json(server, head) -> None:
-    status, headers, payload = exchange(server, head)
+def test_just_inside_the_limits_the_app_answers_in_json(server, head, status, error) -> None:
+    answered, headers, payload = exchange(server, head)
 
-    assert status in (401, 404)
+    assert answered == status
     assert_app_answer(headers, payload, status)
+    assert f'"error":"{error}"'.encode() in payload
 
 
 def test_a_chunked_upload_past_one_mebibyte_is_the_apps_413(server) -> None:

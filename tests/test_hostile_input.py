@@ -2,7 +2,11 @@
 lost or corrupted."""
 
 import base64
+import hashlib
+import hmac
 import json
+import time
+import uuid
 
 import jwt
 import pytest
@@ -10,6 +14,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import User
+from app.tokens import claims as names
+from app.tokens import keys
 
 NUL = "nul\u0000byte"
 LONE_SURROGATE = "\ud800"
@@ -158,10 +164,10 @@ def test_huge_fields_are_validation_errors(client, admin, auth) -> None:
 
 @pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
 def test_tokens_signed_with_another_hmac_algorithm_are_refused(
-    client, member, token_for, algorithm
+    app, client, member, token_for, algorithm
 ) -> None:
     claims = jwt.decode(token_for(member), options={"verify_signature": False})
-    forged = jwt.encode(claims, "testing-key-" + "x" * 52, algorithm=algorithm)
+    forged = jwt.encode(claims, app.config["SECRET_KEY"], algorithm=algorithm)
 
     response = client.get("/users/me", headers={"Authorization": f"Bearer {forged}"})
 
@@ -169,15 +175,14 @@ def test_tokens_signed_with_another_hmac_algorithm_are_refused(
     assert response.get_json()["error"] == "invalid_token"
 
 
-def test_rs256_header_with_the_secret_as_public_key_is_refused(client, member, token_for) -> None:
+def test_rs256_header_with_the_secret_as_public_key_is_refused(
+    app, client, member, token_for
+) -> None:
     """HS/RS confusion: a token claiming RS256, 'signed' with HMAC over the secret."""
     _, payload, _ = token_for(member).split(".")
     claimed = _b64({"alg": "RS256", "typ": "JWT"})
-    import hashlib
-    import hmac
-
     signature = hmac.new(
-        ("testing-key-" + "x" * 52).encode(), f"{claimed}.{payload}".encode(), hashlib.sha256
+        app.config["SECRET_KEY"].encode(), f"{claimed}.{payload}".encode(), hashlib.sha256
     ).digest()
     forged = f"{claimed}.{payload}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
@@ -198,13 +203,72 @@ def test_no_jwt_is_a_refresh_token(client, member, token_for, kind) -> None:
     assert response.get_json()["error"] == "invalid_token"
 
 
-def test_token_without_claims_is_invalid(client) -> None:
-    bare = jwt.encode({"sub": "1"}, "testing-key-" + "x" * 52, algorithm="HS256")
+def test_token_without_claims_is_invalid(app, client) -> None:
+    bare = jwt.encode({"sub": "1"}, app.config["SECRET_KEY"], algorithm="HS256")
 
     response = client.get("/users/me", headers={"Authorization": f"Bearer {bare}"})
 
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_token"
+
+
+def signed_with_our_key(app, member, token_for, **changes) -> str:
+    """A token signed with our real signing key (EdDSA, its ``kid``), with the claims of a live
+    session's token changed: a claim set to ``None`` is left out."""
+    claims = jwt.decode(token_for(member), options={"verify_signature": False})
+    claims.update(changes)
+    claims = {name: value for name, value in claims.items() if value is not None}
+    with app.app_context():
+        key = keys.signing_key_now()
+        return jwt.encode(
+            claims, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid}
+        )
+
+
+def test_a_token_signed_with_our_key_is_accepted(app, client, member, token_for) -> None:
+    """The control for the refusals below: the forging itself makes a token we accept."""
+    token = signed_with_our_key(app, member, token_for, **{names.TOKEN_ID: uuid.uuid4().hex})
+
+    response = client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert response.get_json()["username"] == member.username
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({names.EXPIRES: None}, id="no exp"),
+        pytest.param({names.SESSION: None}, id="no session id"),
+        pytest.param({names.ISSUER: None}, id="no iss"),
+        pytest.param({names.AUDIENCE: None}, id="no aud"),
+        pytest.param({names.USER: None}, id="no user id"),
+        pytest.param({names.TOKEN_ID: None}, id="no jti"),
+        pytest.param({names.ISSUER: "https://elsewhere.example"}, id="another issuer"),
+        pytest.param({names.AUDIENCE: "another-service"}, id="another audience"),
+    ],
+)
+def test_our_signature_does_not_excuse_a_missing_or_wrong_claim(
+    app, client, member, token_for, changes
+) -> None:
+    token = signed_with_our_key(app, member, token_for, **changes)
+
+    response = client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_token"
+
+
+def test_our_signature_does_not_excuse_an_expired_token(app, client, member, token_for) -> None:
+    past = int(time.time()) - 120
+    token = signed_with_our_key(
+        app, member, token_for, **{names.ISSUED_AT: past - 900, names.EXPIRES: past}
+    )
+
+    response = client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "token_expired"
 
 
 def test_a_failed_request_does_not_spoil_the_next_one(client, admin, auth) -> None:

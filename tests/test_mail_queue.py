@@ -4,7 +4,6 @@ message it gives up on without its content."""
 
 import json
 import subprocess
-import sys
 
 import pytest
 from sqlalchemy import text
@@ -14,7 +13,7 @@ from app.mail import SEAL_PURPOSE
 from app.models import User
 from app.notices import send_security_notice
 from app.sealing import unseal_json
-from bench.harness import ROOT, free_port, production_env
+from tests.support.processes import flask, free_port, production_env
 
 
 @pytest.fixture
@@ -50,14 +49,10 @@ def queued_jobs(app) -> list[dict]:
 def run_worker(app, database_url: str, **env: str) -> subprocess.CompletedProcess:
     """The worker, as the Procfile runs it, until the queue is empty (it shares the web's
     SECRET_KEY, which seals the queued messages)."""
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "mail-worker", "--until-empty"],
-        cwd=ROOT,
+    return flask(
+        "mail-worker",
+        "--until-empty",
         env=production_env(database_url, SECRET_KEY=app.config["SECRET_KEY"], **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
 
 
@@ -99,6 +94,7 @@ def test_mail_queued_by_a_transaction_that_rolls_back_is_never_sent(queued, memb
     assert queued_jobs(queued) == []
 
 
+@pytest.mark.e2e
 def test_the_worker_delivers_queued_mail(queued, member, migrated_database, tmp_path) -> None:
     queued.test_client().post("/password/forgot", json={"email": member.email})
 
@@ -117,6 +113,7 @@ def test_the_worker_delivers_queued_mail(queued, member, migrated_database, tmp_
     ]
 
 
+@pytest.mark.e2e
 def test_a_failed_send_is_retried_then_logged_without_the_message(
     queued, member, migrated_database
 ) -> None:
@@ -192,6 +189,7 @@ def test_an_email_change_with_confirmation_does_the_same_work_for_any_address(
     assert other.email not in queued_jobs(confirming_queue)[1]["stored"]
 
 
+@pytest.mark.e2e
 def test_the_worker_decides_a_registration(confirming_queue, member, migrated_database) -> None:
     """Run by the worker: the taken address's holder is told, the free one gets its link."""
     client = confirming_queue.test_client()

@@ -2,43 +2,22 @@
 API returns, recovery codes, the two-step login, the admin's reset, MFA_REQUIRED_ROLES and the
 encryption of secrets at rest."""
 
+import hashlib
 import re
-import time
 
-import pyotp
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from app.accounts import mfa
 from app.extensions import db
-from app.models import AuditEvent, User
+from app.models import AuditEvent, RecoveryCode, User
 from app.tokens import tickets
+from tests.support.mail import outbox
+from tests.support.signin import bearer, login
+from tests.support.totp import Authenticator, current_step, enrol
 
 RECOVERY_CODE = re.compile(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}")
-
-
-class Authenticator:
-    """An authenticator app: the code of the next unused step within the one-step drift."""
-
-    def __init__(self, secret: str) -> None:
-        self.totp = pyotp.TOTP(secret)
-        self.last_step: int | None = None
-
-    def code(self) -> str:
-        now = int(time.time() // 30)
-        step = now - 1 if self.last_step is None else max(self.last_step + 1, now - 1)
-        assert step <= now + 1, "no unused step left within the drift"
-        self.last_step = step
-        return self.totp.at(step * 30)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def outbox(app) -> list:
-    return getattr(app.extensions["mailman"], "outbox", [])
 
 
 def actions(app, user_id: int) -> list[str]:
@@ -46,12 +25,6 @@ def actions(app, user_id: int) -> list[str]:
         return db.session.scalars(
             select(AuditEvent.action).where(AuditEvent.target_id == user_id)
         ).all()
-
-
-def enrol(client, headers) -> Authenticator:
-    started = client.post("/users/me/mfa/totp", headers=headers)
-    assert started.status_code == 200
-    return Authenticator(started.get_json()["secret"])
 
 
 @pytest.fixture
@@ -64,12 +37,6 @@ def enrolled(client, member, auth):
     )
     assert confirmed.status_code == 200
     return headers, app_, confirmed.get_json()["recovery_codes"]
-
-
-def password_step(client, member) -> dict:
-    response = client.post("/login", json={"username": "member", "password": member.password})
-    assert response.status_code == 200
-    return response.get_json()
 
 
 def test_enrolment_gives_a_secret_a_uri_and_a_qr_code_stored_encrypted(
@@ -119,7 +86,7 @@ def test_a_first_code_turns_mfa_on_and_returns_ten_recovery_codes_once(
 
 
 def test_with_mfa_on_a_password_gets_only_an_mfa_token(client, member, enrolled) -> None:
-    first = password_step(client, member)
+    first = login(client, member)
 
     as_bearer = client.get("/users/me", headers=bearer(first["mfa_token"]))
 
@@ -136,10 +103,10 @@ def test_the_second_step_gives_tokens_and_a_code_works_once(client, member, enro
     code = authenticator.code()
 
     signed_in = client.post(
-        "/login/mfa", json={"mfa_token": password_step(client, member)["mfa_token"], "code": code}
+        "/login/mfa", json={"mfa_token": login(client, member)["mfa_token"], "code": code}
     )
     replayed = client.post(
-        "/login/mfa", json={"mfa_token": password_step(client, member)["mfa_token"], "code": code}
+        "/login/mfa", json={"mfa_token": login(client, member)["mfa_token"], "code": code}
     )
 
     assert signed_in.status_code == 200
@@ -150,23 +117,40 @@ def test_the_second_step_gives_tokens_and_a_code_works_once(client, member, enro
     assert replayed.get_json()["error"] == "invalid_credentials"
 
 
-def test_a_code_two_steps_old_is_refused(client, member, enrolled) -> None:
+def test_codes_one_step_away_are_accepted_and_two_steps_away_refused(
+    app, client, member, enrolled
+) -> None:
+    """One step of clock drift either way (RFC 6238 5.2), and no more."""
     _, authenticator, _ = enrolled
-    stale = authenticator.totp.at(time.time() - 90)
+    with app.app_context():
+        # The enrolment's step is forgotten, so that only the drift rule judges the codes.
+        db.session.get(User, member.id).totp_last_step = None
+        db.session.commit()
 
-    response = client.post(
-        "/login/mfa", json={"mfa_token": password_step(client, member)["mfa_token"], "code": stale}
-    )
+    def second_step(step: int):
+        token = login(client, member)["mfa_token"]
+        return client.post(
+            "/login/mfa", json={"mfa_token": token, "code": authenticator.at_step(step)}
+        )
 
-    assert response.status_code == 401
-    assert response.get_json()["error"] == "invalid_credentials"
+    now = current_step(margin=8)
+    # Each refusal comes before the acceptance that would make it a replay.
+    two_behind, one_behind = second_step(now - 2), second_step(now - 1)
+    two_ahead, one_ahead = second_step(now + 2), second_step(now + 1)
+
+    for refused in (two_behind, two_ahead):
+        assert refused.status_code == 401
+        assert refused.get_json()["error"] == "invalid_credentials"
+    for accepted in (one_behind, one_ahead):
+        assert accepted.status_code == 200
+        assert accepted.get_json()["token_type"] == "Bearer"
 
 
 def test_a_recovery_code_signs_in_once(client, member, enrolled) -> None:
     _, _, codes = enrolled
 
     def second_step(recovery_code: str):
-        token = password_step(client, member)["mfa_token"]
+        token = login(client, member)["mfa_token"]
         return client.post("/login/mfa", json={"mfa_token": token, "recovery_code": recovery_code})
 
     first = second_step(codes[0].upper().replace("-", " "))
@@ -180,7 +164,7 @@ def test_a_recovery_code_signs_in_once(client, member, enrolled) -> None:
 
 def test_wrong_codes_count_towards_the_lockout(client, member, enrolled) -> None:
     _, authenticator, _ = enrolled
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
 
     wrong = [
         client.post("/login/mfa", json={"mfa_token": token, "code": "000000"}).status_code
@@ -195,7 +179,7 @@ def test_wrong_codes_count_towards_the_lockout(client, member, enrolled) -> None
 
 def test_a_password_login_does_not_reset_the_count_of_wrong_codes(client, member, enrolled) -> None:
     def wrong_code() -> int:
-        token = password_step(client, member)["mfa_token"]
+        token = login(client, member)["mfa_token"]
         return client.post("/login/mfa", json={"mfa_token": token, "code": "000000"}).status_code
 
     wrong = [wrong_code() for _ in range(5)]
@@ -207,7 +191,7 @@ def test_a_password_login_does_not_reset_the_count_of_wrong_codes(client, member
 
 
 def test_the_second_step_needs_exactly_one_kind_of_code(client, member, enrolled) -> None:
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
 
     neither = client.post("/login/mfa", json={"mfa_token": token})
     both = client.post(
@@ -243,7 +227,7 @@ def test_new_recovery_codes_retire_the_old_ones(client, member, enrolled) -> Non
     renewed = client.post(
         "/users/me/mfa/recovery-codes", json={"code": authenticator.code()}, headers=headers
     )
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
     old = client.post("/login/mfa", json={"mfa_token": token, "recovery_code": old_codes[1]})
     new = client.post(
         "/login/mfa",
@@ -271,18 +255,27 @@ def test_turning_mfa_off_with_a_recovery_code(app, client, member, enrolled) -> 
 
 
 def test_an_admin_resets_mfa_and_every_session_ends(
-    app, client, admin, member, enrolled, auth
+    app, client, admin, operator, member, enrolled, auth
 ) -> None:
     headers, _, _ = enrolled
+    # The member's and the operator's attempts come first, while their sessions are live: only
+    # the role rule can refuse them.
+    by_member = client.delete(f"/users/{member.id}/mfa", headers=headers)
+    by_operator = client.delete(f"/users/{member.id}/mfa", headers=auth(operator))
+    still_on = client.get("/users/me", headers=headers)
 
     response = client.delete(f"/users/{member.id}/mfa", headers=auth(admin))
     refused = client.get("/users/me", headers=headers)
-    by_member = client.delete(f"/users/{member.id}/mfa", headers=headers)
 
+    for attempt in (by_member, by_operator):
+        assert attempt.status_code == 403
+        assert attempt.get_json()["error"] == "forbidden"
+    assert still_on.status_code == 200
+    assert still_on.get_json()["mfa_enabled"] is True
     assert response.status_code == 204
+    assert response.get_data() == b""
     assert refused.status_code == 401
     assert refused.get_json()["error"] == "token_revoked"
-    assert by_member.status_code == 401
     assert "user.mfa_reset" in actions(app, member.id)
     assert outbox(app)[-1].subject == "Two-step sign-in was reset by an administrator"
     with app.app_context():
@@ -382,7 +375,7 @@ def test_a_code_of_other_scripts_digits_is_a_wrong_code(client, member, enrolled
     """Other scripts' digits pass ``str.isdigit``; such a code must be refused, not reach
     ``hmac.compare_digest`` (which raises on non-ASCII strings)."""
     headers, _, _ = enrolled
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
 
     second_step = client.post("/login/mfa", json={"mfa_token": token, "code": code})
     reauthenticated = client.post(
@@ -398,7 +391,7 @@ def test_a_code_of_other_scripts_digits_is_a_wrong_code(client, member, enrolled
 def test_an_mfa_token_starts_one_session(client, member, enrolled) -> None:
     """One password proof, one session: the mfa_token is used up by the second step."""
     _, authenticator, codes = enrolled
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
 
     first = client.post("/login/mfa", json={"mfa_token": token, "code": authenticator.code()})
     again = client.post("/login/mfa", json={"mfa_token": token, "recovery_code": codes[0]})
@@ -408,14 +401,14 @@ def test_an_mfa_token_starts_one_session(client, member, enrolled) -> None:
     assert again.status_code == 401
     assert again.get_json()["error"] == "invalid_token"
     # The recovery code was not spent by the refused request.
-    fresh = password_step(client, member)["mfa_token"]
+    fresh = login(client, member)["mfa_token"]
     later = client.post("/login/mfa", json={"mfa_token": fresh, "recovery_code": codes[0]})
     assert later.status_code == 200
 
 
 def test_a_wrong_code_does_not_use_up_the_mfa_token(client, member, enrolled) -> None:
     _, authenticator, _ = enrolled
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
 
     wrong = client.post("/login/mfa", json={"mfa_token": token, "code": "000000"})
     right = client.post("/login/mfa", json={"mfa_token": token, "code": authenticator.code()})
@@ -434,7 +427,7 @@ def test_the_last_login_moves_when_the_second_factor_passes(app, client, member,
             return db.session.get(User, member.id).last_login_at
 
     before = last_login()
-    token = password_step(client, member)["mfa_token"]
+    token = login(client, member)["mfa_token"]
     after_password = last_login()
     second = client.post("/login/mfa", json={"mfa_token": token, "code": authenticator.code()})
 
@@ -447,14 +440,17 @@ def test_the_last_login_moves_when_the_second_factor_passes(app, client, member,
 def test_an_account_whose_roles_require_mfa_cannot_turn_it_off(make_app, admin) -> None:
     client = make_app(MFA_REQUIRED_ROLES=["admin"]).test_client()
     refused = client.post("/login", json={"username": "admin", "password": admin.password})
+    assert (refused.status_code, refused.get_json()["error"]) == (403, "mfa_enrollment_required")
     ticket = refused.get_json()["details"]["enrollment_token"]
-    authenticator = Authenticator(
-        client.post("/login/mfa/enroll", json={"enrollment_token": ticket}).get_json()["secret"]
-    )
-    done = client.post(
+    started = client.post("/login/mfa/enroll", json={"enrollment_token": ticket})
+    assert started.status_code == 200
+    authenticator = Authenticator(started.get_json()["secret"])
+    confirmed = client.post(
         "/login/mfa/enroll/confirm",
         json={"enrollment_token": ticket, "code": authenticator.code()},
-    ).get_json()
+    )
+    assert confirmed.status_code == 200
+    done = confirmed.get_json()
 
     response = client.post(
         "/users/me/mfa/disable",
@@ -465,17 +461,17 @@ def test_an_account_whose_roles_require_mfa_cannot_turn_it_off(make_app, admin) 
     assert response.status_code == 409
     assert response.get_json()["error"] == "conflict"
     assert "MFA_REQUIRED_ROLES" in response.get_json()["message"]
-    profile = client.get("/users/me", headers=bearer(done["access_token"])).get_json()
-    assert profile["mfa_enabled"] is True
+    profile = client.get("/users/me", headers=bearer(done["access_token"]))
+    assert (profile.status_code, profile.get_json()["mfa_enabled"]) == (200, True)
 
 
 def test_a_session_without_mfa_is_not_refreshed_once_its_roles_require_it(make_app, admin) -> None:
     """MFA_REQUIRED_ROLES holds at every refresh, not only at /login: a session that began
     without MFA (before the setting, or before an admin's reset) must sign in again."""
     before = make_app().test_client()
-    session = before.post(
-        "/login", json={"username": "admin", "password": admin.password}
-    ).get_json()
+    signed_in = before.post("/login", json={"username": "admin", "password": admin.password})
+    assert signed_in.status_code == 200
+    session = signed_in.get_json()
     after = make_app(MFA_REQUIRED_ROLES=["admin"]).test_client()
 
     response = after.post("/refresh", json={"refresh_token": session["refresh_token"]})
@@ -486,3 +482,81 @@ def test_a_session_without_mfa_is_not_refreshed_once_its_roles_require_it(make_a
     # Refused, not rotated: the same token is refused the same way (no reuse detected).
     assert again.status_code == 403
     assert again.get_json()["error"] == "mfa_enrollment_required"
+
+
+def test_recovery_codes_are_stored_hashed(app, client, member, enrolled) -> None:
+    _, _, codes = enrolled
+    with app.app_context():
+        stored = db.session.scalars(
+            select(RecoveryCode.code_hash).where(RecoveryCode.user_id == member.id)
+        ).all()
+
+    plain = set(codes) | {code.replace("-", "") for code in codes}
+    assert len(set(stored)) == 10
+    assert all(re.fullmatch(r"[0-9a-f]{64}", stored_hash) for stored_hash in stored)
+    assert not any(form in stored_hash for form in plain for stored_hash in stored)
+    # Digests of the codes (SHA-256: 80 random bits need no slow hash).
+    digests = {hashlib.sha256(code.replace("-", "").encode()).hexdigest() for code in codes}
+    assert set(stored) == digests
+
+
+def test_enrolling_again_while_mfa_is_on_is_409(client, enrolled) -> None:
+    headers, _, _ = enrolled
+
+    response = client.post("/users/me/mfa/totp", headers=headers)
+    me = client.get("/users/me", headers=headers)
+
+    assert response.status_code == 409
+    assert response.get_json()["error"] == "conflict"
+    assert (me.status_code, me.get_json()["mfa_enabled"]) == (200, True)
+
+
+def test_confirming_with_nothing_pending_is_409(client, member, auth) -> None:
+    headers = auth(member)
+
+    response = client.post("/users/me/mfa/totp/confirm", json={"code": "123456"}, headers=headers)
+    me = client.get("/users/me", headers=headers)
+
+    assert response.status_code == 409
+    assert response.get_json()["error"] == "conflict"
+    assert (me.status_code, me.get_json()["mfa_enabled"]) == (200, False)
+
+
+def test_an_mfa_token_issued_before_deactivation_gives_nothing(
+    client, admin, member, enrolled, auth
+) -> None:
+    _, authenticator, _ = enrolled
+    first = login(client, member)
+    deactivated = client.patch(
+        f"/users/{member.id}", json={"is_active": False}, headers=auth(admin)
+    )
+
+    second = client.post(
+        "/login/mfa", json={"mfa_token": first["mfa_token"], "code": authenticator.code()}
+    )
+
+    assert deactivated.status_code == 200
+    assert second.status_code == 403
+    assert second.get_json()["error"] == "account_disabled"
+    assert "access_token" not in second.get_json()
+
+
+def test_an_mfa_token_issued_before_a_password_change_gives_nothing(
+    client, member, enrolled
+) -> None:
+    headers, authenticator, _ = enrolled
+    first = login(client, member)
+    changed = client.put(
+        "/users/me/password",
+        json={"current_password": member.password, "new_password": "a-brand-new-passphrase"},
+        headers=headers,
+    )
+
+    second = client.post(
+        "/login/mfa", json={"mfa_token": first["mfa_token"], "code": authenticator.code()}
+    )
+
+    assert changed.status_code == 200
+    assert second.status_code == 401
+    assert second.get_json()["error"] == "token_revoked"
+    assert "access_token" not in second.get_json()

@@ -4,8 +4,8 @@ return finds it, an equal e-mail address (verified or not) never takes an accoun
 signed-in account links the provider, and a forged state, a replayed code, a wrong nonce, an ID
 token for another client and a provider that is down are refused with nothing half-made."""
 
-import os
 import urllib.parse
+from datetime import timedelta
 
 import pytest
 import requests
@@ -14,18 +14,17 @@ from sqlalchemy import func, select, update
 from app.errors import ApiError
 from app.extensions import db
 from app.models import AuditEvent, Identity, Ticket, User
+from app.models.columns import utcnow
 from app.signin import oidc as providers
-from bench.harness import free_port
-from tests.oidc_provider import NODE, ProviderBrowser, running_provider
-from tests.test_mfa import bearer
+from tests.support.oidc_provider import ProviderBrowser, running_provider
+from tests.support.processes import free_port
+from tests.support.signin import bearer
 
 SECRET = "gatehouse-test-client-secret-0123456789"
 CALLBACK = "http://127.0.0.1:5000/login/oidc/{}/callback"
 CLIENT_PAGE = "https://client.example/signed-in"
 
-pytestmark = pytest.mark.skipif(
-    NODE is None and not os.environ.get("CI"), reason="needs node (and npm) for oidc-provider"
-)
+pytestmark = pytest.mark.e2e
 
 
 def client_entry(client_id: str, name: str) -> dict:
@@ -158,6 +157,7 @@ def test_an_exchange_code_works_once(client, issuer) -> None:
     again = client.post("/login/oidc/exchange", json={"code": code})
 
     assert first.status_code == 200
+    assert first.get_json()["token_type"] == "Bearer"
     assert again.status_code == 401
     assert again.get_json()["error"] == "invalid_token"
 
@@ -266,6 +266,7 @@ def test_a_replayed_callback_or_code_is_refused(app, client, issuer) -> None:
     old_code = callback(client, {"code": params["code"], "state": fresh_state})
 
     assert replayed.status_code == 400
+    assert replayed.get_json()["error"] == "bad_request"
     assert old_code.status_code == 401
     assert old_code.get_json()["error"] == "invalid_token"
     assert counts(app) == before
@@ -369,29 +370,112 @@ def test_the_last_way_in_is_not_unlinked(app, client, issuer, make_user, auth) -
     assert client.get("/users/me/identities", headers=headers).get_json()["items"] == []
 
 
-def test_a_redirect_uri_off_the_allowlist_is_refused(client) -> None:
-    response = client.get("/login/oidc/test?redirect_uri=https://evil.example/")
+def test_a_deactivated_account_gets_no_tokens_through_its_provider(
+    client, issuer, admin, auth
+) -> None:
+    first = sign_in(client, issuer, "erin")
+    me = client.get("/users/me", headers=bearer(first["access_token"])).get_json()
+    deactivated = client.patch(f"/users/{me['id']}", json={"is_active": False}, headers=auth(admin))
 
-    assert response.status_code == 422
-    assert "redirect_uri" in response.get_json()["details"]
+    params = ProviderBrowser(issuer).sign_in(start(client), "erin")
+    back = callback(client, params)
+    answer = (
+        client.post("/login/oidc/exchange", json={"code": returned(back)["code"]})
+        if back.status_code == 302
+        else back
+    )
+
+    assert deactivated.status_code == 200
+    assert answer.status_code == 403
+    assert answer.get_json()["error"] == "account_disabled"
+    assert "access_token" not in answer.get_json()
 
 
-def test_an_unknown_provider_is_a_404(client) -> None:
-    response = client.get("/login/oidc/nobody")
+@pytest.mark.parametrize(
+    ("settings", "account", "reason"),
+    [
+        ({"REGISTRATION_ENABLED": False}, "carol", "New accounts are not open"),
+        ({"EMAIL_CONFIRMATION": True}, "bob", "has not verified this e-mail address"),
+        ({}, "frank", "gave no usable e-mail address"),
+    ],
+    ids=["registration closed", "unverified e-mail under confirmation", "no e-mail"],
+)
+def test_a_first_sign_in_that_may_not_make_an_account_makes_none(
+    app, oidc_app, issuer, settings, account, reason
+) -> None:
+    client = oidc_app(**settings).test_client()
 
-    assert response.status_code == 404
-    assert response.get_json()["error"] == "not_found"
+    response = callback(client, ProviderBrowser(issuer).sign_in(start(client), account))
+
+    assert response.status_code == 403
+    assert response.get_json()["error"] == "forbidden"
+    assert reason in response.get_json()["message"]
+    assert counts(app) == (0, 0)
 
 
-def test_the_exchange_is_no_providers_sign_in(client) -> None:
-    """``/login/oidc/exchange`` is the exchange only (POST): a GET is not read as a sign-in with
-    a provider called "exchange", and OPTIONS names only the exchange's method."""
-    response = client.get("/login/oidc/exchange")
-    options = client.options("/login/oidc/exchange")
+def test_a_provider_whose_document_names_another_issuer_is_refused(make_app, issuer) -> None:
+    """Configured as http://localhost:PORT, the provider's document says http://127.0.0.1:PORT:
+    its ID tokens would not be its own to sign."""
+    elsewhere = issuer.replace("127.0.0.1", "localhost")
+    client = make_app(
+        OIDC_PROVIDERS=[provider_config("test", elsewhere)],
+        OIDC_REDIRECT_ALLOWLIST=[CLIENT_PAGE],
+    ).test_client()
 
-    assert response.status_code == 405
-    assert response.get_json()["error"] == "method_not_allowed"
-    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
-    assert options.status_code == 200
-    assert set(options.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
-    assert options.get_data() == b""
+    response = client.get("/login/oidc/test")
+
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "service_unavailable"
+    assert "another issuer" in response.get_json()["message"]
+
+
+def test_an_exchange_code_lasts_sixty_seconds(app, client, issuer) -> None:
+    code = returned(callback(client, ProviderBrowser(issuer).sign_in(start(client), "dave")))[
+        "code"
+    ]
+    with app.app_context():
+        expires_at = db.session.scalars(
+            select(Ticket.expires_at).where(Ticket.kind == "oidc-exchange")
+        ).one()
+        left = expires_at - utcnow()
+        # The clock moved in the database: the code's minute is over.
+        db.session.execute(
+            update(Ticket)
+            .where(Ticket.kind == "oidc-exchange")
+            .values(expires_at=func.now() - timedelta(seconds=1))
+        )
+        db.session.commit()
+
+    response = client.post("/login/oidc/exchange", json={"code": code})
+
+    assert timedelta(seconds=0) < left <= timedelta(seconds=60)
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_token"
+
+
+def test_no_redirect_of_a_sign_in_or_a_link_carries_a_token(
+    client, issuer, make_user, auth
+) -> None:
+    """Every URL the browser is sent to: to the provider, back to the client page with the
+    exchange code, and back with a link code; none holds a token."""
+    locations = []
+    to_provider = start(client)
+    params = ProviderBrowser(issuer).sign_in(to_provider, "dave")
+    back = callback(client, params)
+    locations += [to_provider, back.headers["Location"]]
+    exchanged = client.post("/login/oidc/exchange", json={"code": returned(back)["code"]})
+    headers = auth(make_user("linker", email="linker@example.com"))
+    to_link = start_link(client, headers)
+    linked = callback(client, ProviderBrowser(issuer).sign_in(to_link, "erin"))
+    locations += [to_link, linked.headers["Location"]]
+    tokens = exchanged.get_json()
+
+    assert exchanged.status_code == 200
+    assert set(returned(back)) == {"code"}
+    assert set(returned(linked)) == {"link_code", "provider"}
+    for location in locations:
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+        assert not {"access_token", "refresh_token", "id_token", "token"} & set(query), location
+        assert "eyJ" not in location, location
+        assert tokens["access_token"] not in location
+        assert tokens["refresh_token"] not in location

@@ -67,12 +67,14 @@ def test_protected_operations_declare_bearer_security_and_roles(client) -> None:
 def test_every_protected_operation_documents_its_error_envelopes(client) -> None:
     spec = _spec(client)
 
+    protected = queried = 0
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             if method not in HTTP_METHODS:
                 continue
             responses = operation["responses"]
             if "security" in operation:
+                protected += 1
                 for status in ("401", "403"):
                     content = responses[status]["content"]["application/json"]
                     assert content["schema"] == {"$ref": "#/components/schemas/Error"}, (
@@ -80,7 +82,12 @@ def test_every_protected_operation_documents_its_error_envelopes(client) -> None
                         method,
                     )
             if any(parameter["in"] == "query" for parameter in operation.get("parameters", [])):
+                queried += 1
                 assert "400" in responses, (path, method)
+
+    # The loop saw the document's operations, not an empty or unprotected one.
+    assert protected >= 40
+    assert queried >= 10
 
 
 def test_docs_page_is_swagger_ui_served_from_the_app(client) -> None:

@@ -5,17 +5,20 @@ import time
 
 import pytest
 
-from bench.harness import Database, Server, call, production_env
+from tests.support.processes import SEED_ADMIN_PASSWORD, Database, call, production_env
+from tests.support.signin import tokens_over_http
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def outage_stack(tmp_path):
+def outage_stack(tmp_path, serve):
+    """A server on a database of its own, which the test stops and starts."""
     database = Database(tmp_path)
     env = production_env(database.url, WEB_CONCURRENCY="2")
     database.flask("init-db", env=env)
     database.flask("seed-db", env=env)
-    server = Server(env, tmp_path / "web.log")
-    server.wait_until_up()
+    server = serve(env=env)
     yield database, server
     server.stop()
     database.cleanup()
@@ -24,18 +27,16 @@ def outage_stack(tmp_path):
 def test_outage_answers_503_fast_and_recovers_without_restart(outage_stack) -> None:
     database, server = outage_stack
     base = server.base_url
-    _, _, body = call(
-        base, "POST", "/login", {"username": "admin", "password": "harness-keeper-password"}
-    )
-    token = body["access_token"]
-    assert call(base, "GET", "/users/me", token=token)[0] == 200
+    token = tokens_over_http(base, "admin", SEED_ADMIN_PASSWORD)["access_token"]
+    status, _, me = call(base, "GET", "/users/me", token=token)
+    assert (status, me["username"]) == (200, "admin")
     workers_before = sorted(server.worker_pids())
 
     database.stop()
     for method, path, payload in [
         ("GET", "/users/me", None),
         ("GET", "/users", None),
-        ("POST", "/login", {"username": "admin", "password": "harness-keeper-password"}),
+        ("POST", "/login", {"username": "admin", "password": SEED_ADMIN_PASSWORD}),
         ("GET", "/health", None),
         ("GET", "/users/me", None),
         ("GET", "/health", None),
@@ -47,7 +48,8 @@ def test_outage_answers_503_fast_and_recovers_without_restart(outage_stack) -> N
         assert answer["error"] == "service_unavailable"
         assert answer["request_id"] == headers["X-Request-ID"]
         assert elapsed < 5, (path, elapsed)
-    assert call(base, "GET", "/health")[2]["details"] == {"database": "unavailable"}
+    status, _, health = call(base, "GET", "/health")
+    assert (status, health["details"]) == (503, {"database": "unavailable"})
 
     database.start()
     restarted = time.monotonic()
@@ -59,10 +61,13 @@ def test_outage_answers_503_fast_and_recovers_without_restart(outage_stack) -> N
         time.sleep(0.1)
 
     assert recovered is not None, "service did not come back within 15 s"
-    assert call(base, "GET", "/health")[2] == {"status": "ok", "database": "ok"}
+    assert call(base, "GET", "/health")[::2] == (200, {"status": "ok", "database": "ok"})
     # Every worker serves again (not only the one that answered first).
-    statuses = {call(base, "GET", "/users/me", token=token)[0] for _ in range(20)}
-    assert statuses == {200}
+    answers = {
+        (status, body["username"])
+        for status, _, body in (call(base, "GET", "/users/me", token=token) for _ in range(20))
+    }
+    assert answers == {(200, "admin")}
     assert sorted(server.worker_pids()) == workers_before
     log = server.log_path.read_text()
     assert "Traceback" not in log

@@ -7,7 +7,7 @@ import json
 import sys
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import Bucketlist, User
@@ -223,77 +223,138 @@ def test_a_distinct_list_counts_its_rows_not_one(app, make_user) -> None:
         assert db.session.scalar(select(count_of(select(User), exact_up_to=1))) == 2
 
 
-def test_a_text_filter_matching_many_reports_an_estimate(
-    app, client, admin, auth, monkeypatch
-) -> None:
+# Past the production thresholds (10,000 rows: walk.DEEP, user_list.FEW and
+# user_list.EXACT_TEXT_MATCHES), so the paths for big lists run as they do in production.
+BULK = 10_050
+
+
+@pytest.fixture
+def thousands(app, admin):
+    """``BULK`` users (bulk00001...) beside the admin, in one statement; their names in each
+    list order, computed here."""
     with app.app_context():
         db.session.execute(
-            User.__table__.insert(),
-            [
-                {"username": f"many{number}", "email": f"m{number}@x.org", "password": "x"}
-                for number in range(30)
-            ],
+            text(
+                "INSERT INTO users (username, email, password) "
+                "SELECT 'bulk' || lpad(n::text, 5, '0'), 'bulk' || n || '@example.org', 'x' "
+                "FROM generate_series(1, :count) AS n"
+            ),
+            {"count": BULK},
         )
         db.session.commit()
+        db.session.execute(text("ANALYZE users"))
+        rows = db.session.execute(select(User.username, User.created_datetime, User.user_id)).all()
+    by_name = sorted(row.username.lower() for row in rows)
+    by_creation = [row.username for row in sorted(rows, key=lambda row: row[1:])]
+    return {
+        "username": by_name,
+        "-username": by_name[::-1],
+        "created_at": by_creation,
+        "-created_at": by_creation[::-1],
+    }
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """``spy(module, name)``: the calls of that function, which still does its work."""
+
+    def watch(module, name: str) -> list:
+        calls = []
+        real = getattr(module, name)
+
+        def recorded(*args, **kwargs):
+            calls.append((args, kwargs))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, recorded)
+        return calls
+
+    return watch
+
+
+def test_a_text_filter_matching_many_reports_an_estimate(client, admin, auth, thousands) -> None:
     headers = auth(admin)
 
-    exact = _get(client, headers, "/users?q=many&per_page=5")
-    assert exact["_meta"]["total_items"] == 30
+    exact = _get(client, headers, "/users?q=bulk0000&per_page=5")
+    estimated = _get(client, headers, "/users?q=bulk&per_page=5")
+
+    assert exact["_meta"]["total_items"] == 9
     assert "total_is_estimate" not in exact["_meta"]
-    # (``app.api`` is also the name of the flask-smorest extension, hence sys.modules.)
-    monkeypatch.setattr(sys.modules["app.models.user_list"], "EXACT_TEXT_MATCHES", 10)
-    estimated = _get(client, headers, "/users?q=many&per_page=5")
     assert estimated["_meta"]["total_is_estimate"] is True
-    assert estimated["_meta"]["total_items"] > 10
-    assert len(estimated["items"]) == 5
+    assert estimated["_meta"]["total_items"] > 1_000
+    assert _names(estimated) == thousands["created_at"][1:6]
 
 
-@pytest.mark.parametrize("sort", ORDERS)
-def test_pages_far_in_are_walked_from_the_nearer_end(client, crowd, auth, monkeypatch, sort):
-    """Past ``DEEP`` rows, a page in the second half of the list is walked to from its end, and
-    one past the end is not walked to at all: the same pages either way."""
-    headers = auth(crowd)
-    expected = {page: ORDERS[sort][(page - 1) * 5 : page * 5] for page in (1, 2, 3, 4)}
-    monkeypatch.setattr(sys.modules["app.pagination.walk"], "DEEP", 0)
-    for page, names in expected.items():
-        body = _get(client, headers, f"/users?per_page=5&page={page}&sort={sort}")
-        assert _names(body) == names, page
-        assert body["_meta"]["total_items"] == 12
-        assert (body["_links"]["next"] is None) is (page >= 3)
-
-
-@pytest.mark.parametrize("query", ["role=user", "role=admin", "role=user&is_active=true"])
-def test_rare_and_common_filters_find_the_same_pages(
-    client, crowd, auth, monkeypatch, query
+@pytest.mark.parametrize("sort", ["username", "-created_at"])
+def test_pages_far_in_are_walked_from_the_nearer_end(
+    client, admin, auth, thousands, spy, sort
 ) -> None:
-    """A filter few users match is read through its own index; a common one in the list's order:
-    the same items either way."""
-    headers = auth(crowd)
-    urls = [f"/users?per_page=4&page={page}&{query}" for page in (1, 2, 3)]
-    as_few = [_names(_get(client, headers, url)) for url in urls]
-    monkeypatch.setattr(sys.modules["app.models.user_list"], "FEW", -1)
-    as_common = [_names(_get(client, headers, url)) for url in urls]
-    assert as_few == as_common
-    assert any(as_few)
+    """Past ``DEEP`` rows, a page in the second half of the list is walked to from its end, and
+    one past the end is not walked to at all: the same pages as the list's order."""
+    headers = auth(admin)
+    walks = spy(sys.modules["app.pagination.walk"], "from_nearer_end")
+    reads = spy(sys.modules["app.pagination.walk"], "at_offset")
+    total = BULK + 1
+    near, deep, past = 3, 2005, total // 5 + 2
+
+    pages = {
+        page: _get(client, headers, f"/users?per_page=5&page={page}&sort={sort}")
+        for page in (near, deep, past)
+    }
+
+    assert _names(pages[near]) == thousands[sort][10:15]
+    assert _names(pages[deep]) == thousands[sort][10_020:10_025]
+    assert _names(pages[past]) == []
+    assert {body["_meta"]["total_items"] for body in pages.values()} == {total}
+    # The deep page and the page past the end went through the nearer-end walk, the near one
+    # did not; the deep page was read backwards from the end, the one past the end not read.
+    assert [args[1] for args, _ in walks] == [10_020, (past - 1) * 5]
+    assert [kwargs.get("reverse", False) for _, kwargs in reads] == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("query", "few"), [("role=admin", True), ("role=user", False), ("is_active=true", False)]
+)
+def test_rare_and_common_filters_find_the_list_order(
+    client, admin, auth, thousands, spy, query, few
+) -> None:
+    """A filter few users match is read through its own index (set apart and sorted there); a
+    common one in the list's order: either way, the list's own order."""
+    set_apart = spy(sys.modules["app.models.user_list"], "sorted_apart")
+    expected = ["admin"] if query == "role=admin" else thousands["username"]
+    if query == "role=user":
+        expected = [name for name in expected if name != "admin"]
+
+    first = _get(client, auth(admin), f"/users?per_page=4&sort=username&{query}")
+
+    assert _names(first) == expected[:4]
+    assert first["_meta"]["total_items"] == len(expected)
+    assert bool(set_apart) is few
 
 
 def test_pages_far_in_by_number_are_limited_per_user_and_links_are_not(
-    make_app, crowd, auth, monkeypatch
+    make_app, admin, auth, thousands
 ) -> None:
-    monkeypatch.setattr(sys.modules["app.pagination.walk"], "DEEP", 0)
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_DEEP_PAGES="2 per minute")
     client = app.test_client()
-    headers = auth(crowd)
+    headers = auth(admin)
+    # Offset 10,000: not past DEEP, never limited.
+    for _ in range(3):
+        assert (
+            _names(_get(client, headers, "/users?per_page=5&page=2001"))
+            == thousands["created_at"][10_000:10_005]
+        )
     for _ in range(2):
-        assert client.get("/users?per_page=5&page=2", headers=headers).status_code == 200
-    refused = client.get("/users?per_page=5&page=2", headers=headers)
+        assert _get(client, headers, "/users?per_page=5&page=2002")["_meta"]["page"] == 2002
+    refused = client.get("/users?per_page=5&page=2002", headers=headers)
     assert refused.status_code == 429
     assert refused.get_json()["error"] == "rate_limited"
     assert int(refused.headers["Retry-After"]) >= 1
     # Following links costs the same at any depth: never limited.
-    link = _get(client, headers, "/users?per_page=5")["_links"]["next"]
+    link = _get(client, headers, "/users?per_page=5&page=2001")["_links"]["next"]
     for _ in range(4):
-        assert client.get(link, headers=headers).status_code == 200
+        body = _get(client, headers, link)
+        assert _names(body) == thousands["created_at"][10_005:10_010]
 
 
 @pytest.mark.parametrize(
@@ -329,4 +390,4 @@ def test_a_page_number_of_other_scripts_digits_is_400(client, member, auth) -> N
 
         assert response.status_code == 400, query
         assert response.get_json()["error"] == "bad_request"
-        assert set(response.get_json()["details"]) <= {"page", "per_page"}
+        assert set(response.get_json()["details"]) == {query.split("=")[0]}

@@ -8,9 +8,10 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import AuditEvent, Passkey, User, UserSession
-from tests.passkey_device import Device, b64url
-from tests.test_fresh import age_sessions  # noqa: F401 (a fixture)
-from tests.test_mfa import bearer, enrol, outbox
+from tests.support.mail import outbox
+from tests.support.passkey_device import Device, b64url
+from tests.support.signin import bearer
+from tests.support.totp import enrol
 
 
 def actions(app, user_id: int) -> list[str]:
@@ -88,7 +89,7 @@ def test_adding_or_removing_a_passkey_needs_a_fresh_session(
     member,
     auth,
     device,
-    age_sessions,  # noqa: F811 (the fixture)
+    age_sessions,
 ) -> None:
     headers = auth(member)
     passkey_id = client.get("/users/me/passkeys", headers=headers).get_json()["items"][0]["id"]

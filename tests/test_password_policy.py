@@ -8,6 +8,7 @@ import re
 import urllib.request
 
 import pytest
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from app.accounts.password_policy import (
     BREACHED,
@@ -189,3 +190,18 @@ def test_the_breach_check_is_off_by_default(app, client, monkeypatch) -> None:
 
     assert app.config["PASSWORD_BREACH_CHECK"] is False
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("rank", "password"), [(20_110, "41D8CD98F00B"), (29_910, "WeihnachtsBaum")]
+)
+def test_the_common_list_holds_at_least_20000_passwords(client, rank, password) -> None:
+    """Passwords ranked past 20,000 in zxcvbn's list (the contract's minimum size), in another
+    case, are refused as common: the list in force is at least that long."""
+    assert FREQUENCY_LISTS["passwords"][rank] == password.casefold()
+
+    response = register(client, password)
+
+    assert response.status_code == 422
+    assert response.get_json()["error"] == "validation_error"
+    assert response.get_json()["details"]["password"] == [COMMON]

@@ -82,4 +82,34 @@ def test_permission_matrix(client, make_user, auth, method, path, body, caller, 
         error = response.get_json()["error"]
         assert error == {401: "missing_token", 403: "forbidden"}[expected]
     else:
-        assert "error" not in response.get_json()
+        answer = response.get_json()
+        assert "error" not in answer
+        assert SUCCESS[(method, path)](answer, account, bodies.get(body)), answer
+
+
+def _names(page: dict) -> set[str]:
+    return {item["username"] for item in page["items"]}
+
+
+# What each allowed call answers (the caller and "target" are the only accounts).
+SUCCESS = {
+    ("GET", "/users"): lambda answer, account, _: _names(answer) == {"target", account.username},
+    ("POST", "/users"): lambda answer, _, sent: answer["username"] == sent["username"],
+    ("GET", "/users/me"): lambda answer, account, _: answer["username"] == account.username,
+    ("PATCH", "/users/me"): lambda answer, _, sent: answer["email"] == sent["email"],
+    ("PUT", "/users/me/password"): lambda answer, *_: answer["token_type"] == "Bearer",
+    ("GET", "/users/admin-only"): lambda answer, account, _: (
+        _names(answer) == {"target", account.username}
+        and all("failed_login_count" in item for item in answer["items"])
+    ),
+    ("GET", "/users/{target}"): lambda answer, account, _: (
+        answer["username"] == "target"
+        # The public view to a user, the admin view to staff.
+        and ("failed_login_count" in answer) is (account.roles != ["user"])
+        and ("email" in answer) is (account.roles != ["user"])
+    ),
+    ("PATCH", "/users/{target}"): lambda answer, _, sent: answer["email"] == sent["email"],
+    ("GET", "/audit-events"): lambda answer, *_: (
+        [item["action"] for item in answer["items"]] == ["user.created", "user.created"]
+    ),
+}

@@ -3,7 +3,7 @@ digest, acting as their user within their scopes and their user's roles, never f
 a session, revoked by their owner, an admin, a password change or reset, a deactivation."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -12,13 +12,11 @@ from app.extensions import db
 from app.models import AuditEvent, PersonalToken
 from app.models.columns import utcnow
 from app.tokens.opaque import digest
+from tests.support.processes import free_port
+from tests.support.signin import bearer
 
 ALL_SCOPES = ["profile", "users:read", "bucketlists:read", "bucketlists:write"]
 LEAK_PATTERN = re.compile(r"gh_pat_[A-Za-z0-9_-]{43}")
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -76,22 +74,22 @@ def test_the_default_lifespan_is_thirty_days_and_the_most_a_year(client, member,
         headers=headers,
     )
 
+    assert default.status_code == 201
     body = default.get_json()
-    from datetime import datetime
-
     lifespan = datetime.fromisoformat(body["expires_at"]) - datetime.fromisoformat(
         body["created_at"]
     )
     assert abs(lifespan - timedelta(days=30)) < timedelta(seconds=5)
     assert too_long.status_code == 422
+    assert too_long.get_json()["error"] == "validation_error"
     assert "PAT_MAX_LIFESPAN" in too_long.get_json()["details"]["expires_in"][0]
 
 
 def test_a_token_acts_as_its_user_within_its_scopes(client, member, create_token) -> None:
     token = create_token(member, scopes=["profile"])["token"]
 
-    me = client.get("/users/me", headers=_bearer(token))
-    directory = client.get("/users", headers=_bearer(token))
+    me = client.get("/users/me", headers=bearer(token))
+    directory = client.get("/users", headers=bearer(token))
 
     assert me.status_code == 200
     assert me.get_json()["username"] == "member"
@@ -121,7 +119,7 @@ def test_a_token_never_manages_tokens_sessions_passwords_mfa_or_the_address(
 ) -> None:
     token = create_token(member, scopes=ALL_SCOPES)["token"]
 
-    response = client.open(path, method=method, json=body, headers=_bearer(token))
+    response = client.open(path, method=method, json=body, headers=bearer(token))
 
     assert response.status_code == 403, response.get_json()
     assert response.get_json()["error"] == "insufficient_scope"
@@ -146,21 +144,21 @@ def test_a_demoted_users_token_loses_what_the_role_gave(
 ) -> None:
     staff = make_user("staffer", roles=("admin",))
     token = create_token(staff, scopes=["audit:read", "users:write", "profile"])["token"]
-    assert client.get("/audit-events", headers=_bearer(token)).status_code == 200
+    assert client.get("/audit-events", headers=bearer(token)).status_code == 200
 
     demoted = client.patch(f"/users/{staff.id}", json={"roles": ["user"]}, headers=auth(admin))
-    audit = client.get("/audit-events", headers=_bearer(token))
+    audit = client.get("/audit-events", headers=bearer(token))
     create = client.post(
         "/users",
         json={"username": "made", "email": "made@example.com", "password": "violet-harbor-x9"},
-        headers=_bearer(token),
+        headers=bearer(token),
     )
 
     assert demoted.status_code == 200
     for response in (audit, create):
         assert response.status_code == 403
         assert response.get_json()["error"] == "forbidden"
-    assert client.get("/users/me", headers=_bearer(token)).status_code == 200
+    assert client.get("/users/me", headers=bearer(token)).status_code == 200
 
 
 def test_revoking_a_token_stops_it_at_once(
@@ -171,14 +169,14 @@ def test_revoking_a_token_stops_it_at_once(
 
     mine = client.delete(f"/users/me/tokens/{created['id']}", headers=auth(member))
     not_mine = client.delete(f"/users/me/tokens/{other['id']}", headers=auth(member))
-    refused = client.get("/users/me", headers=_bearer(created["token"]))
+    refused = client.get("/users/me", headers=bearer(created["token"]))
 
     assert mine.status_code == 204
     assert not_mine.status_code == 404
     assert not_mine.get_json()["error"] == "not_found"
     assert refused.status_code == 401
     assert refused.get_json()["error"] == "invalid_token"
-    assert client.get("/users/me", headers=_bearer(other["token"])).status_code == 200
+    assert client.get("/users/me", headers=bearer(other["token"])).status_code == 200
     with app.app_context():
         actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions.count("token.created") == 2
@@ -200,8 +198,11 @@ def test_staff_see_a_users_tokens_and_admins_revoke_them(
     assert [item["id"] for item in listed.get_json()["items"]] == [created["id"]]
     assert "token" not in listed.get_json()["items"][0]
     assert by_operator.status_code == 403
+    assert by_operator.get_json()["error"] == "forbidden"
     assert by_admin.status_code == 204
-    assert client.get("/users/me", headers=_bearer(created["token"])).status_code == 401
+    assert by_admin.get_data() == b""
+    refused = client.get("/users/me", headers=bearer(created["token"]))
+    assert (refused.status_code, refused.get_json()["error"]) == (401, "invalid_token")
 
 
 def test_an_expired_token_is_refused(app, client, member, create_token) -> None:
@@ -210,7 +211,7 @@ def test_an_expired_token_is_refused(app, client, member, create_token) -> None:
         db.session.execute(update(PersonalToken).values(expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
 
-    response = client.get("/users/me", headers=_bearer(created["token"]))
+    response = client.get("/users/me", headers=bearer(created["token"]))
 
     assert response.status_code == 401
     assert response.get_json()["error"] == "token_expired"
@@ -239,7 +240,7 @@ def test_a_password_change_or_a_deactivation_ends_the_users_tokens(
         if ending is _deactivate
         else ending(client, member, auth)
     )
-    response = client.get("/users/me", headers=_bearer(created["token"]))
+    response = client.get("/users/me", headers=bearer(created["token"]))
 
     assert ended.status_code == 200
     assert response.status_code == 401
@@ -253,32 +254,45 @@ def test_a_password_change_or_a_deactivation_ends_the_users_tokens(
 
 def test_a_reset_ends_the_users_tokens(app, client, member, create_token) -> None:
     created = create_token(member)
-    client.post("/password/forgot", json={"email": member.email})
+    forgot = client.post("/password/forgot", json={"email": member.email})
+    assert forgot.status_code == 202
     mail = app.extensions["mailman"].outbox[-1].body
     token = re.search(r"<pre>(.+?)</pre>", mail).group(1)
 
     reset = client.post("/password/reset", json={"token": token, "password": "amber-quarry-signal"})
 
     assert reset.status_code == 204
-    assert client.get("/users/me", headers=_bearer(created["token"])).status_code == 401
+    assert reset.get_data() == b""
+    refused = client.get("/users/me", headers=bearer(created["token"]))
+    assert (refused.status_code, refused.get_json()["error"]) == (401, "invalid_token")
 
 
 def test_a_token_is_checked_in_one_statement_and_its_use_written_once_a_minute(
-    app, client, member, create_token, counted_statements
+    client, member, auth, create_token, counted_statements
 ) -> None:
+    """The token and its user are read together, and ``last_used_at`` is written on the first
+    use of a minute only (the count of statements is the cost the guard promises)."""
     token = create_token(member)["token"]
 
-    with counted_statements() as first:
-        assert client.get("/users/me", headers=_bearer(token)).status_code == 200
-    with counted_statements() as second:
-        assert client.get("/users/me", headers=_bearer(token)).status_code == 200
+    def last_used() -> str | None:
+        listed = client.get("/users/me/tokens", headers=auth(member))
+        assert listed.status_code == 200
+        return listed.get_json()["items"][0]["last_used_at"]
 
-    assert len(first) == 2
-    assert "FROM users JOIN personal_tokens" in first[0]
-    assert first[1].startswith("UPDATE personal_tokens SET last_used_at")
-    assert len(second) == 1
-    with app.app_context():
-        assert db.session.scalars(select(PersonalToken.last_used_at)).one() is not None
+    never = last_used()
+    with counted_statements() as first:
+        me = client.get("/users/me", headers=bearer(token))
+    used = last_used()
+    with counted_statements() as second:
+        again = client.get("/users/me", headers=bearer(token))
+
+    for answer in (me, again):
+        assert (answer.status_code, answer.get_json()["username"]) == (200, member.username)
+    assert never is None
+    assert used is not None
+    assert last_used() == used
+    # One read, then the write of the minute's first use; within the minute, the read alone.
+    assert (len(first), len(second)) == (2, 1)
 
 
 def test_too_many_tokens_are_refused(make_app, member, auth) -> None:
@@ -293,3 +307,56 @@ def test_too_many_tokens_are_refused(make_app, member, auth) -> None:
 
     assert [answer.status_code for answer in answers] == [201, 201, 409]
     assert answers[2].get_json()["error"] == "conflict"
+
+
+def test_a_token_is_refused_on_every_route_that_needs_a_session(
+    make_app, admin, create_token
+) -> None:
+    """Every operation the document gives the ``session`` scope (tokens, sessions, passwords,
+    MFA, passkeys, identities, the address, freshness) refuses a personal token, even an
+    admin's with every scope, before looking at anything else."""
+    provider = {
+        "name": "test",
+        "issuer": f"http://127.0.0.1:{free_port()}",
+        "client_id": "gatehouse",
+        "client_secret": "s",
+    }
+    client = make_app(OIDC_PROVIDERS=[provider]).test_client()
+    everything = ["profile", "users:read", "users:write", "bucketlists:read"]
+    everything += ["bucketlists:write", "audit:read"]
+    token = create_token(admin, scopes=everything)["token"]
+    spec = client.get("/openapi.json").get_json()
+    checked = []
+
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters" or {"bearerAuth": ["session"]} not in operation.get(
+                "security", []
+            ):
+                continue
+            url = re.sub(r"\{provider\}", "test", re.sub(r"\{\w+_id\}", "1", path))
+
+            response = client.open(url, method=method.upper(), json={}, headers=bearer(token))
+
+            assert response.status_code == 403, (method, path, response.get_json())
+            assert response.get_json()["error"] == "insufficient_scope", (method, path)
+            assert response.headers["WWW-Authenticate"].endswith('scope="session"')
+            checked.append((method.upper(), path))
+
+    assert len(checked) >= 20, checked
+    assert ("DELETE", "/users/me/sessions/{session_id}") in checked
+
+
+def test_an_account_deletion_ends_the_users_tokens(
+    client, admin, member, auth, create_token
+) -> None:
+    token = create_token(member)["token"]
+    before = client.get("/users/me", headers=bearer(token))
+
+    deleted = client.delete(f"/users/{member.id}", headers=auth(admin))
+    after = client.get("/users/me", headers=bearer(token))
+
+    assert (before.status_code, before.get_json()["username"]) == (200, member.username)
+    assert (deleted.status_code, deleted.get_data()) == (204, b"")
+    assert after.status_code == 401
+    assert after.get_json()["error"] == "invalid_token"

@@ -5,22 +5,22 @@ refuses a token once its key was retired. Rotation is the production one: SIGNIN
 and the dynos restart."""
 
 import os
-import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from app.tokens.key_material import generate, thumbprint, to_pem
-from bench.harness import ROOT, call, free_port, production_env, serving
+from tests.support.processes import call, free_port, wait_until
+from tests.support.signin import tokens_over_http
 
 PASSWORD = "resource-server-password"
 KEY_A, KEY_B = generate(), generate()
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
-def gatehouse(migrated_database, tmp_path):
+def gatehouse(serve):
     """Start Gatehouse with the given SIGNING_KEYS (restarting it on the same address)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -28,55 +28,33 @@ def gatehouse(migrated_database, tmp_path):
 
     def start(signing_keys: str):
         if running:
-            running.pop().__exit__(None, None, None)
-        env = production_env(migrated_database, SIGNING_KEYS=signing_keys, PUBLIC_BASE_URL=base_url)
-        context = serving(env, tmp_path / f"web-{time.monotonic_ns()}.log", port=port)
-        context.__enter__()
-        running.append(context)
+            running.pop().stop()
+        running.append(serve(port=port, SIGNING_KEYS=signing_keys, PUBLIC_BASE_URL=base_url))
         return base_url
 
-    yield start
-    for context in running:
-        context.__exit__(None, None, None)
+    return start
 
 
 @pytest.fixture
-def resource_server(tmp_path):
-    processes = []
+def resource_server(serve):
+    """The example resource server, told only Gatehouse's address."""
 
     def start(gatehouse_url: str) -> str:
         port = free_port()
-        env = {**os.environ, "GATEHOUSE_URL": gatehouse_url, "JWKS_LIFESPAN": "1"}
-        with (tmp_path / "resource.log").open("w") as log:
-            command = [sys.executable, "-m", "flask", "--app", "examples/resource_server.py"]
-            process = subprocess.Popen(
-                [*command, "run", "--port", str(port)],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        processes.append(process)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                call(base, "GET", "/whoami", timeout=1)
-                return base
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(Path(tmp_path / "resource.log").read_text())
+        flask = [sys.executable, "-m", "flask", "--app", "examples/resource_server.py"]
+        running = serve(
+            env={**os.environ, "GATEHOUSE_URL": gatehouse_url, "JWKS_LIFESPAN": "1"},
+            port=port,
+            command=[*flask, "run", "--port", str(port)],
+            ready=("/whoami", 401),
+        )
+        return running.base_url
 
-    yield start
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=10)
+    return start
 
 
 def _token(base_url: str, username: str) -> str:
-    status, _, body = call(base_url, "POST", "/login", {"username": username, "password": PASSWORD})
-    assert status == 200, body
-    return body["access_token"]
+    return tokens_over_http(base_url, username, PASSWORD)["access_token"]
 
 
 def _whoami(resource: str, token: str):
@@ -105,17 +83,22 @@ def test_a_service_verifies_tokens_with_the_published_keys_across_a_rotation(
     # Rotation, first step: B signs, A still verifies (and is published).
     gatehouse(to_pem(KEY_B) + to_pem(KEY_A))
     token_b = _token(base, account.username)
-    assert _whoami(resource, token_b)[0] == 200
-    assert _whoami(resource, token_a)[0] == 200
-    assert call(base, "GET", "/users/me", token=token_a)[0] == 200
+    me = {"user_id": str(account.id), "roles": ["user", "operator"]}
+    assert _whoami(resource, token_b) == (200, me)
+    assert _whoami(resource, token_a) == (200, me)
+    status, _, body = call(base, "GET", "/users/me", token=token_a)
+    assert (status, body["username"]) == (200, account.username)
 
     # Second step, once A's last token has expired: A leaves the setting.
     gatehouse(to_pem(KEY_B))
-    time.sleep(1.5)  # the service's cached key set (JWKS_LIFESPAN=1) goes stale
-    status, body = _whoami(resource, token_a)
+    # Once the service's cached key set (JWKS_LIFESPAN=1) goes stale and is fetched again.
+    status, body = wait_until(
+        lambda: (answer := _whoami(resource, token_a))[0] == 401 and answer,
+        what="the service refusing the retired key's token",
+    )
     assert status == 401
     assert body["error"] == "invalid_token"
-    assert _whoami(resource, token_b)[0] == 200
+    assert _whoami(resource, token_b) == (200, me)
     refused = call(base, "GET", "/users/me", token=token_a)
     assert refused[0] == 401
     assert refused[2]["error"] == "invalid_token"

@@ -29,9 +29,15 @@ def test_role_matrix(client, make_user, auth, path, role, expected) -> None:
         assert body["error"] == "forbidden"
         assert body["message"] == "This needs the permission users:inspect."
         assert body["details"] == {"permissions": ["users:inspect"]}
+    elif path == "/users/me":
+        assert body["username"] == account.username
+        assert body["roles"] == [role]
     else:
-        assert "error" not in body
-        assert body.get("username") == account.username or body["_meta"]["total_items"] == 1
+        # The caller is the only account: the list holds them alone (admin-only in the admin
+        # view).
+        assert [item["username"] for item in body["items"]] == [account.username]
+        assert body["_meta"]["total_items"] == 1
+        assert ("failed_login_count" in body["items"][0]) is (path == "/users/admin-only")
 
 
 def test_roles_are_read_from_the_token_only_while_it_is_current(

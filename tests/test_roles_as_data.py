@@ -596,7 +596,7 @@ def test_a_hundred_checks_cost_three_statements(client, member, auth, counted_st
     assert len(statements) == 1 + 3
 
 
-def test_role_decorators_still_check_role_names(app, make_user, auth) -> None:
+def test_role_decorators_still_check_role_names(make_app, make_user, auth) -> None:
     from app.api.blueprint import Blueprint
 
     blp = Blueprint("role_probe", __name__, url_prefix="/role-probe")
@@ -615,6 +615,7 @@ def test_role_decorators_still_check_role_names(app, make_user, auth) -> None:
         """Staff."""
         return {"ok": True}
 
+    app = make_app()
     app.register_blueprint(blp)
     client = app.test_client()
     admin, operator, user = (

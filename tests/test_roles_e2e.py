@@ -4,18 +4,17 @@ processes on one database, each with its own per-process record of what roles gr
 
 import pytest
 
-from bench.harness import call, production_env, serving
+from tests.support.processes import call
+
+pytestmark = pytest.mark.e2e
 
 PASSWORD = "roles-e2e-passphrase"
 USER_ROLE = ["bucketlists:read", "bucketlists:write", "profile", "users:read"]
 
 
 @pytest.fixture(scope="module")
-def servers(migrated_database, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("roles")
-    env = production_env(migrated_database, WEB_CONCURRENCY="2")
-    with serving(env, directory / "a.log") as first, serving(env, directory / "b.log") as second:
-        yield first, second
+def servers(serve):
+    return serve(WEB_CONCURRENCY="2"), serve(WEB_CONCURRENCY="2")
 
 
 def login(server, username: str) -> str:

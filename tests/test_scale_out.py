@@ -4,24 +4,17 @@ instance revokes the other refuses at once, lockouts and limits count requests t
 load on both loses nothing, and the mail worker delivers through the pooler."""
 
 import itertools
-import os
-import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from bench.harness import FLASK, ROOT, PgBouncer, Redis, call, production_env, serving
+from tests.support.processes import PgBouncer, Redis, call, flask, production_env
+from tests.support.signin import login_over_http
 
 PASSWORD = "scale-out-passphrase"
-MISSING = [server for server in ("pgbouncer", "redis-server") if shutil.which(server) is None]
 
-pytestmark = pytest.mark.skipif(
-    bool(MISSING) and not os.environ.get("CI"),
-    reason=f"needs Debian's {' and '.join(MISSING)}: `invoke test` installs them as root "
-    "(else: sudo apt-get install pgbouncer redis-server)",
-)
+pytestmark = pytest.mark.e2e
 addresses = (f"198.51.100.{number}" for number in itertools.count(10))
 
 
@@ -47,13 +40,8 @@ def services(migrated_database, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def instances(services, tmp_path_factory):
-    scratch = tmp_path_factory.mktemp("instances")
-    with (
-        serving(services, scratch / "web1.log") as first,
-        serving(services, scratch / "web2.log") as second,
-    ):
-        yield [first.base_url, second.base_url]
+def instances(services, serve):
+    return [serve(env=services).base_url, serve(env=services).base_url]
 
 
 def from_address(address: str) -> dict[str, str]:
@@ -61,24 +49,12 @@ def from_address(address: str) -> dict[str, str]:
 
 
 def login(base: str, username: str, address: str, password: str = PASSWORD):
-    return call(
-        base,
-        "POST",
-        "/login",
-        {"username": username, "password": password},
-        headers=from_address(address),
-    )
-
-
-def flask(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*FLASK, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    return login_over_http(base, username, password, headers=from_address(address))
 
 
 def test_migrations_and_seeding_run_through_the_pooler(services) -> None:
-    migrated = flask(services, "init-db")
-    seeded = flask(services, "seed-db")
+    migrated = flask("init-db", env=services)
+    seeded = flask("seed-db", env=services)
 
     assert migrated.returncode == 0, migrated.stderr
     assert "Database migrated." in migrated.stdout
@@ -95,9 +71,11 @@ def test_what_one_instance_revokes_the_other_refuses_at_once(instances, make_use
     _, _, demoted = login(first, "roamer", address)
     _, _, chief = login(second, "chief", address)
 
-    status, _, _ = call(first, "POST", "/logout", token=logged_out["access_token"])
+    status, _, body = call(first, "POST", "/logout", token=logged_out["access_token"])
     after_logout = call(second, "GET", "/users/me", token=logged_out["access_token"])
-    assert call(second, "GET", "/users/me", token=demoted["access_token"])[0] == 200
+    before_role_change = call(second, "GET", "/users/me", token=demoted["access_token"])
+    assert before_role_change[0] == 200
+    assert before_role_change[2]["roles"] == ["user"]
     changed = call(
         second,
         "PATCH",
@@ -108,8 +86,10 @@ def test_what_one_instance_revokes_the_other_refuses_at_once(instances, make_use
     after_role_change = call(first, "GET", "/users/me", token=demoted["access_token"])
 
     assert status == 204
+    assert body is None
     assert (after_logout[0], after_logout[2]["error"]) == (401, "token_revoked")
     assert changed[0] == 200
+    assert changed[2]["roles"] == ["operator"]
     assert (after_role_change[0], after_role_change[2]["error"]) == (401, "token_revoked")
 
 
@@ -119,33 +99,40 @@ def test_a_lockout_counts_failures_on_both_instances(instances, make_user) -> No
     address = next(addresses)
 
     failures = [
-        login(base, "target", address, "wrong-password-x")[0]
+        login(base, "target", address, "wrong-password-x")
         for base in (first, second, first, second, first)
     ]
-    locked = [login(base, "target", address)[0] for base in (first, second)]
+    locked = [login(base, "target", address) for base in (first, second)]
     elsewhere = login(second, "target", next(addresses))
 
-    assert failures == [401] * 5
-    assert locked == [429, 429]
+    assert [(status, body["error"]) for status, _, body in failures] == [
+        (401, "invalid_credentials")
+    ] * 5
+    assert [(status, body["error"]) for status, _, body in locked] == [(429, "rate_limited")] * 2
     assert elsewhere[0] == 200
+    assert elsewhere[2]["token_type"] == "Bearer"
 
 
 def test_a_per_address_limit_holds_across_both_instances(instances) -> None:
     first, second = instances
     address = next(addresses)
 
-    statuses = [
+    answers = [
         call(
             base,
             "POST",
             "/password/forgot",
             {"email": "nobody@example.com"},
             headers=from_address(address),
-        )[0]
+        )
         for base in (first, second, first, second, first, second)
     ]
 
-    assert statuses == [202] * 5 + [429]
+    assert [status for status, _, _ in answers] == [202] * 5 + [429]
+    assert len({str(body) for _, _, body in answers[:5]}) == 1
+    _, headers, body = answers[-1]
+    assert body["error"] == "rate_limited"
+    assert int(headers["Retry-After"]) > 0
 
 
 def test_a_mixed_load_on_both_instances_has_no_error_and_loses_no_write(
@@ -181,16 +168,17 @@ def test_the_worker_delivers_mail_through_the_pooler(services, instances, make_u
     account = make_user("mailee", password=PASSWORD)
     outbox = Path(services["MAIL_FILE_PATH"])
 
-    status, _, _ = call(
+    status, _, body = call(
         instances[0],
         "POST",
         "/password/forgot",
         {"email": account.email},
         headers=from_address(next(addresses)),
     )
-    worked = flask(services, "mail-worker", "--until-empty")
+    worked = flask("mail-worker", "--until-empty", env=services)
 
     assert status == 202
+    assert body["message"]
     assert worked.returncode == 0, worked.stderr
     sent = [path.read_text() for path in outbox.iterdir()]
     assert any(f"To: {account.email}" in message for message in sent)

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import AuditEvent, Identity, Passkey, PersonalToken, Ticket, User
 from app.models.columns import utcnow
 from app.tokens import emailed
-from tests.passkey_device import Device, b64url
+from tests.support.passkey_device import Device, b64url
 
 
 def bearer(token: str) -> dict[str, str]:

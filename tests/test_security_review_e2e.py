@@ -19,9 +19,11 @@ from sqlalchemy import func, select, text
 from app.extensions import db
 from app.models import AuditEvent, Identity, Ticket, User
 from app.models.columns import utcnow
-from bench.harness import FLASK, ROOT, Server, call, free_port, production_env, serving
-from tests.oidc_provider import ProviderBrowser, running_provider
-from tests.passkey_device import Device
+from tests.support.oidc_provider import ProviderBrowser, running_provider
+from tests.support.passkey_device import Device
+from tests.support.processes import FLASK, ROOT, Server, call, free_port, production_env
+
+pytestmark = pytest.mark.e2e
 
 PASSWORD = "review-e2e-passphrase"
 SECRET = "gatehouse-review-client-secret-0123456789"
@@ -37,11 +39,10 @@ def no_store(headers: dict) -> bool:
 
 
 @pytest.fixture(scope="module")
-def server(migrated_database, tmp_path_factory):
+def server(serve):
     """Production settings, one worker (its per-address counts in its memory), behind one proxy,
     with operators required to use a second factor."""
-    env = production_env(
-        migrated_database,
+    return serve(
         WEB_CONCURRENCY="1",
         TRUSTED_PROXY_HOPS="1",
         RATELIMIT_ENABLED="true",
@@ -50,8 +51,6 @@ def server(migrated_database, tmp_path_factory):
         MFA_REQUIRED_ROLES="operator",
         MAIL_BACKEND="locmem",
     )
-    with serving(env, tmp_path_factory.mktemp("review") / "web.log") as running:
-        yield running
 
 
 def test_an_ipv6_64_is_one_client_for_the_login_limit(server, app) -> None:
@@ -266,14 +265,14 @@ def test_production_refuses_credentialed_cors_for_loose_origins(migrated_databas
     log_path = tmp_path / "web.log"
     server = Server(env, log_path)
 
-    with pytest.raises(RuntimeError, match="exited"):
+    with pytest.raises(RuntimeError, match="the server exited"):
         server.wait_until_up(seconds=20)
 
     assert server.process.wait(timeout=10) != 0
     assert "CORS_ORIGINS must list exact origins (scheme://host[:port])" in log_path.read_text()
 
 
-def test_a_heroku_dyno_counts_each_client_not_the_router(migrated_database, tmp_path) -> None:
+def test_a_heroku_dyno_counts_each_client_not_the_router(migrated_database, serve) -> None:
     env = production_env(
         migrated_database,
         DYNO="web.1",
@@ -282,20 +281,19 @@ def test_a_heroku_dyno_counts_each_client_not_the_router(migrated_database, tmp_
         RATELIMIT_LOGIN="2 per minute",
     )
     env.pop("TRUSTED_PROXY_HOPS", None)
-    log_path = tmp_path / "web.log"
-    with serving(env, log_path) as running:
+    running = serve(env=env)
 
-        def login(address: str) -> int:
-            body = {"username": "nobody-here", "password": PASSWORD}
-            headers = from_address(address)
-            return call(running.base_url, "POST", "/login", body, headers=headers)[0]
+    def login(address: str) -> int:
+        body = {"username": "nobody-here", "password": PASSWORD}
+        return call(running.base_url, "POST", "/login", body, headers=from_address(address))[0]
 
-        first_client = [login("203.0.113.5") for _ in range(3)]
-        second_client = login("203.0.113.6")
+    first_client = [login("203.0.113.5") for _ in range(3)]
+    second_client = login("203.0.113.6")
+    running.stop()
 
     assert first_client == [401, 401, 429]
     assert second_client == 401
-    assert "TRUSTED_PROXY_HOPS is not set: 1 on Heroku" in log_path.read_text()
+    assert "TRUSTED_PROXY_HOPS is not set: 1 on Heroku" in running.log_path.read_text()
 
 
 class Browser:
@@ -327,7 +325,7 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
-def provider_server(migrated_database, tmp_path_factory):
+def provider_server(migrated_database, tmp_path_factory, serve):
     """A server with an OpenID provider (development settings: its issuer is http on this
     machine, which production refuses), e-mail written to files: (server, issuer, mail dir)."""
     port = free_port()
@@ -353,8 +351,9 @@ def provider_server(migrated_database, tmp_path_factory):
             MAIL_BACKEND="file",
             MAIL_FILE_PATH=str(directory / "mail"),
         )
-        with serving(env, directory / "web.log", port=port) as running:
-            yield running, issuer, directory / "mail"
+        running = serve(env=env, port=port)
+        yield running, issuer, directory / "mail"
+        running.stop()
 
 
 def provider_sign_in(browser: Browser, issuer: str, account: str) -> dict[str, str]:

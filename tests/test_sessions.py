@@ -11,30 +11,15 @@ from app.extensions import db
 from app.models import AuditEvent, RefreshToken, UserSession
 from app.models.columns import utcnow
 from app.tokens.opaque import digest as hash_token
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _outbox(app) -> list:
-    return getattr(app.extensions["mailman"], "outbox", [])
+from tests.support.mail import outbox
+from tests.support.signin import bearer
+from tests.support.signin import login as sign_in
 
 
 @pytest.fixture
 def login(client):
-    """``login(account)`` -> the body of a real /login (a new session)."""
-
-    def sign_in(account, **headers) -> dict:
-        response = client.post(
-            "/login",
-            json={"username": account.username, "password": account.password},
-            headers=headers,
-        )
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()
-
-    return sign_in
+    """``login(account, **headers)`` -> the body of a real /login (a new session)."""
+    return lambda account, **headers: sign_in(client, account, **headers)
 
 
 def _refresh(client, refresh_token: str):
@@ -75,9 +60,9 @@ def test_refresh_rotates_at_any_time_and_the_old_token_retires(client, member, l
     assert refreshed.status_code == 200
     second = refreshed.get_json()
     assert second["refresh_token"] != first["refresh_token"]
-    assert client.get("/users/me", headers=_bearer(second["access_token"])).status_code == 200
+    assert client.get("/users/me", headers=bearer(second["access_token"])).status_code == 200
     # The old access token still works until it expires: same session.
-    assert client.get("/users/me", headers=_bearer(first["access_token"])).status_code == 200
+    assert client.get("/users/me", headers=bearer(first["access_token"])).status_code == 200
     third = _refresh(client, second["refresh_token"])
     assert third.status_code == 200
 
@@ -94,7 +79,7 @@ def test_a_retry_of_the_previous_token_within_the_grace_is_answered(
     latest = retry.get_json()
     # Never two live tokens: the retry retired the one the first answer gave.
     _assert_error(_refresh(client, second["refresh_token"]), 401, "token_revoked")
-    assert client.get("/users/me", headers=_bearer(latest["access_token"])).status_code == 401
+    assert client.get("/users/me", headers=bearer(latest["access_token"])).status_code == 401
 
 
 def test_a_reuse_after_the_grace_ends_the_session_audits_and_tells_the_user(
@@ -117,31 +102,33 @@ def test_a_reuse_after_the_grace_ends_the_session_audits_and_tells_the_user(
     # The whole session ended: the thief's and the owner's tokens alike.
     _assert_error(_refresh(client, second["refresh_token"]), 401, "token_revoked")
     _assert_error(
-        client.get("/users/me", headers=_bearer(second["access_token"])), 401, "token_revoked"
+        client.get("/users/me", headers=bearer(second["access_token"])), 401, "token_revoked"
     )
     with app.app_context():
         event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
         assert event.action == "session.reuse_detected"
         assert event.target_id == member.id
-    [notice] = _outbox(app)
+    [notice] = outbox(app)
     assert notice.to == [member.email]
     assert second["refresh_token"] not in notice.body
     assert first["refresh_token"] not in notice.body
 
 
-@pytest.mark.parametrize("token", ["", "x", "not-a-token-of-ours-" + "x" * 30])
+@pytest.mark.parametrize("token", ["x", "not-a-token-of-ours-" + "x" * 30])
 def test_an_unknown_refresh_token_is_401_invalid_token(client, token) -> None:
-    response = _refresh(client, token)
+    _assert_error(_refresh(client, token), 401, "invalid_token")
 
-    if token == "":
-        _assert_error(response, 422, "validation_error")
-    else:
-        _assert_error(response, 401, "invalid_token")
+
+def test_an_empty_refresh_token_is_a_validation_error(client) -> None:
+    response = _refresh(client, "")
+
+    _assert_error(response, 422, "validation_error")
+    assert "refresh_token" in response.get_json()["details"]
 
 
 def test_refresh_needs_the_token_in_the_body(client, member, login) -> None:
     access = login(member)["access_token"]
-    _assert_error(client.post("/refresh", headers=_bearer(access)), 422, "validation_error")
+    _assert_error(client.post("/refresh", headers=bearer(access)), 422, "validation_error")
 
 
 @pytest.mark.parametrize("column", ["expires_at", "idle_expires_at"])
@@ -153,7 +140,7 @@ def test_an_expired_session_is_401_token_expired(app, client, member, login, col
 
     _assert_error(_refresh(client, body["refresh_token"]), 401, "token_expired")
     _assert_error(
-        client.get("/users/me", headers=_bearer(body["access_token"])), 401, "token_expired"
+        client.get("/users/me", headers=bearer(body["access_token"])), 401, "token_expired"
     )
 
 
@@ -168,34 +155,36 @@ def test_refresh_resets_the_idle_expiry_not_the_absolute_one(app, client, member
         )
         db.session.commit()
 
-    refreshed = _refresh(client, body["refresh_token"]).get_json()
+    response = _refresh(client, body["refresh_token"])
+    refreshed = response.get_json()
 
+    assert response.status_code == 200
     # Capped by the absolute expiry, and so is the access token.
     assert 55 <= refreshed["refresh_expires_in"] <= 60
-    assert refreshed["expires_in"] <= 60
+    assert 55 <= refreshed["expires_in"] <= 60
 
 
 def test_logout_ends_that_session_only(client, member, admin, login) -> None:
     first, second, admins = login(member), login(member), login(admin)
 
-    response = client.post("/logout", headers=_bearer(first["access_token"]))
+    response = client.post("/logout", headers=bearer(first["access_token"]))
 
     assert response.status_code == 204
     assert response.get_data() == b""
     _assert_error(
-        client.get("/users/me", headers=_bearer(first["access_token"])), 401, "token_revoked"
+        client.get("/users/me", headers=bearer(first["access_token"])), 401, "token_revoked"
     )
     _assert_error(_refresh(client, first["refresh_token"]), 401, "token_revoked")
-    assert client.get("/users/me", headers=_bearer(second["access_token"])).status_code == 200
-    assert client.get("/users/me", headers=_bearer(admins["access_token"])).status_code == 200
+    assert client.get("/users/me", headers=bearer(second["access_token"])).status_code == 200
+    assert client.get("/users/me", headers=bearer(admins["access_token"])).status_code == 200
 
 
 def test_logout_needs_a_live_token(client, member, login) -> None:
     _assert_error(client.post("/logout"), 401, "missing_token")
     body = login(member)
-    client.post("/logout", headers=_bearer(body["access_token"]))
+    client.post("/logout", headers=bearer(body["access_token"]))
     _assert_error(
-        client.post("/logout", headers=_bearer(body["access_token"])), 401, "token_revoked"
+        client.post("/logout", headers=bearer(body["access_token"])), 401, "token_revoked"
     )
 
 
@@ -204,26 +193,37 @@ def test_past_sessions_per_user_a_login_ends_the_least_recently_used(make_app, m
     client = app.test_client()
 
     def sign_in():
-        return client.post(
+        response = client.post(
             "/login", json={"username": member.username, "password": member.password}
-        ).get_json()
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
 
     oldest, middle = sign_in(), sign_in()
-    assert (
-        client.post("/refresh", json={"refresh_token": oldest["refresh_token"]}).status_code == 200
-    )
+    refreshed = client.post("/refresh", json={"refresh_token": oldest["refresh_token"]})
+    assert refreshed.status_code == 200
     # oldest was used last now: middle is the least recently used.
-    sign_in()
+    newest = sign_in()
+
     _assert_error(
-        client.get("/users/me", headers=_bearer(middle["access_token"])), 401, "token_revoked"
+        client.get("/users/me", headers=bearer(middle["access_token"])), 401, "token_revoked"
     )
+    _assert_error(_refresh(client, middle["refresh_token"]), 401, "token_revoked")
+    # Only that one ended: the cap is not met by ending every session.
+    for survivor in (refreshed.get_json(), newest):
+        me = client.get("/users/me", headers=bearer(survivor["access_token"]))
+        assert me.status_code == 200
+        assert me.get_json()["username"] == member.username
+    listed = client.get("/users/me/sessions", headers=bearer(newest["access_token"]))
+    assert listed.status_code == 200
+    assert listed.get_json()["_meta"]["total_items"] == 2
 
 
 def test_my_sessions_list_marks_the_current_one(client, member, login) -> None:
     first = login(member, **{"User-Agent": "phone"})
     login(member, **{"User-Agent": "laptop"})
 
-    response = client.get("/users/me/sessions", headers=_bearer(first["access_token"]))
+    response = client.get("/users/me/sessions", headers=bearer(first["access_token"]))
 
     assert response.status_code == 200
     body = response.get_json()
@@ -244,14 +244,14 @@ def test_my_sessions_list_marks_the_current_one(client, member, login) -> None:
 
 
 def _current_session_id(client, tokens: dict) -> int:
-    listed = client.get("/users/me/sessions", headers=_bearer(tokens["access_token"]))
+    listed = client.get("/users/me/sessions", headers=bearer(tokens["access_token"]))
     return next(item["id"] for item in listed.get_json()["items"] if item["current"])
 
 
 def test_i_can_end_one_session_or_all_the_others(client, member, make_user, login) -> None:
     me, phone, laptop = login(member), login(member), login(member)
     stranger = login(make_user("stranger"))
-    headers = _bearer(me["access_token"])
+    headers = bearer(me["access_token"])
     phone_id = _current_session_id(client, phone)
     strangers_id = _current_session_id(client, stranger)
 
@@ -260,7 +260,7 @@ def test_i_can_end_one_session_or_all_the_others(client, member, make_user, logi
     )
     assert client.delete(f"/users/me/sessions/{phone_id}", headers=headers).status_code == 204
     _assert_error(
-        client.get("/users/me", headers=_bearer(phone["access_token"])), 401, "token_revoked"
+        client.get("/users/me", headers=bearer(phone["access_token"])), 401, "token_revoked"
     )
     _assert_error(
         client.delete(f"/users/me/sessions/{phone_id}", headers=headers), 404, "not_found"
@@ -268,10 +268,10 @@ def test_i_can_end_one_session_or_all_the_others(client, member, make_user, logi
 
     assert client.delete("/users/me/sessions", headers=headers).status_code == 204
     _assert_error(
-        client.get("/users/me", headers=_bearer(laptop["access_token"])), 401, "token_revoked"
+        client.get("/users/me", headers=bearer(laptop["access_token"])), 401, "token_revoked"
     )
     assert client.get("/users/me", headers=headers).status_code == 200
-    assert client.get("/users/me", headers=_bearer(stranger["access_token"])).status_code == 200
+    assert client.get("/users/me", headers=bearer(stranger["access_token"])).status_code == 200
 
 
 def test_staff_list_a_users_sessions_and_admins_end_them(
@@ -281,28 +281,28 @@ def test_staff_list_a_users_sessions_and_admins_end_them(
     admins, operators = login(admin), login(operator)
 
     for caller in (admins, operators):
-        listed = client.get(f"/users/{member.id}/sessions", headers=_bearer(caller["access_token"]))
+        listed = client.get(f"/users/{member.id}/sessions", headers=bearer(caller["access_token"]))
         assert listed.status_code == 200
         assert [item["current"] for item in listed.get_json()["items"]] == [False]
     _assert_error(
-        client.delete(f"/users/{member.id}/sessions", headers=_bearer(operators["access_token"])),
+        client.delete(f"/users/{member.id}/sessions", headers=bearer(operators["access_token"])),
         403,
         "forbidden",
     )
     _assert_error(
-        client.get(f"/users/{admin.id}/sessions", headers=_bearer(members["access_token"])),
+        client.get(f"/users/{admin.id}/sessions", headers=bearer(members["access_token"])),
         403,
         "forbidden",
     )
     _assert_error(
-        client.get("/users/999/sessions", headers=_bearer(admins["access_token"])), 404, "not_found"
+        client.get("/users/999/sessions", headers=bearer(admins["access_token"])), 404, "not_found"
     )
 
-    ended = client.delete(f"/users/{member.id}/sessions", headers=_bearer(admins["access_token"]))
+    ended = client.delete(f"/users/{member.id}/sessions", headers=bearer(admins["access_token"]))
 
     assert ended.status_code == 204
     _assert_error(
-        client.get("/users/me", headers=_bearer(members["access_token"])), 401, "token_revoked"
+        client.get("/users/me", headers=bearer(members["access_token"])), 401, "token_revoked"
     )
     _assert_error(_refresh(client, members["refresh_token"]), 401, "token_revoked")
     with app.app_context():
@@ -324,18 +324,18 @@ def test_a_password_change_keeps_this_session_with_new_tokens_and_ends_the_other
     response = client.put(
         "/users/me/password",
         json={"current_password": member.password, "new_password": "a-brand-new-passphrase"},
-        headers=_bearer(this["access_token"]),
+        headers=bearer(this["access_token"]),
     )
 
     assert response.status_code == 200
     renewed = response.get_json()
     assert renewed["refresh_token"] != this["refresh_token"]
-    assert client.get("/users/me", headers=_bearer(renewed["access_token"])).status_code == 200
+    assert client.get("/users/me", headers=bearer(renewed["access_token"])).status_code == 200
     _assert_error(
-        client.get("/users/me", headers=_bearer(this["access_token"])), 401, "token_revoked"
+        client.get("/users/me", headers=bearer(this["access_token"])), 401, "token_revoked"
     )
     _assert_error(
-        client.get("/users/me", headers=_bearer(other["access_token"])), 401, "token_revoked"
+        client.get("/users/me", headers=bearer(other["access_token"])), 401, "token_revoked"
     )
     later = _refresh(client, renewed["refresh_token"])
     assert later.status_code == 200
@@ -351,12 +351,12 @@ def test_a_role_or_status_change_ends_every_session(client, member, admin, login
     admins = login(admin)
 
     response = client.patch(
-        f"/users/{member.id}", json=change, headers=_bearer(admins["access_token"])
+        f"/users/{member.id}", json=change, headers=bearer(admins["access_token"])
     )
 
     assert response.status_code == 200
     _assert_error(
-        client.get("/users/me", headers=_bearer(members["access_token"])), 401, "token_revoked"
+        client.get("/users/me", headers=bearer(members["access_token"])), 401, "token_revoked"
     )
     assert _refresh(client, members["refresh_token"]).status_code == 401
 
@@ -366,12 +366,12 @@ def test_deleting_a_user_deletes_their_sessions(app, client, member, admin, logi
     admins = login(admin)
 
     assert (
-        client.delete(f"/users/{member.id}", headers=_bearer(admins["access_token"])).status_code
+        client.delete(f"/users/{member.id}", headers=bearer(admins["access_token"])).status_code
         == 204
     )
 
     _assert_error(
-        client.get("/users/me", headers=_bearer(members["access_token"])), 401, "token_revoked"
+        client.get("/users/me", headers=bearer(members["access_token"])), 401, "token_revoked"
     )
     _assert_error(_refresh(client, members["refresh_token"]), 401, "invalid_token")
     with app.app_context():
@@ -393,17 +393,22 @@ def test_an_access_token_naming_no_session_of_its_user_is_refused(
 
     admins = login(admin)
     with app.test_request_context():
-        admins_session = db.session.scalars(select(UserSession)).first()
+        admins_session = db.session.scalars(select(UserSession)).one()
+        assert admins_session.user_id == admin.id
         forged = access.mint(db.session.get(User, member.id), admins_session, 60)
-    assert admins["access_token"]
-    _assert_error(client.get("/users/me", headers=_bearer(forged)), 401, "token_revoked")
+
+    _assert_error(client.get("/users/me", headers=bearer(forged)), 401, "token_revoked")
+    # The session itself is live: the token is refused for naming another user's.
+    own = client.get("/users/me", headers=bearer(admins["access_token"]))
+    assert own.status_code == 200
+    assert own.get_json()["username"] == admin.username
 
 
 def test_prune_tokens_deletes_ended_and_expired_sessions_only(
     app, runner, client, member, login
 ) -> None:
     ended, expired, live = login(member), login(member), login(member)
-    client.post("/logout", headers=_bearer(ended["access_token"]))
+    client.post("/logout", headers=bearer(ended["access_token"]))
     with app.app_context():
         newest = db.session.scalar(select(func.max(UserSession.id)))
         db.session.execute(
@@ -417,10 +422,16 @@ def test_prune_tokens_deletes_ended_and_expired_sessions_only(
 
     assert result.exit_code == 0
     assert "Pruned 2 ended or expired session(s)." in result.output
-    assert client.get("/users/me", headers=_bearer(live["access_token"])).status_code == 200
-    assert expired
+    me = client.get("/users/me", headers=bearer(live["access_token"]))
+    assert (me.status_code, me.get_json()["username"]) == (200, member.username)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(RefreshToken)) == 1
+    # The pruned sessions' refresh tokens are gone (unknown now); the live one still rotates.
+    for pruned in (ended, expired):
+        _assert_error(_refresh(client, pruned["refresh_token"]), 401, "invalid_token")
+    renewed = _refresh(client, live["refresh_token"])
+    assert renewed.status_code == 200
+    assert renewed.get_json()["token_type"] == "Bearer"
 
 
 def test_concurrent_refreshes_within_the_grace_leave_one_live_token(app, member, login) -> None:

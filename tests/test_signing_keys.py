@@ -17,8 +17,10 @@ from sqlalchemy import update
 from app.config import ConfigError
 from app.extensions import db
 from app.models import StoredSigningKey
+from app.sealing import unseal
+from app.tokens import keys
 from app.tokens.key_material import generate, parse_keys, thumbprint, to_pem
-from bench.harness import SIGNING_KEY
+from tests.support.processes import SIGNING_KEY
 
 
 def _b64(data: bytes) -> str:
@@ -207,12 +209,20 @@ def test_a_key_is_retired_once_every_token_it_signed_has_expired(
 
 
 def test_keys_kept_in_the_database_are_sealed(app, client, member, token_for) -> None:
-    token_for(member)
+    token = token_for(member)
     with app.app_context():
         (stored,) = db.session.scalars(db.select(StoredSigningKey)).all()
+        pem = unseal(stored.private_key, keys.SEAL_PURPOSE)
+    private_key = serialization.load_pem_private_key(pem.encode(), password=None)
+    body = "".join(pem.splitlines()[1:-1])
 
-    assert "PRIVATE KEY" not in stored.private_key
     assert stored.algorithm == "EdDSA"
+    # Sealed: neither the PEM nor its base64 body is in the row, and only SECRET_KEY opens it
+    # to the key that signs the tokens.
+    assert "PRIVATE KEY" not in stored.private_key
+    assert body not in stored.private_key
+    assert jwt.get_unverified_header(token)["kid"] == thumbprint(private_key)
+    jwt.decode(token, private_key.public_key(), algorithms=["EdDSA"], options={"verify_aud": False})
 
 
 def _pem(key) -> str:
@@ -234,9 +244,11 @@ def test_configured_keys_sign_with_the_first_and_publish_all(make_app, member, t
     login = client.post("/login", json={"username": member.username, "password": member.password})
     token = login.get_json()["access_token"]
 
+    assert login.status_code == 200
     assert kids == [thumbprint(second), thumbprint(first), thumbprint(staged)]
     assert jwt.get_unverified_header(token)["kid"] == thumbprint(first)
-    assert _me(client, token).status_code == 200
+    me = _me(client, token)
+    assert (me.status_code, me.get_json()["username"]) == (200, member.username)
     algorithms = client.get("/.well-known/openid-configuration").get_json()
     assert algorithms["id_token_signing_alg_values_supported"] == ["ES256", "EdDSA"]
 
@@ -249,9 +261,13 @@ def test_configured_keys_may_be_jwks_with_their_own_kid(make_app, member, shape)
     client = make_app(SIGNING_KEYS=json.dumps(value)).test_client()
 
     login = client.post("/login", json={"username": member.username, "password": member.password})
+    token = login.get_json()["access_token"]
 
+    assert login.status_code == 200
     assert _kids(client) == ["2026-12-key"]
-    assert jwt.get_unverified_header(login.get_json()["access_token"])["kid"] == "2026-12-key"
+    assert jwt.get_unverified_header(token)["kid"] == "2026-12-key"
+    me = _me(client, token)
+    assert (me.status_code, me.get_json()["username"]) == (200, member.username)
 
 
 @pytest.mark.parametrize(

@@ -7,32 +7,29 @@ import time
 
 import pytest
 
-from bench.harness import call, production_env, serving, trickling
+from tests.support.processes import call, trickling
+from tests.support.signin import tokens_over_http
 
 SLOW_CLIENTS = 6
 PASSWORD = "slow-clients-password"
-# An answer within this many seconds is an answer at once: what one request takes on a busy
-# machine, far from the 30 s a held worker would take to come back.
-PROMPTLY = 1.0
+# A worker held by a slow client comes back only when gunicorn gives up on it (its 30 s
+# timeout). An answer well under that was not held, however busy the machine (2 cores running
+# the server, six trickling clients and the test): the bound tells held from busy, it is not a
+# latency target.
+PROMPTLY = 10.0
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def server(migrated_database, tmp_path_factory):
-    with serving(
-        production_env(migrated_database, WEB_CONCURRENCY="2"),
-        tmp_path_factory.mktemp("slow") / "web.log",
-    ) as running:
-        yield running
+def server(serve):
+    return serve(WEB_CONCURRENCY="2")
 
 
 @pytest.fixture
 def token(server, make_user) -> str:
     make_user("patient", password=PASSWORD)
-    status, _, body = call(
-        server.base_url, "POST", "/login", {"username": "patient", "password": PASSWORD}
-    )
-    assert status == 200, body
-    return body["access_token"]
+    return tokens_over_http(server.base_url, "patient", PASSWORD)["access_token"]
 
 
 @pytest.mark.parametrize("part", ["headers", "body"])
@@ -42,7 +39,7 @@ def test_answers_come_at_once_while_slow_clients_hold_connections(app, server, t
         for _ in range(5):
             for path in ("/health", "/users/me"):
                 started = time.monotonic()
-                status, _, body = call(server.base_url, "GET", path, token=token, timeout=5)
+                status, _, body = call(server.base_url, "GET", path, token=token, timeout=25)
                 answers.append((path, status, body, time.monotonic() - started))
 
     assert [status for _, status, _, _ in answers] == [200] * 10

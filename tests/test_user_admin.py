@@ -7,6 +7,7 @@ from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.models import User
+from tests.support.database import wait_until_a_statement_waits_for_a_lock
 
 CREATED_PASSWORD = "amber-quarry-signal"
 ADMIN_VIEW_EXTRAS = {"failed_login_count", "locked_until", "password_changed_at", "updated_at"}
@@ -272,8 +273,9 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(
 
     racer = threading.Thread(target=b_demotes_a)
     racer.start()
-    racer.join(timeout=1)
-    assert racer.is_alive(), "B's request should be waiting for A's row locks"
+    # B's request waits for A's row locks (PostgreSQL says so), and has not answered.
+    wait_until_a_statement_waits_for_a_lock(engine)
+    assert "response" not in outcome
     a_transaction.commit()
     a_transaction.close()
     racer.join(timeout=10)

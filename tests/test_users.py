@@ -4,9 +4,12 @@ import json
 import re
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import User
+from app.models import PersonalToken, RecoveryCode, RefreshToken, User
+from tests.support.signin import bearer
+from tests.support.totp import Authenticator
 
 PUBLIC_FIELDS = {"id", "username", "created_at", "_links"}
 SELF_FIELDS = PUBLIC_FIELDS | {
@@ -233,3 +236,63 @@ def test_an_absurdly_large_page_is_an_empty_page(client, admin, auth) -> None:
     assert body["items"] == []
     assert body["_meta"]["page"] == 36889854935492907008
     assert body["_links"]["prev"] == "/users?page=1&per_page=25"
+
+
+def test_no_answer_of_any_kind_holds_a_secret(app, client, admin, member, auth) -> None:
+    """Sessions, token lists, audit events, the second step of a sign-in, profiles: after the
+    answer that issued it, no secret ever shows again, nor any digest or sealed form kept."""
+    headers = auth(member)
+    started = client.post("/users/me/mfa/totp", headers=headers)
+    secret = started.get_json()["secret"]
+    confirmed = client.post(
+        "/users/me/mfa/totp/confirm", json={"code": Authenticator(secret).code()}, headers=headers
+    )
+    recovery_codes = confirmed.get_json()["recovery_codes"]
+    created = client.post(
+        "/users/me/tokens", json={"name": "ci", "scopes": ["profile"]}, headers=headers
+    )
+    personal = created.get_json()["token"]
+    first = client.post("/login", json={"username": "member", "password": member.password})
+    mfa_token = first.get_json()["mfa_token"]
+    second = client.post(
+        "/login/mfa", json={"mfa_token": mfa_token, "recovery_code": recovery_codes[0]}
+    )
+    issued = second.get_json()
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        kept = [user.password, user.totp_secret]
+        kept += db.session.scalars(select(RefreshToken.token_hash)).all()
+        kept += db.session.scalars(select(PersonalToken.digest)).all()
+        kept += db.session.scalars(select(RecoveryCode.code_hash)).all()
+    secrets = [secret, personal, mfa_token, issued["refresh_token"], *recovery_codes, *kept]
+
+    later = [
+        client.get(path, headers=bearer(issued["access_token"]))
+        for path in ("/users/me", "/users/me/sessions", "/users/me/tokens", "/users/me/identities")
+    ] + [
+        client.get(path, headers=auth(admin))
+        for path in (
+            f"/users/{member.id}",
+            f"/users/{member.id}/sessions",
+            f"/users/{member.id}/tokens",
+            "/users/admin-only",
+            "/audit-events?per_page=100",
+        )
+    ]
+
+    assert (started.status_code, confirmed.status_code, created.status_code) == (200, 200, 201)
+    assert first.status_code == 200
+    assert (second.status_code, issued["token_type"]) == (200, "Bearer")
+    # The second step's own answer issues tokens, and holds no other secret.
+    assert not any(
+        found in second.get_data(as_text=True)
+        for found in [secret, personal, mfa_token, *recovery_codes, *kept]
+    )
+    for response in later:
+        assert response.status_code == 200, response.request.path
+        text = response.get_data(as_text=True)
+        assert response.get_json()
+        leaked = [found for found in secrets if found and found in text]
+        assert leaked == [], response.request.path
+        assert "token_version" not in text
+        assert "argon2" not in text

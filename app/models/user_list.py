@@ -33,7 +33,7 @@ PREFIX_BELOW = 3
 def users_matching(filters: dict) -> Select:
     """The users the list's filters select."""
     statement = select(User)
-    if "q" in filters:
+    if filters.get("q"):
         text = filters["q"]
         matches = User.username_starts if len(text) < PREFIX_BELOW else User.username_contains
         statement = statement.where(matches(text))
@@ -48,7 +48,7 @@ def listing(filters: dict) -> dict:
     """``paginate``'s statement, order and total (or counting limit) for the filters."""
     statement = users_matching(filters)
     order = SORTS[filters["sort"]]
-    if "q" in filters:
+    if filters.get("q"):
         return {"statement": statement, "order": order, "exact_up_to": EXACT_TEXT_MATCHES}
     total = User.count_of(filters.get("role"), filters.get("is_active"))
     if "role" in filters or "is_active" in filters:

@@ -111,7 +111,7 @@ class UserListArgsSchema(PaginationArgsSchema):
     """Filters and order of the user lists."""
 
     q = fields.String(
-        validate=validate.Length(min=1, max=64),
+        validate=validate.Length(max=64),
         metadata={
             "description": "Part of the username, ignoring case: anywhere in it from "
             f"{PREFIX_BELOW} characters, at its start below (one or two letters anywhere "

@@ -19,6 +19,8 @@ const ACCOUNTS = {
   "long-mail": { email: `${"x".repeat(250)}@example.com`, email_verified: true },
   "nul-mail": { email: "nul\u0000@example.com", email_verified: true },
   "not-a-mail": { email: "nobody at example.com", email_verified: true },
+  // No e-mail address at all.
+  frank: { preferred_username: "frank" },
 };
 // Any account id starting so (a subject identifier longer than an identity keeps).
 const LONG_SUBJECT = "long-subject-";

@@ -6,7 +6,6 @@ import contextlib
 import http.cookiejar
 import json
 import os
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -14,19 +13,19 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from bench.harness import free_port
+from tests.support.processes import free_port, required_tool
 
 OIDC_PROVIDER_VERSION = "9.13.3"
-DIRECTORY = Path(__file__).resolve().parent / "oidc"
-NODE = shutil.which("node")
+DIRECTORY = Path(__file__).resolve().parents[1] / "oidc"
 
 
 def ensure_installed() -> None:
+    """oidc-provider in tests/oidc/node_modules (npm installs it the first time)."""
     if (DIRECTORY / "node_modules" / "oidc-provider").exists():
         return
     subprocess.run(
         [
-            "npm",
+            required_tool("npm"),
             "install",
             "--prefix",
             str(DIRECTORY),
@@ -44,12 +43,12 @@ def ensure_installed() -> None:
 @contextlib.contextmanager
 def running_provider(clients: list[dict], log_path: Path):
     """The provider's issuer URL while the block runs, with ``clients`` registered."""
-    assert NODE is not None, "node is missing: CI must run the provider tests"
+    node = required_tool("node")
     ensure_installed()
     port = free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [NODE, str(DIRECTORY / "provider.mjs"), str(port), json.dumps(clients)],
+            [node, str(DIRECTORY / "provider.mjs"), str(port), json.dumps(clients)],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
