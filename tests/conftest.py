@@ -24,7 +24,7 @@ from app.extensions import db, guard, limiter
 from app.models import User, UserSession
 from app.models.columns import utcnow
 from app.tokens import access, emailed, keys
-from tests.support.processes import Server, production_env
+from tests.support.processes import ROOT, Server, production_env
 
 EMAILED_KINDS = {"reset": emailed.RESET, "registration": emailed.REGISTRATION}
 
@@ -231,18 +231,26 @@ def make_app(app):
 def serve(migrated_database, tmp_path_factory):
     """``serve(**settings)`` -> a ``Server``: gunicorn serving the app as in production, on the
     test database (or ``database_url``) with ``settings`` added to its environment (or the whole
-    ``env`` given), on a free port (or ``port``); with ``command`` instead of gunicorn if given,
+    ``env`` given), on a free port (or ``port``), of this project (or the copy in ``cwd``); with
+    ``command`` instead of gunicorn if given,
     up once ``GET ready[0]`` answers ``ready[1]``. Every server a module started stops when its
     tests end (``Server.stop`` stops one sooner). Only tests marked ``e2e`` may use it (see
     ``pytest_collection_modifyitems``)."""
     started: list[Server] = []
 
     def start(
-        database_url=None, *, env=None, port=None, command=None, ready=("/health", 200), **settings
+        database_url=None,
+        *,
+        env=None,
+        port=None,
+        command=None,
+        cwd=ROOT,
+        ready=("/health", 200),
+        **settings,
     ) -> Server:
         env = env or production_env(database_url or migrated_database, **settings)
         log_path = tmp_path_factory.mktemp("server") / "web.log"
-        started.append(Server(env, log_path, port=port, command=command))
+        started.append(Server(env, log_path, port=port, command=command, cwd=cwd))
         started[-1].wait_until_up(path=ready[0], status=ready[1])
         return started[-1]
 

@@ -86,10 +86,12 @@ def production_env(database_url: str, **overrides: str) -> dict[str, str]:
     return env
 
 
-def flask(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    """``flask --app app ARGS`` in its own process."""
+def flask(
+    *args: str, env: dict[str, str], timeout: float = 120, cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
+    """``flask --app app ARGS`` in its own process (of the project in ``cwd``)."""
     return subprocess.run(
-        [*FLASK, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        [*FLASK, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -119,9 +121,12 @@ class Database:
 
 class Server:
     """The app served as in production: gunicorn with the committed gunicorn.conf.py (or
-    ``command``, with ``PORT`` in its environment), its output in ``log_path``."""
+    ``command``, with ``PORT`` in its environment), its output in ``log_path``; the project in
+    ``cwd`` (this one, or a copy)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, port=None, command=None) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, port=None, command=None, cwd: Path = ROOT
+    ) -> None:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -136,7 +141,7 @@ class Server:
         ]
         with log_path.open("w") as log:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
             )
 
     def wait_until_up(self, seconds: float = 30, path: str = "/health", status: int = 200) -> None:
