@@ -78,9 +78,12 @@ def _actor_and_request() -> tuple[int | None, str | None, str | None]:
     return g.get("authenticated_user_id"), g.get("request_id"), g.get("server_request_id")
 
 
-def record_event(action: str, target_id: int | None, changes: dict) -> None:
+def record_event(
+    action: str, target_id: int | None, changes: dict, organization_id: int | None = None
+) -> None:
     """Add an event that is not a change of a user's columns (a session ended by theft, an
-    admin ending a user's sessions) to the current transaction."""
+    admin ending a user's sessions, a change in an organization, kept in its audit log too) to
+    the current transaction."""
     actor_id, request_id, server_request_id = _actor_and_request()
     db.session.add(
         AuditEvent(
@@ -90,6 +93,7 @@ def record_event(action: str, target_id: int | None, changes: dict) -> None:
             changes=changes,
             request_id=request_id,
             server_request_id=server_request_id,
+            organization_id=organization_id,
         )
     )
 

@@ -10,6 +10,11 @@ What it cannot know alone: that the token's session ended a moment ago (a logout
 change). Gatehouse refuses such a token on its very next request; a service that must too asks
 Gatehouse (``GET /users/me`` with the token) instead of verifying locally.
 
+A token scoped to an organization (``POST /refresh {"organization_id": ...}``) also carries
+``org_id`` and ``org_roles``: the caller's organization and their roles there when the token was
+minted. They are a snapshot, good for choosing what to show; for a decision that must be
+current (the member may have been removed since), ask ``POST /authz/check``.
+
     GATEHOUSE_URL=http://127.0.0.1:5000 flask --app examples/resource_server.py run --port 5001
     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:5001/whoami
 """
@@ -61,6 +66,9 @@ def create_app(gatehouse_url: str | None = None, keys_lifespan: int = 300) -> Fl
             return refuse(f"No published key verifies it: {error}")
         except jwt.InvalidTokenError as error:
             return refuse(f"The token is not valid: {error}")
-        return {"user_id": claims["sub"], "roles": claims["rls"].split(",")}
+        caller = {"user_id": claims["sub"], "roles": claims["rls"].split(",")}
+        if "org_id" in claims:
+            caller["organization"] = {"id": claims["org_id"], "roles": claims["org_roles"]}
+        return caller
 
     return app

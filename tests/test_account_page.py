@@ -9,7 +9,8 @@ import pyotp
 import pytest
 
 from tests.support.browser import Browser
-from tests.support.processes import free_port
+from tests.support.processes import call, free_port
+from tests.support.signin import tokens_over_http
 
 PASSWORD = "correct-horse-battery-staple-9"
 NEW_PASSWORD = "another-long-passphrase-42"
@@ -131,5 +132,77 @@ def test_a_person_signs_in_adds_a_passkey_and_signs_in_with_it(server, browser, 
     browser.wait_for("document.getElementById('status').className === 'error'")
     assert visible(browser, "signin")
 
+    assert [line for line in browser.log if VIOLATION in line] == []
+    assert [line for line in browser.log if line.startswith("exception")] == []
+
+
+def test_a_person_sees_their_organizations_and_accepts_or_declines_invitations(
+    server, browser, make_user
+) -> None:
+    owner = make_user("founder", password=PASSWORD)
+    make_user("joiner", password=PASSWORD)
+    owner_token = tokens_over_http(server.origin, "founder", PASSWORD)["access_token"]
+    invited = {}
+    for name in ("Acme Rockets", "Umbrella"):
+        status, _, organization = call(
+            server.origin, "POST", "/orgs", {"name": name}, token=owner_token
+        )
+        assert status == 201, organization
+        status, _, invitation = call(
+            server.origin,
+            "POST",
+            f"/orgs/{organization['id']}/invitations",
+            {"email": "Joiner@Example.com", "roles": ["member"]},
+            token=owner_token,
+        )
+        assert status == 201, invitation
+        invited[name] = organization
+
+    browser.open(server.origin + "/account")
+    browser.wait_for("!document.getElementById('signin').hidden")
+    browser.fill("password-form", username="joiner", password=PASSWORD)
+    wait_for_status(browser, "Signed in.")
+    assert list_texts(browser, "organizations") == []
+    pending = list_texts(browser, "invitations")
+    assert sorted(line.split(",")[0] for line in pending) == [
+        "Acme Rockets (acme-rockets)",
+        "Umbrella (umbrella)",
+    ]
+    assert all(f"from {owner.username}, as member" in line for line in pending)
+    assert not visible(browser, "no-invitations")
+
+    # Accept one (no e-mailed token: the confirmed address is the proof), decline the other.
+    browser.evaluate(
+        "[...document.querySelectorAll('#invitations li')].find((li) => "
+        "li.firstChild.textContent.startsWith('Acme')).querySelector('button').click()"
+    )
+    wait_for_status(browser, "You joined Acme Rockets.")
+    assert list_texts(browser, "organizations") == ["Acme Rockets (acme-rockets): member"]
+    browser.evaluate(
+        "[...document.querySelector('#invitations li').querySelectorAll('button')]"
+        ".find((b) => b.textContent === 'Decline').click()"
+    )
+    wait_for_status(browser, "Invitation to Umbrella declined.")
+    assert list_texts(browser, "invitations") == []
+    assert visible(browser, "no-invitations")
+
+    # What the page did is what the API holds.
+    status, _, members = call(
+        server.origin, "GET", f"/orgs/{invited['Acme Rockets']['id']}/members", token=owner_token
+    )
+    assert status == 200
+    assert sorted(member["username"] for member in members["items"]) == ["founder", "joiner"]
+    status, _, pending_there = call(
+        server.origin,
+        "GET",
+        f"/orgs/{invited['Umbrella']['id']}/invitations",
+        token=owner_token,
+    )
+    assert (status, pending_there["items"]) == (200, [])
+
+    # Leaving, from the page.
+    browser.evaluate("document.querySelector('#organizations li button').click()")
+    wait_for_status(browser, "You left Acme Rockets.")
+    assert list_texts(browser, "organizations") == []
     assert [line for line in browser.log if VIOLATION in line] == []
     assert [line for line in browser.log if line.startswith("exception")] == []

@@ -125,6 +125,7 @@ def test_exactly_the_fresh_routes_say_so_in_the_document(client) -> None:
         ("POST", "/users/me/tokens"),
         ("POST", "/users/me/mfa/recovery-codes"),
         ("POST", "/users/me/mfa/disable"),
+        ("DELETE", "/orgs/{org_id}"),
     }
     assert "204" in spec["paths"]["/reauthenticate"]["post"]["responses"]
 
@@ -219,6 +220,8 @@ def test_every_route_the_document_calls_fresh_enforces_it(
     client = make_app(OIDC_PROVIDERS=[provider]).test_client()
     spec = client.get("/openapi.json").get_json()
     headers = bearer(token_for(member))
+    # The member owns an organization (deleting one is fresh, after membership and permission).
+    org_id = client.post("/orgs", json={"name": "Stale"}, headers=headers).get_json()["id"]
     age_sessions(301)
     checked = 0
 
@@ -229,7 +232,7 @@ def test_every_route_the_document_calls_fresh_enforces_it(
             description = operation.get("responses", {}).get("401", {}).get("description", "")
             if "reauthentication_required" not in description:
                 continue
-            url = path.format(passkey_id=1, identity_id=1, provider="test")
+            url = path.format(passkey_id=1, identity_id=1, provider="test", org_id=org_id)
             body = FRESH_BODIES.get((method.upper(), path))
 
             response = client.open(url, method=method.upper(), json=body, headers=headers)
@@ -238,4 +241,4 @@ def test_every_route_the_document_calls_fresh_enforces_it(
             assert response.get_json()["error"] == "reauthentication_required", (method, path)
             checked += 1
 
-    assert checked == 9
+    assert checked == 10

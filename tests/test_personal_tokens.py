@@ -51,8 +51,10 @@ def test_a_token_is_shown_once_with_its_prefix_and_only_its_digest_is_kept(
         "created_at",
         "expires_at",
         "last_used_at",
+        "organization_id",
         "token",
     }
+    assert body["organization_id"] is None
     assert LEAK_PATTERN.fullmatch(body["token"])
     assert (body["name"], body["scopes"], body["last_used_at"]) == ("laptop", ["profile"], None)
     listed = client.get("/users/me/tokens", headers=headers).get_json()

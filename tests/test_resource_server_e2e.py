@@ -1,7 +1,8 @@
 """The example resource server (examples/resource_server.py) against a real Gatehouse gunicorn:
 knowing only Gatehouse's address, it accepts a live token, refuses a tampered one, goes on
 accepting tokens across a rotation of the signing keys (the old key's and the new key's), and
-refuses a token once its key was retired. Rotation is the production one: SIGNING_KEYS changes
+refuses a token once its key was retired; it reads an organization-scoped token's ``org_id`` and
+``org_roles``. Rotation is the production one: SIGNING_KEYS changes
 and the dynos restart."""
 
 import os
@@ -104,3 +105,33 @@ def test_a_service_verifies_tokens_with_the_published_keys_across_a_rotation(
     assert refused[2]["error"] == "invalid_token"
     kids = [key["kid"] for key in call(base, "GET", "/.well-known/jwks.json")[2]["keys"]]
     assert kids == [thumbprint(KEY_B)]
+
+
+def test_a_service_reads_the_organization_of_an_organization_scoped_token(
+    gatehouse, resource_server, make_user
+) -> None:
+    account = make_user("teamlead", password=PASSWORD)
+    base = gatehouse(to_pem(KEY_A))
+    resource = resource_server(base)
+    signed_in = tokens_over_http(base, account.username, PASSWORD)
+    status, _, organization = call(
+        base, "POST", "/orgs", {"name": "Team"}, token=signed_in["access_token"]
+    )
+    assert status == 201, organization
+    status, _, scoped = call(
+        base,
+        "POST",
+        "/refresh",
+        {"refresh_token": signed_in["refresh_token"], "organization_id": organization["id"]},
+    )
+    assert status == 200, scoped
+
+    assert _whoami(resource, scoped["access_token"]) == (
+        200,
+        {
+            "user_id": str(account.id),
+            "roles": ["user"],
+            "organization": {"id": organization["id"], "roles": ["owner"]},
+        },
+    )
+    assert "organization" not in _whoami(resource, signed_in["access_token"])[1]

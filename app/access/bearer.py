@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from flask import g
 
 from app.access import mfa_policy, permissions
-from app.access.permissions import SESSION
+from app.access.permissions import BUCKETLISTS_READ, BUCKETLISTS_WRITE, PROFILE, SESSION
 from app.errors import ApiError
 from app.models import User
 from app.models.session import SessionState
@@ -41,12 +41,16 @@ def authenticate(token: str) -> dict:
     if personal.is_personal(token):
         return authenticate_personal(token)
     data = access.read(token)
-    user, session, version = User.token_subject(data[claims.USER], data[claims.SESSION])
+    organization_id = data.get(claims.ORGANIZATION)
+    user, session, version, member = User.token_subject(
+        data[claims.USER], data[claims.SESSION], organization_id
+    )
     if user is None:
         raise ApiError(401, "token_revoked", "The token's user no longer exists.")
     check_session(session, data)
     if not user.may_sign_in:
         raise ApiError(403, "account_disabled")
+    refuse_outside_organization(organization_id, member)
     # The request keeps the user (the session only holds it weakly), so ``current_user()``
     # finds it in the session's identity map instead of loading it again.
     g.authenticated_user = user
@@ -54,6 +58,7 @@ def authenticate(token: str) -> dict:
     g.authenticated_session_id = session.id
     g.authenticated_token_id = data[claims.TOKEN_ID]
     g.authenticated_at = session.authenticated_at if made_or_after_check(session, data) else None
+    g.token_organization_id = organization_id
     held = permissions.of_roles(user.rolenames, version) | {SESSION}
     g.authenticated_role_permissions = held
     g.authenticated_permissions = held
@@ -64,22 +69,37 @@ def authenticate(token: str) -> dict:
 
 def authenticate_personal(token: str) -> dict:
     """A personal token's user, and the claims praetorian reads (the user's roles now)."""
-    user, held, version = personal.holder(token)
+    user, held, version, member = personal.holder(token)
     if held is None:
         raise ApiError(401, "invalid_token", "The token is not one of ours (or was revoked).")
     if datetime.now(UTC) >= held.expires_at:
         raise ApiError(401, "token_expired", "The personal token has expired.")
     if not user.may_sign_in:
         raise ApiError(403, "account_disabled")
+    refuse_outside_organization(held.organization_id, member)
     mfa_policy.refuse_without_required_factor(user)
     personal.record_use(held)
     g.authenticated_user = user
     g.authenticated_user_id = user.user_id
     g.authenticated_personal_token_id = held.id
     by_roles = permissions.of_roles(user.rolenames, version)
+    usable = permissions.within_scopes(held.scopes) & by_roles
+    if held.organization_id is not None:
+        # Bound to an organization: its routes and its objects, and one's own profile.
+        usable &= {PROFILE, BUCKETLISTS_READ, BUCKETLISTS_WRITE}
+        g.confined_to_organization = held.organization_id
     g.authenticated_role_permissions = by_roles
-    g.authenticated_permissions = frozenset(permissions.within_scopes(held.scopes) & by_roles)
+    g.authenticated_permissions = frozenset(usable)
+    g.token_organization_id = held.organization_id
+    g.token_scopes = held.scopes
     return {claims.USER: user.user_id, claims.ROLES: ",".join(user.rolenames)}
+
+
+def refuse_outside_organization(organization_id: int | None, member: bool) -> None:
+    """A token bound to an organization works while its user is a member of it (and the
+    organization exists): 401 ``token_revoked`` after that; the user's other tokens go on."""
+    if organization_id is not None and not member:
+        raise ApiError(401, "token_revoked", "The token's organization is gone, or you left it.")
 
 
 def check_session(session: SessionState | None, data: dict) -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from flask import g
 from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from app.config import ConfigError
 from app.errors import ApiError
@@ -86,6 +86,23 @@ AUDIT_READ = declare("audit:read", "Read the audit trail.")
 ROLES_MANAGE = declare(
     "roles:manage", "Create, change and delete roles (never beyond one's own permissions)."
 )
+ORGS_READ = declare(
+    "orgs:read", "See every organization, its members and its audit log (support staff)."
+)
+ORGS_MANAGE = declare("orgs:manage", "Manage every organization as its owners do (support staff).")
+# Held in an organization only (through its roles: app.access.org_permissions).
+ORGS_UPDATE = declare("orgs:update", "In an organization: change its name and slug.")
+ORGS_DELETE = declare("orgs:delete", "In an organization: delete it.")
+MEMBERS_MANAGE = declare(
+    "members:manage", "In an organization: change members' roles and remove members."
+)
+MEMBERS_INVITE = declare(
+    "members:invite", "In an organization: invite people and revoke invitations."
+)
+OWNERS_MANAGE = declare("owners:manage", "In an organization: make, demote and remove owners.")
+ORGANIZATION_ONLY = frozenset(
+    {ORGS_UPDATE, ORGS_DELETE, MEMBERS_MANAGE, MEMBERS_INVITE, OWNERS_MANAGE}
+)
 
 
 class _Grants:
@@ -108,9 +125,9 @@ def _current_grants(version: int) -> _Grants:
     with _reloading:
         if _grants.version != version:
             rows = db.session.execute(
-                select(Role.name, RolePermission.permission).outerjoin(
-                    RolePermission, RolePermission.role_id == Role.id
-                )
+                select(Role.name, RolePermission.permission)
+                .outerjoin(RolePermission, RolePermission.role_id == Role.id)
+                .where(Role.organization_id.is_(None))
             ).all()
             by_role: dict[str, set[str]] = {}
             for role, permission in rows:
@@ -231,6 +248,11 @@ def check_catalog_at_start(app) -> None:
             app.logger.warning(
                 "the permissions catalog was not checked: %s", type(error.orig).__name__
             )
+        except ProgrammingError:
+            raise ConfigError(
+                "The database has no permission catalog yet: migrate it first "
+                "(flask --app app init-db)"
+            ) from None
         finally:
             db.session.remove()
             # No connection of the pool may outlive this: gunicorn forks its workers from the

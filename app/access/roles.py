@@ -20,9 +20,11 @@ from app.access import permissions
 from app.audit import record_event
 from app.errors import ApiError
 from app.extensions import db
-from app.models import AuthorizationVersion, Role, RolePermission, User
+from app.models import AuthorizationVersion, Role, User
 
 ADMIN = permissions.ADMIN
+# Platform roles (an organization's own have its id).
+PLATFORM = Role.organization_id.is_(None)
 
 
 def view(role: Role) -> dict:
@@ -37,7 +39,7 @@ def view(role: Role) -> dict:
 
 
 def named(name: str) -> Role:
-    role = db.session.scalar(select(Role).where(Role.name == name))
+    role = db.session.scalar(select(Role).where(PLATFORM, Role.name == name))
     if role is None:
         raise ApiError(404, "not_found", "No role has that name.")
     return role
@@ -45,18 +47,28 @@ def named(name: str) -> Role:
 
 def listing():
     """SQL: every role (for its list)."""
-    return select(Role)
+    return select(Role).where(PLATFORM)
 
 
 def refuse_unknown_roles(names) -> None:
     """422 naming the roles in ``names`` that do not exist."""
-    known = set(db.session.scalars(select(Role.name).where(Role.name.in_(set(names)))))
+    known = set(db.session.scalars(select(Role.name).where(PLATFORM, Role.name.in_(set(names)))))
     unknown = sorted(set(names) - known)
     if unknown:
         raise ApiError(
             422,
             "validation_error",
             details={"roles": [f"No such role: {', '.join(unknown)} (GET /roles)."]},
+        )
+
+
+def refuse_organization_only(granted) -> None:
+    """422 for a permission that is held in an organization only (through its roles)."""
+    if inside := sorted(set(granted) & permissions.ORGANIZATION_ONLY):
+        raise ApiError(
+            422,
+            "validation_error",
+            details={"permissions": [f"Held in an organization only: {', '.join(inside)}."]},
         )
 
 
@@ -85,11 +97,12 @@ def moved_on() -> None:
 
 
 def create(name: str, description: str, granted: list[str]) -> Role:
+    refuse_organization_only(granted)
     refuse_escalation(set(granted))
-    if db.session.scalar(select(func.count()).where(Role.name == name)):
+    if db.session.scalar(select(func.count()).where(PLATFORM, Role.name == name)):
         raise ApiError(409, "conflict", "A role already has that name.")
     role = Role(name=name, description=description)
-    role.grants = [RolePermission(permission=permission) for permission in set(granted)]
+    role.grant_only(granted)
     db.session.add(role)
     db.session.flush()
     moved_on()
@@ -106,13 +119,11 @@ def change(role: Role, changes: dict) -> Role:
     before = view(role)
     if "permissions" in changes and role.name == ADMIN:
         raise ApiError(409, "conflict", "admin grants every permission: it is not edited.")
+    refuse_organization_only(changes.get("permissions", ()))
     refuse_escalation(set(before["permissions"]), set(changes.get("permissions", ())))
     if "name" in changes and changes["name"] != role.name:
         rename(role, changes["name"])
-    if "description" in changes:
-        role.description = changes["description"]
-    if "permissions" in changes:
-        role.grants = [RolePermission(permission=p) for p in set(changes["permissions"])]
+    role.describe_and_grant(changes)
     db.session.flush()
     after = view(role)
     if after != before:
@@ -130,7 +141,7 @@ def rename(role: Role, new_name: str) -> None:
     so their sessions go on)."""
     if role.built_in:
         raise ApiError(409, "conflict", f"{role.name} is built in: it keeps its name.")
-    if db.session.scalar(select(func.count()).where(Role.name == new_name)):
+    if db.session.scalar(select(func.count()).where(PLATFORM, Role.name == new_name)):
         raise ApiError(409, "conflict", "A role already has that name.")
     holders = db.session.scalars(select(User).where(User.has_role(role.name))).all()
     for user in holders:

@@ -168,15 +168,16 @@
   }
 
   // What the account page shows.
-  function item(text, button, action) {
+  function item(text, button, action, ...more) {
     const li = document.createElement("li");
     li.textContent = text;
-    if (button) {
+    for (const [label, run] of [[button, action], ...more]) {
+      if (!label) continue;
       const control = document.createElement("button");
       control.type = "button";
-      control.textContent = button;
-      li.append(control);
-      control.addEventListener("click", guarded(action));
+      control.textContent = label;
+      li.append(" ", control);
+      control.addEventListener("click", guarded(run));
     }
     return li;
   }
@@ -184,13 +185,46 @@
   const when = (stamp) => (stamp ? new Date(stamp).toLocaleString() : "never");
 
   async function loadAccount() {
-    const [me, passkeys, identities, sessions] = await Promise.all([
+    const [me, passkeys, identities, sessions, organizations, invitations] = await Promise.all([
       api("GET", "/users/me"),
       api("GET", "/users/me/passkeys?per_page=100"),
       api("GET", "/users/me/identities?per_page=100"),
       api("GET", "/users/me/sessions?per_page=100"),
+      api("GET", "/orgs?per_page=100"),
+      api("GET", "/users/me/invitations?per_page=100"),
     ]);
     $("username").textContent = me.username;
+    $("organizations").replaceChildren(
+      ...organizations.items.map((organization) =>
+        item(`${organization.name} (${organization.slug}): ${organization.my_roles.join(", ")}`, "Leave", async () => {
+          await api("DELETE", `/orgs/${organization.id}/members/${me.id}`);
+          await loadAccount();
+          say(`You left ${organization.name}.`);
+        }),
+      ),
+    );
+    $("no-invitations").hidden = invitations.items.length > 0;
+    $("invitations").replaceChildren(
+      ...invitations.items.map((invitation) =>
+        item(
+          `${invitation.organization.name} (${invitation.organization.slug}), from ${invitation.invited_by || "someone"}, as ${invitation.roles.join(", ")}, until ${when(invitation.expires_at)}`,
+          "Accept",
+          async () => {
+            await api("POST", `/users/me/invitations/${invitation.id}/accept`);
+            await loadAccount();
+            say(`You joined ${invitation.organization.name}.`);
+          },
+          [
+            "Decline",
+            async () => {
+              await api("DELETE", `/users/me/invitations/${invitation.id}`);
+              await loadAccount();
+              say(`Invitation to ${invitation.organization.name} declined.`);
+            },
+          ],
+        ),
+      ),
+    );
     $("passkeys").replaceChildren(
       ...passkeys.items.map((passkey) =>
         item(`${passkey.name} (added ${when(passkey.created_at)}, last used ${when(passkey.last_used_at)})`, "Remove", async () => {

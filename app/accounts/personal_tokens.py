@@ -13,7 +13,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from app.access import mfa_policy, permissions
+from app.access import mfa_policy, org_permissions, permissions
 from app.audit import record_event
 from app.errors import ApiError
 from app.extensions import db
@@ -24,12 +24,23 @@ from app.tokens import personal
 USE_RECORDED_EVERY = timedelta(minutes=1)
 
 
-def create(user: User, name: str, scopes: list[str], expires_in: int | None) -> tuple:
+def create(
+    user: User,
+    name: str,
+    scopes: list[str],
+    expires_in: int | None,
+    organization_id: int | None = None,
+) -> tuple:
     """A new token of ``user``, and its secret (shown this once): 422 for scopes beyond the
-    user's roles or a lifespan past ``PAT_MAX_LIFESPAN``, 409 past ``PATS_PER_USER``."""
+    user's roles (and, bound to an organization, its roles there) or a lifespan past
+    ``PAT_MAX_LIFESPAN``, 409 past ``PATS_PER_USER``, 404 for an organization it is not a
+    member of."""
     config = current_app.config
     mfa_policy.refuse_without_required_factor(user)
-    beyond = sorted(set(scopes) - permissions.of_account(user))
+    held = permissions.of_account(user)
+    if organization_id is not None:
+        held = held | org_permissions.access_to(organization_id).permissions
+    beyond = sorted(set(scopes) - held)
     if beyond:
         raise ApiError(
             422,
@@ -45,8 +56,8 @@ def create(user: User, name: str, scopes: list[str], expires_in: int | None) -> 
             "validation_error",
             details={"expires_in": [f"Give 1 to {limit} seconds (PAT_MAX_LIFESPAN)."]},
         )
-    held = db.session.scalar(select(func.count()).where(PersonalToken.user_id == user.user_id))
-    if held >= config["PATS_PER_USER"]:
+    count = db.session.scalar(select(func.count()).where(PersonalToken.user_id == user.user_id))
+    if count >= config["PATS_PER_USER"]:
         raise ApiError(409, "conflict", "Too many tokens: revoke one you no longer use.")
     secret, stored = personal.mint()
     token = PersonalToken(
@@ -55,6 +66,7 @@ def create(user: User, name: str, scopes: list[str], expires_in: int | None) -> 
         scopes=sorted(set(scopes)),
         digest=stored,
         expires_at=utcnow() + timedelta(seconds=lifespan),
+        organization_id=organization_id,
     )
     db.session.add(token)
     db.session.flush()

@@ -88,7 +88,9 @@ def refresh(payload):
     """Exchange the session's refresh token for new tokens, at any time; the token presented
     is retired, and presenting it again ends the session."""
     refuse_cross_site()
-    answer = with_refresh_token(presented_refresh_token(payload.get("refresh_token")))
+    answer = with_refresh_token(
+        presented_refresh_token(payload.get("refresh_token")), payload.get("organization_id")
+    )
     db.session.commit()
     return respond_with_tokens(answer, TokenSchema)
 

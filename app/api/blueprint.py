@@ -34,6 +34,7 @@ from limits import parse as parse_limit
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
+from app.access import org_permissions
 from app.access.permissions import SESSION, require
 from app.access.sessions import require_fresh_authentication
 from app.addresses import request_client_key
@@ -159,6 +160,49 @@ class Blueprint(flask_smorest.Blueprint):
             return view(*args, **kwargs)
 
         return self._access(flask_praetorian.auth_required, fresh, SESSION, False, STALE_SESSION)
+
+    def org_access(self, permission: str | None = None, *, fresh: bool = False):
+        """A signed-in member of the organization the URL names (``org_id``), or platform
+        support staff (``app.access.org_permissions``): to anyone else 404, never 403. With
+        ``permission``, held in that organization (403 naming it); with ``fresh``, a session's
+        token whose password check is recent (401). In this order, and before the body is read
+        (422). The OpenAPI document names the organization permission in
+        ``x-organization-permission``."""
+
+        def decorator(view):
+            @wraps(view)
+            def checked(*args, **kwargs):
+                access = org_permissions.access_to(kwargs["org_id"])
+                if permission is not None:
+                    org_permissions.require(access, permission)
+                if fresh:
+                    require(SESSION)
+                    require_fresh_authentication()
+                return view(*args, **kwargs)
+
+            documented = self.alt_response(
+                404,
+                schema=ErrorSchema,
+                description="not_found: no organization of yours has that id (to anyone who "
+                "is not a member, whatever exists).",
+            )(checked)
+            if permission is not None:
+                documented = self.doc(**{"x-organization-permission": permission})(documented)
+            unauthorized = STALE_SESSION if fresh else NO_USABLE_BEARER
+            return self._access(
+                flask_praetorian.auth_required,
+                documented,
+                None,
+                False,
+                unauthorized,
+                role_rule=(
+                    f"a member holding {permission} in the organization"
+                    if permission
+                    else "a member of the organization"
+                ),
+            )
+
+        return decorator
 
     def roles_required(self, *roles: str, permission: str | None = None):
         """Only users with every one of ``roles`` (by name), whose token may use ``permission``,

@@ -7,10 +7,9 @@ The resource to copy when adding your own: the ownership rule comes from ``@owne
 
 from flask import url_for
 from flask.views import MethodView
-from flask_praetorian import current_user_id
 from sqlalchemy import func, select
 
-from app.access.ownership import owned, visible_to_current_user
+from app.access.ownership import owned, owner_of_new, visible_to_current_user
 from app.access.permissions import BUCKETLISTS_READ, BUCKETLISTS_WRITE
 from app.api.blueprint import Blueprint
 from app.errors import ApiError
@@ -56,25 +55,34 @@ def item_of(bucketlist: Bucketlist, item_id: int) -> BucketlistItem:
     return item
 
 
+def listing(filters: dict, owner_id: int | None, organization_id: int | None):
+    """A page of the bucketlists the caller may see, by owner or organization, ``q`` in the
+    name."""
+    statement = visible_to_current_user(Bucketlist, owner_id, organization_id)
+    if "q" in filters:
+        name = func.lower(Bucketlist.name)
+        statement = statement.where(name.contains(filters["q"].lower(), autoescape=True))
+    return paginate(statement, filters, BY_ID, BucketlistSchema)
+
+
 @blp.route("")
 class Bucketlists(MethodView):
     @blp.auth_required(BUCKETLISTS_READ)
     @blp.list_arguments(BucketlistListArgsSchema)
     @blp.response(200, BucketlistPageSchema)
     def get(self, filters):
-        """List your bucketlists (admins: everyone's, or one owner's with ``owner_id``)."""
-        statement = visible_to_current_user(Bucketlist, filters.get("owner_id"))
-        if "q" in filters:
-            name = func.lower(Bucketlist.name)
-            statement = statement.where(name.contains(filters["q"].lower(), autoescape=True))
-        return paginate(statement, filters, BY_ID, BucketlistSchema)
+        """List your bucketlists (admins: everyone's, or one owner's with ``owner_id``; an
+        organization's with ``organization_id``)."""
+        return listing(filters, filters.get("owner_id"), filters.get("organization_id"))
 
     @blp.auth_required(BUCKETLISTS_WRITE)
     @blp.arguments(BucketlistCreateSchema)
     @blp.response(201, BucketlistSchema)
     def post(self, values):
-        """Create a bucketlist owned by you."""
-        bucketlist = Bucketlist(owner_id=current_user_id(), **values)
+        """Create a bucketlist owned by you, or by one of your organizations."""
+        bucketlist = Bucketlist(
+            **owner_of_new(Bucketlist, values.pop("organization_id", None)), **values
+        )
         db.session.add(bucketlist)
         db.session.commit()
         location = url_for("bucketlists.BucketlistById", bucketlist_id=bucketlist.id)

@@ -42,7 +42,10 @@ def list_permissions(args):
 @blp.response(200, MyPermissionsSchema)
 def my_permissions():
     """What this token may do now: on the platform, and in each of your organizations."""
-    return {"platform": sorted(permissions.granted() - {SESSION}), "organizations": []}
+    return {
+        "platform": sorted(permissions.granted() - {SESSION}),
+        "organizations": checks.in_my_organizations(current_user_id()),
+    }
 
 
 @blp.route("authz/check", methods=["POST"])

@@ -48,7 +48,11 @@ class MyTokens(MethodView):
         """Create a personal access token with some of your scopes: the answer holds its
         secret, this once."""
         token, secret = personal_tokens.create(
-            current_user(), values["name"], values["scopes"], values.get("expires_in")
+            current_user(),
+            values["name"],
+            values["scopes"],
+            values.get("expires_in"),
+            values.get("organization_id"),
         )
         db.session.commit()
         location = url_for("personal_tokens.end_my_token", token_id=token.id)

@@ -30,6 +30,7 @@ from app.extensions import db, guard
 from app.guard import current_user
 from app.models import User
 from app.models.user_list import listing
+from app.orgs import members
 from app.pagination import paginate
 from app.schemas.common import ErrorSchema
 from app.schemas.user import (
@@ -209,5 +210,6 @@ class UserById(MethodView):
         user = user_or_404(user_id)
         roles.refuse_escalation(roles.grants(user.rolenames))
         protect_admins(current_user(), user, deleting=True)
+        members.leave_all_for_deletion(user.user_id)
         db.session.delete(user)
         db.session.commit()

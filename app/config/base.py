@@ -47,6 +47,7 @@ class Config:
         self.passwords_and_sign_in()
         self.rate_limits()
         self.permissions()
+        self.organizations()
         self.api_documents()
         self.operations()
         self.accounts_and_mail()
@@ -175,6 +176,18 @@ class Config:
         # A server refuses to start while the permissions declared in code and those in the
         # database differ (app/access/permissions.py).
         self.CHECK_PERMISSIONS_AT_START = env_bool("CHECK_PERMISSIONS_AT_START", True)
+
+    def organizations(self) -> None:
+        # Who may make an organization: anyone (signed in, with a confirmed address when
+        # confirmation is on) or admin (holders of orgs:manage).
+        self.ORG_CREATION = os.environ.get("ORG_CREATION", "anyone").strip() or "anyone"
+        if self.ORG_CREATION not in ("anyone", "admin"):
+            raise ConfigError(f"ORG_CREATION must be anyone or admin, got {self.ORG_CREATION!r}")
+        # Seconds an invitation's link works (7 days).
+        self.INVITATION_LIFESPAN = env_int("INVITATION_LIFESPAN", 7 * 24 * 3600)
+        # Per signed-in account: invitations sent or accepted, organizations made.
+        self.RATELIMIT_INVITATIONS = os.environ.get("RATELIMIT_INVITATIONS", "30 per hour")
+        self.RATELIMIT_ORGANIZATIONS = os.environ.get("RATELIMIT_ORGANIZATIONS", "10 per hour")
 
     def api_documents(self) -> None:
         # flask-smorest / OpenAPI

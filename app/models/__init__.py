@@ -11,6 +11,7 @@ from app.models.audit_event import AuditEvent
 from app.models.bucketlist import Bucketlist, BucketlistItem
 from app.models.identity import Identity
 from app.models.login_failure import LoginFailure
+from app.models.organization import Invitation, Membership, Organization
 from app.models.passkey import Passkey
 from app.models.personal_token import PersonalToken
 from app.models.recovery_code import RecoveryCode
@@ -35,7 +36,10 @@ __all__ = [
     "Bucketlist",
     "BucketlistItem",
     "Identity",
+    "Invitation",
     "LoginFailure",
+    "Membership",
+    "Organization",
     "Passkey",
     "PersonalToken",
     "RecoveryCode",

@@ -27,8 +27,16 @@ class AuditEvent(db.Model):
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     # ... and the server's own, always beside it: a client cannot choose what files an event.
     server_request_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The organization the event belongs to (its own audit log), when it does.
+    organization_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 Index("ix_audit_events_actor_id", AuditEvent.actor_id, AuditEvent.id)
 Index("ix_audit_events_target_id", AuditEvent.target_id, AuditEvent.id)
 Index("ix_audit_events_action", AuditEvent.action, AuditEvent.id)
+Index(
+    "ix_audit_events_organization",
+    AuditEvent.organization_id,
+    AuditEvent.id,
+    postgresql_where=AuditEvent.organization_id.is_not(None),
+)

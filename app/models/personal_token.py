@@ -25,6 +25,10 @@ class PersonalToken(db.Model):
     created_at: Mapped[datetime] = timestamp_column()
     expires_at: Mapped[datetime] = timestamp_column()
     last_used_at: Mapped[datetime | None] = timestamp_column(nullable=True)
+    # Bound to one organization: it reaches that organization's routes and one's own profile,
+    # while its user is a member (no foreign key: once the organization is gone, the token
+    # answers token_revoked, as for a member who left).
+    organization_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 Index("ix_personal_tokens_user", PersonalToken.user_id, PersonalToken.id)

@@ -13,7 +13,16 @@ reloads what the roles grant when it moved (``app.access.permissions``).
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, SmallInteger, String, Text, false
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -39,7 +48,11 @@ class Role(db.Model):
     __tablename__ = "roles"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # None: a platform role; else an organization's own (its names unique within it).
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     built_in: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = timestamp_column()
@@ -51,6 +64,26 @@ class Role(db.Model):
     @property
     def permissions(self) -> list[str]:
         return sorted(grant.permission for grant in self.grants)
+
+    def grant_only(self, permissions) -> None:
+        """Grant exactly ``permissions`` from now on."""
+        self.grants = [RolePermission(permission=name) for name in set(permissions)]
+
+    def describe_and_grant(self, changes: dict) -> None:
+        """Take a change's ``description`` and ``permissions``, where it has them."""
+        if "description" in changes:
+            self.description = changes["description"]
+        if "permissions" in changes:
+            self.grant_only(changes["permissions"])
+
+
+Index(
+    "uq_roles_platform_name",
+    Role.name,
+    unique=True,
+    postgresql_where=Role.organization_id.is_(None),
+)
+Index("uq_roles_organization_name", Role.organization_id, Role.name, unique=True)
 
 
 class RolePermission(db.Model):

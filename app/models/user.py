@@ -1,6 +1,7 @@
 """The user: credentials, roles and account state, as flask-praetorian expects them."""
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -29,6 +30,7 @@ from app.identity import (
     skeleton,
 )
 from app.models.columns import timestamp_column
+from app.models.organization import Membership
 from app.models.role import BUILT_IN_ROLES, AuthorizationVersion
 from app.models.row_count import RowCount
 from app.models.session import SessionState, UserSession
@@ -182,21 +184,21 @@ class User(db.Model):
 
     @classmethod
     def token_subject(
-        cls, user_id: int, session_id: int | None
-    ) -> "tuple[User | None, SessionState | None, int | None]":
-        """The user an access token names, the state of the session it names (None when the
-        token names none, or another user's), and the authorization version (what roles grant,
-        ``app.access.permissions``): one statement, since every authenticated request runs it."""
+        cls, user_id: int, session_id: int | None, organization_id: int | None = None
+    ) -> "TokenSubject":
+        """What an access token names: its user, the state of its session (None when it names
+        none, or another user's), the authorization version (what roles grant,
+        ``app.access.permissions``), and whether the user is still a member of the organization
+        the token is bound to. One statement, since every authenticated request runs it."""
         row = db.session.execute(
-            TOKEN_SUBJECT, {"user_id": user_id, "session_id": session_id}
+            TOKEN_SUBJECT,
+            {"user_id": user_id, "session_id": session_id, "organization_id": organization_id},
         ).first()
         if row is None:
-            return None, None, None
-        if row.session_id is None:
-            return row.User, None, row.authorization_version
-        return (
-            row.User,
-            SessionState(
+            return TokenSubject(None, None, None, False)
+        session = None
+        if row.session_id is not None:
+            session = SessionState(
                 id=row.session_id,
                 ended_at=row.ended_at,
                 expires_at=row.expires_at,
@@ -204,8 +206,9 @@ class User(db.Model):
                 authenticated_at=row.authenticated_at,
                 authenticated_jti=row.authenticated_jti,
                 generation=row.generation,
-            ),
-            row.authorization_version,
+            )
+        return TokenSubject(
+            row.User, session, row.authorization_version, row.membership_id is not None
         )
 
     @classmethod
@@ -233,13 +236,26 @@ TOKEN_SUBJECT = (
         UserSession.authenticated_jti,
         UserSession.generation,
         AUTHORIZATION_VERSION,
+        Membership.id.label("membership_id"),
     )
     .outerjoin(
         UserSession,
         (UserSession.id == bindparam("session_id")) & (UserSession.user_id == User.user_id),
     )
+    .outerjoin(
+        Membership,
+        (Membership.organization_id == bindparam("organization_id"))
+        & (Membership.user_id == User.user_id),
+    )
     .where(User.user_id == bindparam("user_id"))
 )
+
+
+class TokenSubject(NamedTuple):
+    user: User | None
+    session: SessionState | None
+    authorization_version: int | None
+    member: bool
 
 
 def role_order(name: str) -> tuple[int, str]:

@@ -29,6 +29,17 @@ AUDIT_ACTIONS = (
     "role.created",
     "role.updated",
     "role.deleted",
+    "org.created",
+    "org.updated",
+    "org.deleted",
+    "org.staff_access",
+    "membership.added",
+    "membership.updated",
+    "membership.removed",
+    "invitation.created",
+    "invitation.revoked",
+    "invitation.accepted",
+    "invitation.declined",
 )
 
 

@@ -148,6 +148,14 @@ class RefreshSchema(RequestSchema):
     """The session's current refresh token (in browser mode, the cookie carries it: send {})."""
 
     refresh_token = fields.String(validate=validate.Length(min=1, max=4096))
+    organization_id = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "Mint the access token for one of your organizations: it carries "
+            "org_id and org_roles (a snapshot for other services) and stops working when you "
+            "are no longer a member."
+        },
+    )
 
 
 class RegisterSchema(PasswordPolicyMixin, RequestSchema):

@@ -21,24 +21,34 @@ def links_metadata(*names: str) -> dict:
 
 
 class BucketlistSchema(Schema):
-    """A bucketlist as its owner (or an admin) sees it."""
+    """A bucketlist as its owner (or an admin, or a member of its organization) sees it: owned
+    by a user (``owner_id``) or by an organization (``organization_id``)."""
 
     id = fields.Integer(dump_only=True)
-    owner_id = fields.Integer(dump_only=True)
+    owner_id = fields.Integer(dump_only=True, allow_none=True)
+    organization_id = fields.Integer(dump_only=True, allow_none=True)
     name = fields.String(dump_only=True)
     description = fields.String(dump_only=True, allow_none=True)
     created_at = UtcDateTime(dump_only=True)
     updated_at = UtcDateTime(dump_only=True)
     links = fields.Method(
-        "bucketlist_links", data_key="_links", metadata=links_metadata("self", "items", "owner")
+        "bucketlist_links",
+        data_key="_links",
+        metadata=links_metadata("self", "items", "owner", "organization"),
     )
 
     def bucketlist_links(self, bucketlist) -> dict[str, str]:
-        return {
+        links = {
             "self": url_for("bucketlists.BucketlistById", bucketlist_id=bucketlist.id),
             "items": url_for("bucketlists.Items", bucketlist_id=bucketlist.id),
-            "owner": url_for("users.UserById", user_id=bucketlist.owner_id),
         }
+        if bucketlist.owner_id is not None:
+            links["owner"] = url_for("users.UserById", user_id=bucketlist.owner_id)
+        else:
+            links["organization"] = url_for(
+                "orgs.OrganizationById", org_id=bucketlist.organization_id
+            )
+        return links
 
 
 class BucketlistItemSchema(Schema):
@@ -68,10 +78,12 @@ BucketlistItemPageSchema = page_schema(BucketlistItemSchema)
 
 
 class BucketlistCreateSchema(RequestSchema):
-    """A new bucketlist; its owner is whoever creates it."""
+    """A new bucketlist; its owner is whoever creates it, or with ``organization_id`` that
+    organization (its members with bucketlists:write there may)."""
 
     name = name_field(required=True)
     description = description_field()
+    organization_id = fields.Integer(validate=validate.Range(min=1))
 
 
 class BucketlistUpdateSchema(RequestSchema):
@@ -95,14 +107,22 @@ class ItemUpdateSchema(RequestSchema):
     done = StrictBoolean()
 
 
-class BucketlistListArgsSchema(PaginationArgsSchema):
-    """Filters of the bucketlist list."""
+class BucketlistSearchArgsSchema(PaginationArgsSchema):
+    """Filters of an organization's bucketlists."""
 
     q = fields.String(
         validate=validate.Length(min=1, max=200),
         metadata={"description": "Part of the name, ignoring case."},
     )
+
+
+class BucketlistListArgsSchema(BucketlistSearchArgsSchema):
+    """Filters of the bucketlist list."""
+
     owner_id = QueryInteger(metadata={"description": "Admins only: one owner's lists."})
+    organization_id = QueryInteger(
+        metadata={"description": "An organization's lists (its members with bucketlists:read)."}
+    )
 
 
 class ItemListArgsSchema(PaginationArgsSchema):

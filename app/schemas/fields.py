@@ -39,21 +39,29 @@ class KnownPermission(validate.OneOf):
     the value is checked or the OpenAPI document written: a resource declares its own when its
     module is imported, after this schema's."""
 
-    def __init__(self) -> None:
+    def __init__(self, among=None, excluding=frozenset(), outside=None) -> None:
+        self.among, self.excluding, self.outside = among, excluding, outside
         super().__init__((), error="No such permission: {input} (GET /permissions).")
+
+    def _format_error(self, value) -> str:
+        """A permission of the catalog that is not one of these: ``outside`` says why."""
+        if self.outside and isinstance(value, str) and value in CATALOG:
+            return self.outside.format(input=value)
+        return super()._format_error(value)
 
     @property
     def choices(self):
-        return sorted(CATALOG)
+        return sorted(set(self.among or CATALOG) - self.excluding)
 
     @choices.setter
     def choices(self, value) -> None:
         """The catalog, not a list given once, holds the choices."""
 
 
-def permission_field(**kwargs) -> fields.String:
-    """A permission's name, one of the catalog's."""
-    return fields.String(validate=KnownPermission(), **kwargs)
+def permission_field(among=None, excluding=frozenset(), outside=None, **kwargs) -> fields.String:
+    """A permission's name, one of the catalog's (or of ``among``), not one of ``excluding``
+    (``outside`` says why a permission of the catalog is not one of these)."""
+    return fields.String(validate=KnownPermission(among, excluding, outside), **kwargs)
 
 
 def role_name_field(**kwargs) -> fields.String:

@@ -13,6 +13,7 @@ class PersonalTokenSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(dump_only=True)
     scopes = fields.List(fields.String(), dump_only=True)
+    organization_id = fields.Integer(dump_only=True, allow_none=True)
     created_at = UtcDateTime(dump_only=True)
     expires_at = UtcDateTime(dump_only=True)
     last_used_at = UtcDateTime(
@@ -52,6 +53,13 @@ class PersonalTokenCreateSchema(RequestSchema):
         metadata={
             "description": "Seconds (default PAT_DEFAULT_LIFESPAN, 30 days; at most "
             "PAT_MAX_LIFESPAN, a year)."
+        },
+    )
+    organization_id = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "Bind the token to one of your organizations: it reaches that "
+            "organization's routes and objects and your own profile, while you are a member."
         },
     )
 

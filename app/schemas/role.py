@@ -3,7 +3,7 @@ questions ``POST /authz/check`` answers."""
 
 from marshmallow import Schema, fields, validate
 
-from app.access import roles
+from app.access import permissions, roles
 from app.schemas.base import RequestSchema
 from app.schemas.common import PaginationArgsSchema, page_schema
 from app.schemas.fields import permission_field, role_name_field
@@ -11,9 +11,9 @@ from app.schemas.fields import permission_field, role_name_field
 MAX_CHECKS = 100
 
 
-def permission_names(**kwargs) -> fields.List:
+def permission_names(among=None, excluding=frozenset(), outside=None, **kwargs) -> fields.List:
     return fields.List(
-        permission_field(),
+        permission_field(among, excluding, outside),
         validate=validate.Length(max=200),
         metadata={"description": "Permissions by name (GET /permissions), sorted."},
         **kwargs,
@@ -43,7 +43,8 @@ class RoleSchema(Schema):
     built_in = fields.Boolean()
 
     def granted(self, role) -> list[str]:
-        return roles.view(role)["permissions"]
+        """A role's permissions (an organization's built-in and own roles come as views)."""
+        return role["permissions"] if isinstance(role, dict) else roles.view(role)["permissions"]
 
 
 RolePageSchema = page_schema(RoleSchema)
@@ -53,12 +54,19 @@ class RoleListArgsSchema(PaginationArgsSchema):
     """Pages of roles, by name."""
 
 
+# (Those held in an organization only, through its roles, are not a platform role's.)
+PLATFORM_ONLY = {
+    "excluding": permissions.ORGANIZATION_ONLY,
+    "outside": "Held in an organization only: {input}.",
+}
+
+
 class RoleCreateSchema(RequestSchema):
     """A new role: its name, what it is for, what it grants (none is allowed)."""
 
     name = role_name_field(required=True)
     description = fields.String(load_default="", validate=[validate.Length(max=500)])
-    permissions = permission_names(required=True)
+    permissions = permission_names(required=True, **PLATFORM_ONLY)
 
 
 class RoleUpdateSchema(RequestSchema):
@@ -66,7 +74,7 @@ class RoleUpdateSchema(RequestSchema):
 
     name = role_name_field()
     description = fields.String(validate=validate.Length(max=500))
-    permissions = permission_names()
+    permissions = permission_names(**PLATFORM_ONLY)
 
 
 class MyPermissionsSchema(Schema):

@@ -1,7 +1,8 @@
 """Access tokens: JWTs any service can verify with Gatehouse's published keys.
 
 A token names its user (``id``, ``sub``), roles (``rls``), session (``sid``) and the session's
-generation (``gen``), with the registered claims ``iss`` (``JWT_ISSUER``), ``aud``
+generation (``gen``), and when minted for an organization its id and the user's roles there
+(``org_id``, ``org_roles``), with the registered claims ``iss`` (``JWT_ISSUER``), ``aud``
 (``JWT_AUDIENCE``), ``iat``, ``exp`` and ``jti``; its header names the key that signed it
 (``kid``, ``app.tokens.keys``). PyJWT signs and verifies; reading a token here checks only what
 the token itself can prove (signature, algorithm of its key, expiry, issuer, audience, claims
@@ -19,8 +20,9 @@ from app.models import User, UserSession
 from app.tokens import claims, keys
 
 
-def mint(user: User, session: UserSession, lifespan: int) -> str:
-    """An access token for ``session`` of ``user``, good for ``lifespan`` seconds."""
+def mint(user: User, session: UserSession, lifespan: int, membership=None) -> str:
+    """An access token for ``session`` of ``user``, good for ``lifespan`` seconds; with
+    ``membership``, bound to its organization (``org_id``, and ``org_roles`` as of now)."""
     config = current_app.config
     now = int(time.time())
     key = keys.signing_key_now()
@@ -36,6 +38,9 @@ def mint(user: User, session: UserSession, lifespan: int) -> str:
         claims.SESSION: session.id,
         claims.GENERATION: session.generation,
     }
+    if membership is not None:
+        payload[claims.ORGANIZATION] = membership.organization_id
+        payload[claims.ORGANIZATION_ROLES] = list(membership.roles)
     return jwt.encode(payload, key.private_key, algorithm=key.algorithm, headers={"kid": key.kid})
 
 

@@ -20,6 +20,10 @@ SUBJECT = "sub"
 # minted (a password change moves it on: the session's older access tokens stop working).
 SESSION = "sid"
 GENERATION = "gen"
+# An access token minted for one organization: its id, and the caller's roles there when it was
+# minted (a snapshot for other services; Gatehouse reads the membership on every request).
+ORGANIZATION = "org_id"
+ORGANIZATION_ROLES = "org_roles"
 # The scopes a request may use (set by the guard: a session's token has every scope of its
 # roles, a personal token those it was given, within its roles).
 SCOPES = "scp"

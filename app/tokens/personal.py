@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 
 from app.extensions import db
-from app.models import PersonalToken, User
+from app.models import Membership, PersonalToken, User
 from app.models.columns import utcnow
 from app.models.user import AUTHORIZATION_VERSION
 from app.tokens.opaque import digest, new_secret
@@ -28,15 +28,23 @@ def is_personal(token: str) -> bool:
     return token.startswith(PREFIX)
 
 
-def holder(secret: str) -> tuple[User | None, PersonalToken | None, int | None]:
-    """The user and the token that ``secret`` is, and the authorization version, in one
-    statement (None, None, None: no such token, or revoked)."""
+def holder(secret: str) -> tuple[User | None, PersonalToken | None, int | None, bool]:
+    """The user and the token that ``secret`` is, the authorization version, and whether the
+    user is a member of the organization the token is bound to, in one statement (None, None,
+    None, False: no such token, or revoked)."""
     row = db.session.execute(
-        select(User, PersonalToken, AUTHORIZATION_VERSION)
+        select(User, PersonalToken, AUTHORIZATION_VERSION, Membership.id.label("membership_id"))
         .join(PersonalToken, PersonalToken.user_id == User.user_id)
+        .outerjoin(
+            Membership,
+            (Membership.organization_id == PersonalToken.organization_id)
+            & (Membership.user_id == User.user_id),
+        )
         .where(PersonalToken.digest == digest(secret))
     ).first()
-    return (row.User, row.PersonalToken, row.authorization_version) if row else (None, None, None)
+    if row is None:
+        return None, None, None, False
+    return row.User, row.PersonalToken, row.authorization_version, row.membership_id is not None
 
 
 def record_use(token: PersonalToken) -> None:

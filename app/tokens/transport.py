@@ -65,14 +65,16 @@ def presented_refresh_token(body_token: str | None) -> str:
     return presented
 
 
-def session_answer(user: User, session: UserSession, refresh_token: str, **extra) -> dict:
+def session_answer(
+    user: User, session: UserSession, refresh_token: str, membership=None, **extra
+) -> dict:
     """The body of every answer that hands out a session's tokens (``TokenSchema``'s shape,
-    with ``extra`` fields): a new access token for ``session`` (never outliving it) and its
-    refresh token."""
+    with ``extra`` fields): a new access token for ``session`` (never outliving it; bound to
+    the organization of ``membership`` when given) and its refresh token."""
     left = max(0, int((session.ends_at - utcnow()).total_seconds()))
     lifespan = min(current_app.config["JWT_ACCESS_LIFESPAN"]["seconds"], left)
     return {
-        "access_token": access.mint(user, session, lifespan),
+        "access_token": access.mint(user, session, lifespan, membership),
         "token_type": TOKEN_TYPE,
         "expires_in": lifespan,
         "refresh_token": refresh_token,
