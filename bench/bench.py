@@ -697,10 +697,19 @@ def server_kinds(value: str) -> list[str]:
     return kinds
 
 
+def peer_arguments(options) -> list[str]:
+    """bench/peers/run.py's arguments for ``--peers`` (5 rounds unless told)."""
+    arguments = ["--rounds", str(options.rounds or 5), "--seconds", str(options.seconds)]
+    arguments += ["--only", options.only, "--peer-hash", options.peer_hash]
+    return arguments + (["--out", options.out] if options.out else [])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--rounds", type=int, help="Default: 2; with --peers, 5 (medians over rounds)."
+    )
     parser.add_argument(
         "--server",
         dest="servers",
@@ -713,7 +722,25 @@ def main() -> int:
     parser.add_argument(
         "--without-million", action="store_true", help="Skip the 1,000,000-user rows."
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="Measure against the peers instead (bench/peers/run.py, bench/README.md).",
+    )
+    parser.add_argument("--only", default="", help="With --peers: the peers or rows to run.")
+    parser.add_argument("--out", help="With --peers: write every raw figure to this JSON file.")
+    parser.add_argument(
+        "--peer-hash",
+        choices=("configured", "default"),
+        default="configured",
+        help="With --peers: Gatehouse's argon2id for every peer, or each library's default.",
+    )
     options = parser.parse_args()
+    if options.peers:
+        from bench.peers.run import main as peers
+
+        return peers(peer_arguments(options))
+    options.rounds = options.rounds or 2
     wrk = ensure_wrk()
     if options.ablation:
         return ablation(options, wrk)
