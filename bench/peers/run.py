@@ -42,6 +42,7 @@ from bench.peers.catalog import (
     GUNICORN_CONF,
     ONE_TRIP,
     OWN,
+    ROOT,
     SERVERS,
     THREADS,
     WORKERS,
@@ -293,21 +294,21 @@ def wrk_command(wrk: str, url: str, seconds: int, headers: dict, script=None) ->
     return [*command, url]
 
 
-def run_row(bench: Bench, row: Row, wrk: str, seconds: int) -> dict:
+def run_row(bench: Bench, row: Row, wrk: str, seconds: int, warm_up: bool = False) -> dict:
     """One run of ``row``: a fresh sign-in for a token row (tokens expire within minutes), the
-    verification timed around a login row."""
+    verification timed around a login row (not in a warm-up run)."""
     base_url = bench.servers[row.server].base_url
     headers, script = {}, None
     if row.kind == "login":
         script = lua_login(row, bench.scratch)
     elif row.client:
         headers = row.client.headers(row.client.sign_in(base_url, clients.MEASURED_USER))
-    timed = row.kind == "login" and bench.options.peer_hash == "configured"
+    timed = row.kind == "login" and bench.options.peer_hash == "configured" and not warm_up
     window = min(seconds, VERIFY_WINDOW)
     before = argon2_verify_seconds(window) if timed else None
     command = wrk_command(wrk, base_url + row.path, seconds, headers, script)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    figures = run_wrk_report(output)
+    figures = run_wrk_report(output) | {"wrk_output": output}
     if timed:
         figures |= {"verify_before": before, "verify_after": argon2_verify_seconds(window)}
     return figures
@@ -438,7 +439,7 @@ def machine() -> dict:
                 model = line.split(":", 1)[1].strip()
                 break
     commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.strip()
     return {
         "cores": cores(),
@@ -452,7 +453,7 @@ def machine() -> dict:
 def measure(bench: Bench, wrk: str) -> list[dict]:
     options, rows = bench.options, bench.rows
     for row in rows:
-        run_row(bench, row, wrk, WARM_UP_SECONDS)
+        run_row(bench, row, wrk, WARM_UP_SECONDS, warm_up=True)
     rounds = []
     for index in range(options.rounds):
         order = rotated(rows, index)
