@@ -7,7 +7,7 @@ import pytest
 from bench.peers import clients
 from bench.peers.catalog import BASELINES, ROWS, SERVERS, Row, select_rows
 from bench.peers.checks import CONFIGURED_PREFIX, hash_prefix, hash_problems
-from bench.peers.run import lua_login, peer_command, rotated, summarize
+from bench.peers.run import flagged, lua_login, peer_command, rotated, summarize
 
 
 def test_the_baselines_run_whatever_is_asked() -> None:
@@ -160,3 +160,14 @@ def test_rows_know_their_paths() -> None:
     assert paths["flask-security-login"] == "/login?include_auth_token"
     assert paths["drf-login"] == "/api/token/"
     assert isinstance(ROWS[0], Row)
+
+
+def test_a_run_without_answers_is_flagged_like_errors() -> None:
+    """A login whose hash outlasts the run (a library's default, 8 at once) answers nothing."""
+    row = next(row for row in ROWS if row.key == "drf-login")
+
+    entry = summarize([row], [{"runs": {row.key: run(0)}}])[row.key]
+
+    assert entry["runs_without_answers"] == 1
+    assert flagged(entry)
+    assert not flagged(summarize([row], [{"runs": {row.key: run(3)}}])[row.key])
