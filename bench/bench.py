@@ -18,6 +18,10 @@ With ``--ablation``, it measures instead what each fast path buys (bench/README.
 rows it speeds up, with every fast path on and with each one off (``bench/ablation.py``), each
 server measured right after the others, round after round.
 
+With ``--peers``, it hands over to bench/peers/run.py: Gatehouse side by side with
+fastapi-users, Flask-Security and DRF + simplejwt, each served as its own docs recommend
+(``--only``, ``--out``, ``--peer-hash``; 5 interleaved rounds unless ``--rounds`` says).
+
 Shared virtual machines have noisy neighbours: each scenario runs ``--rounds`` times, each time
 right after a run of the one-round-trip app, and the table keeps each one's best round. A
 scenario's ratio compares its best round with the best of the reference runs made alongside it:
@@ -29,6 +33,7 @@ right after each login round, and the fastest round's mean is used.
 
     python bench/bench.py --seconds 10 --rounds 2 --server all
     python bench/bench.py --ablation
+    python bench/bench.py --peers --out peers.json
 """
 
 import argparse
