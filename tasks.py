@@ -192,16 +192,40 @@ def load(c, clients=16, seconds=20, workers=2):
 @task(
     help={
         "seconds": "Seconds per run (default 10).",
-        "rounds": "Runs per scenario, the best one kept (default 2).",
+        "rounds": "Runs per scenario, the best one kept (default 2); with --peers, interleaved "
+        "rounds whose ratios' medians are shown (default 5).",
         "server": "gthread (production, the default), sync, granian, a comma-separated list, "
         "or all.",
         "ablation": "Measure what each fast path buys instead.",
-    }
+        "peers": "Measure against the peers instead (fastapi-users, Flask-Security, DRF + "
+        "simplejwt; bench/README.md).",
+        "only": "With --peers: comma-separated peers or rows (default all).",
+        "out": "With --peers: write every raw figure to this JSON file.",
+        "peer_hash": "With --peers: configured (Gatehouse's argon2id for all, the default) or "
+        "default (each library's own).",
+    },
+    # (Long flags only: no letter of --peer-hash is left for a short one.)
+    auto_shortflags=False,
 )
-def bench(c, seconds=10, rounds=2, server="gthread", ablation=False):
+def bench(
+    c,
+    seconds=10,
+    rounds=None,
+    server="gthread",
+    ablation=False,
+    peers=False,
+    only="",
+    out="",
+    peer_hash="configured",
+):
     """Benchmark against the one-round-trip app served the same way (wrk; prints the tables)."""
-    extra = " --ablation" if ablation else ""
-    c.run(
-        f"{sys.executable} bench/bench.py --seconds {seconds} --rounds {rounds} "
-        f"--server {server}{extra}"
-    )
+    command = f"{sys.executable} bench/bench.py --seconds {seconds}"
+    if rounds:
+        command += f" --rounds {rounds}"
+    if peers:
+        command += f" --peers --peer-hash {peer_hash}"
+        command += f" --only {only}" if only else ""
+        command += f" --out {out}" if out else ""
+    else:
+        command += f" --server {server}{' --ablation' if ablation else ''}"
+    c.run(command)

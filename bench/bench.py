@@ -18,6 +18,10 @@ With ``--ablation``, it measures instead what each fast path buys (bench/README.
 rows it speeds up, with every fast path on and with each one off (``bench/ablation.py``), each
 server measured right after the others, round after round.
 
+With ``--peers``, it hands over to bench/peers/run.py: Gatehouse side by side with
+fastapi-users, Flask-Security and DRF + simplejwt, each served as its own docs recommend
+(``--only``, ``--out``, ``--peer-hash``; 5 interleaved rounds unless ``--rounds`` says).
+
 Shared virtual machines have noisy neighbours: each scenario runs ``--rounds`` times, each time
 right after a run of the one-round-trip app, and the table keeps each one's best round. A
 scenario's ratio compares its best round with the best of the reference runs made alongside it:
@@ -29,6 +33,7 @@ right after each login round, and the fastest round's mean is used.
 
     python bench/bench.py --seconds 10 --rounds 2 --server all
     python bench/bench.py --ablation
+    python bench/bench.py --peers --out peers.json
 """
 
 import argparse
@@ -697,10 +702,19 @@ def server_kinds(value: str) -> list[str]:
     return kinds
 
 
+def peer_arguments(options) -> list[str]:
+    """bench/peers/run.py's arguments for ``--peers`` (5 rounds unless told)."""
+    arguments = ["--rounds", str(options.rounds or 5), "--seconds", str(options.seconds)]
+    arguments += ["--only", options.only, "--peer-hash", options.peer_hash]
+    return arguments + (["--out", options.out] if options.out else [])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--rounds", type=int, help="Default: 2; with --peers, 5 (medians over rounds)."
+    )
     parser.add_argument(
         "--server",
         dest="servers",
@@ -713,7 +727,25 @@ def main() -> int:
     parser.add_argument(
         "--without-million", action="store_true", help="Skip the 1,000,000-user rows."
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="Measure against the peers instead (bench/peers/run.py, bench/README.md).",
+    )
+    parser.add_argument("--only", default="", help="With --peers: the peers or rows to run.")
+    parser.add_argument("--out", help="With --peers: write every raw figure to this JSON file.")
+    parser.add_argument(
+        "--peer-hash",
+        choices=("configured", "default"),
+        default="configured",
+        help="With --peers: Gatehouse's argon2id for every peer, or each library's default.",
+    )
     options = parser.parse_args()
+    if options.peers:
+        from bench.peers.run import main as peers
+
+        return peers(peer_arguments(options))
+    options.rounds = options.rounds or 2
     wrk = ensure_wrk()
     if options.ablation:
         return ablation(options, wrk)

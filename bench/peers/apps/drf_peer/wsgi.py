@@ -1,0 +1,9 @@
+"""startproject's WSGI entry point."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drf_peer.settings")
+
+application = get_wsgi_application()
