@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,8 +27,15 @@ class AuditEvent(db.Model):
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     # ... and the server's own, always beside it: a client cannot choose what files an event.
     server_request_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The transaction that wrote it (PostgreSQL's xid8): webhooks read the trail in the order
+    # (transaction_id, id), in which no event can appear behind one already read
+    # (app/events/dispatch.py).
+    transaction_id: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("(pg_current_xact_id())::text::bigint")
+    )
 
 
 Index("ix_audit_events_actor_id", AuditEvent.actor_id, AuditEvent.id)
 Index("ix_audit_events_target_id", AuditEvent.target_id, AuditEvent.id)
 Index("ix_audit_events_action", AuditEvent.action, AuditEvent.id)
+Index("ix_audit_events_transaction", AuditEvent.transaction_id, AuditEvent.id)
