@@ -29,6 +29,12 @@ AUDIT_ACTIONS = (
     "role.created",
     "role.updated",
     "role.deleted",
+    "webhook.created",
+    "webhook.updated",
+    "webhook.deleted",
+    "webhook.secret_rotated",
+    "webhook.disabled",
+    "webhook.test",
 )
 
 
