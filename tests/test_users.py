@@ -198,6 +198,7 @@ def test_root_links_to_every_top_level_resource(client) -> None:
         "roles": 401,
         "permissions": 401,
         "authz_check": 405,
+        "webhooks": 401,
     }
     assert set(links) == set(expected)
     for name, path in links.items():
