@@ -16,11 +16,13 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 @dataclass
 class Delivery:
-    """One request the receiver got: its headers, body, and whether each secret verified it."""
+    """One request the receiver got: its headers, body, the secrets that verified it, and when
+    it came (``time.monotonic``)."""
 
     headers: dict[str, str]
     body: bytes
     verified_by: list[str] = field(default_factory=list)
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def event(self) -> dict:
