@@ -209,7 +209,9 @@ def run_worker(flask_app: Flask, wait: bool = True, schedule=None) -> None:
     worker_jobs.run_worker(
         queues=[QUEUE, *scheduled],
         # Jobs run in threads: a webhook endpoint that hangs holds one of them, not the worker.
-        concurrency=flask_app.config["WORKER_CONCURRENCY"],
+        # Run until the queue is empty, one at a time: with several, one thread finding the
+        # queue empty would stop the worker while another's job waits for its retry.
+        concurrency=flask_app.config["WORKER_CONCURRENCY"] if wait else 1,
         wait=wait,
         listen_notify=False,
         fetch_job_polling_interval=1.0,
