@@ -915,3 +915,23 @@ def test_production_refuses_to_start_with_webhook_allowed_origins(
 
     assert str(refused.value).startswith("WEBHOOK_ALLOWED_ORIGINS is set:")
     assert load_config("development").WEBHOOK_ALLOWED_ORIGINS == ["http://127.0.0.1:8000"]
+
+
+def test_attempts_are_kept_for_the_retention_then_pruned(
+    app, client, headers, receiver, member
+) -> None:
+    endpoint = endpoint_for(client, headers, receiver, ["user.updated"])
+    receiver.answers = [500]
+    client.patch(f"/users/{member.id}", json={"is_active": False}, headers=headers)
+    run_worker_steps(app)
+    with app.app_context():
+        db.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.state == "failed")
+            .values(attempted_at=utcnow() - timedelta(days=31))
+        )
+        db.session.commit()
+        pruned = delivery.prune(timedelta(seconds=app.config["WEBHOOK_RETENTION"]))
+
+    assert pruned == 1
+    assert [(row.attempt, row.state) for row in attempts(app, endpoint["id"])] == [(2, "pending")]

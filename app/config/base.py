@@ -246,6 +246,8 @@ class Config:
         self.WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
         # An endpoint whose deliveries have failed for this long (seconds) is disabled.
         self.WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 5 * 24 * 3600)
+        # Seconds a delivery attempt is kept (listed) after it was made.
+        self.WEBHOOK_RETENTION = env_int("WEBHOOK_RETENTION", 30 * 24 * 3600)
         # Development and tests only (production refuses it): origins (scheme://host:port)
         # webhooks may reach over http and on loopback addresses.
         try:

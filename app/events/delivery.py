@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from app.audit import record_event
 from app.events import destination, signing
@@ -211,3 +211,15 @@ def deliver(endpoint_id: int, lease: str) -> int:
     release(endpoint_id, lease)
     db.session.commit()
     return made
+
+
+def prune(older_than: timedelta) -> int:
+    """Delete the attempts made more than ``older_than`` ago (pending ones stay); how many."""
+    result = db.session.execute(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.state != PENDING,
+            WebhookDelivery.attempted_at < utcnow() - older_than,
+        )
+    )
+    db.session.commit()
+    return result.rowcount

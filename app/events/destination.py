@@ -266,6 +266,7 @@ def post(
         elapsed = int((time.monotonic() - started) * 1000)
         return Outcome(status, read[:KEPT_AT_MOST], error, elapsed)
 
+    connection = None
     try:
         target = target_of(url)
         addresses = vetted_addresses(target, allowed_origins, resolver, deadline.left())
@@ -285,8 +286,10 @@ def post(
         )
         connection.sock.settimeout(deadline.left())
         response = connection.getresponse()
-        read = response.read(READ_AT_MOST)
-        connection.close()
+        try:
+            read = response.read(READ_AT_MOST)
+        finally:
+            response.close()
         if deadline.expired:
             raise TimeoutError
         error = None if 200 <= response.status < 300 else f"HTTP {response.status}"
@@ -301,3 +304,5 @@ def post(
         return outcome(error=f"{type(failure).__name__}: {failure}"[:KEPT_AT_MOST])
     finally:
         deadline.cancel()
+        if connection is not None:
+            connection.close()

@@ -2,11 +2,13 @@
 hands each endpoint with attempts due to a delivery job (``webhooks_tick``); each delivery job
 sends one endpoint's attempts (``deliver_webhooks``). Both run on the ``webhooks`` queue, the
 tick first. Finished jobs of that queue are forgotten after an hour (the attempts are in
-``webhook_deliveries``).
+``webhook_deliveries``), and attempts after ``WEBHOOK_RETENTION`` seconds.
 
 The tick is given to the worker's own task app when it starts (``schedule``, as
 ``app.maintenance`` does): periodic jobs need its asynchronous connector. Delivery jobs are
 deferred by the tick in its transaction, through the mail queue's app (``app.mail.jobs``)."""
+
+from datetime import timedelta
 
 import procrastinate
 
@@ -41,6 +43,13 @@ def webhooks_tick(context: procrastinate.JobContext, timestamp: int) -> None:
         dispatch.lease_due_endpoints(defer_delivery)
 
 
+def prune_deliveries(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Delete the attempts older than WEBHOOK_RETENTION seconds."""
+    flask_app = context.additional_context["flask_app"]
+    with flask_app.app_context():
+        delivery.prune(timedelta(seconds=flask_app.config["WEBHOOK_RETENTION"]))
+
+
 async def forget_finished_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
     """Delete this queue's jobs that succeeded more than an hour ago (a tick a second)."""
     await context.app.job_manager.delete_old_jobs(nb_hours=KEEP_FINISHED_JOBS_HOURS, queue=QUEUE)
@@ -52,4 +61,6 @@ def schedule(worker_jobs: procrastinate.App) -> list[str]:
     worker_jobs.periodic(cron=EVERY_SECOND, priority=TICK_PRIORITY)(tick(webhooks_tick))
     forget = worker_jobs.task(name="forget_webhook_jobs", queue=QUEUE, pass_context=True)
     worker_jobs.periodic(cron=EVERY_TEN_MINUTES)(forget(forget_finished_jobs))
+    prune = worker_jobs.task(name="prune_webhook_deliveries", queue=QUEUE, pass_context=True)
+    worker_jobs.periodic(cron=EVERY_TEN_MINUTES)(prune(prune_deliveries))
     return [QUEUE]
