@@ -2,11 +2,16 @@
 
 One SQLAlchemy ``after_flush`` listener looks at the users the flush wrote and inserts the events,
 on the same connection, before the transaction commits. So a rolled-back change leaves no event,
-a committed change always has one, and no view can forget to write it.
+a committed change always has one, and no view can forget to write it. The trail is also the
+outbox of account events sent to webhooks (``app.events``).
+
+An account's deletion, however it happens, takes its personal data out of the trail in the same
+flush (``forget_personal_data``): the events keep its id, never its username, e-mail address or
+the names it gave things.
 """
 
 from flask import g, has_request_context
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import bindparam, event, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -14,6 +19,9 @@ from app.models import AuditEvent, User
 
 # How ``set_password`` tells the trail why a password changed (a change or a reset).
 PASSWORD_ACTION_ATTRIBUTE = "_audit_password_action"  # noqa: S105 (an attribute name)
+# Fields of an event's changes that hold the personal data of the account it is about: its
+# username and address, and the names it gave its passkeys and tokens.
+PERSONAL_FIELDS = frozenset({"username", "email", "name", "passkey", "token"})
 
 
 def _roles(value: str | None) -> list[str] | None:
@@ -47,7 +55,7 @@ def events_for_user(user: User, created: bool, deleted: bool) -> list[tuple[str,
             )
         ]
     if deleted:
-        return [("user.deleted", {"username": [user.username, None]})]
+        return [("user.deleted", {})]
     found = []
     old_roles, new_roles = _old_and_new(user, "roles")
     if old_roles != new_roles:
@@ -118,6 +126,65 @@ def record_user_changes(session: Session, flush_context) -> None:
             )
     if rows:
         session.connection().execute(insert(AuditEvent), rows)
+    for user in session.deleted:
+        if isinstance(user, User):
+            forget_personal_data(session, user.user_id, (user.username, user.email))
+
+
+def without_personal_data(changes: dict, names=(), personal_fields: bool = True) -> dict:
+    """``changes`` without personal data: with ``personal_fields``, every value of the fields
+    that hold it; and any text that contains one of ``names`` (a username, an address), found
+    ignoring case, at any depth. What is left out becomes null."""
+    lowered = [name.casefold() for name in names if name]
+
+    def kept(value):
+        if isinstance(value, str):
+            return None if any(name in value.casefold() for name in lowered) else value
+        if isinstance(value, list):
+            return [kept(item) for item in value]
+        if isinstance(value, dict):
+            return {key: kept(item) for key, item in value.items()}
+        return value
+
+    return {
+        field: [None] * len(values)
+        if personal_fields and field in PERSONAL_FIELDS and isinstance(values, list)
+        else kept(values)
+        for field, values in changes.items()
+    }
+
+
+def forget_personal_data(session: Session, user_id: int, names) -> int:
+    """Take the personal data of the account ``user_id`` (being deleted) out of the events it
+    did or underwent, the ids kept; how many events changed."""
+    table = AuditEvent.__table__
+    connection = session.connection()
+    events = connection.execute(
+        select(table.c.id, table.c.target_id, table.c.changes, table.c.request_id).where(
+            or_(table.c.actor_id == user_id, table.c.target_id == user_id)
+        )
+    ).all()
+    lowered = [name.casefold() for name in names if name]
+    rewritten = []
+    for event_row in events:
+        changes = without_personal_data(
+            event_row.changes or {}, names, personal_fields=event_row.target_id == user_id
+        )
+        request_id = event_row.request_id
+        if request_id and any(name in request_id.casefold() for name in lowered):
+            request_id = None
+        if changes != event_row.changes or request_id != event_row.request_id:
+            rewritten.append(
+                {"event_id": event_row.id, "new_changes": changes, "new_request_id": request_id}
+            )
+    if rewritten:
+        connection.execute(
+            update(table)
+            .where(table.c.id == bindparam("event_id"))
+            .values(changes=bindparam("new_changes"), request_id=bindparam("new_request_id")),
+            rewritten,
+        )
+    return len(rewritten)
 
 
 def _touched_users(session: Session):

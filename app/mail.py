@@ -199,14 +199,19 @@ def run_worker(flask_app: Flask, wait: bool = True, schedule=None) -> None:
         # No server-side prepared statements: they would not survive a pooler in
         # transaction mode (PgBouncer before 1.21).
         kwargs={"prepare_threshold": None},
-        # One connection polls and one sends: the worker's share of the connection budget.
+        # One connection polls, the others start and finish jobs: the worker's share of the
+        # connection budget.
         min_size=1,
-        max_size=2,
+        max_size=2 + flask_app.config["WORKER_CONCURRENCY"] // 2,
     )
     worker_jobs = jobs.with_connector(connector)
     scheduled = schedule(worker_jobs) if schedule is not None else []
     worker_jobs.run_worker(
         queues=[QUEUE, *scheduled],
+        # Jobs run in threads: a webhook endpoint that hangs holds one of them, not the worker.
+        # Run until the queue is empty, one at a time: with several, one thread finding the
+        # queue empty would stop the worker while another's job waits for its retry.
+        concurrency=flask_app.config["WORKER_CONCURRENCY"] if wait else 1,
         wait=wait,
         listen_notify=False,
         fetch_job_polling_interval=1.0,

@@ -1,6 +1,7 @@
-"""Housekeeping the worker does on a schedule, besides ``flask prune-tokens``: expired tickets
-(the challenges and states that started and abandoned ceremonies leave behind, a flood of them
-included) are deleted every ten minutes, so they never pile up between two runs of that command.
+"""What the worker does on a schedule. Housekeeping, besides ``flask prune-tokens``: expired
+tickets (the challenges and states that started and abandoned ceremonies leave behind, a flood of
+them included) are deleted every ten minutes, so they never pile up between two runs of that
+command. And webhooks: the audit trail read into attempts every second (``app.events.worker``).
 
 The schedule is given to the worker's own task app when it starts (``schedule``): the app the
 web processes defer with has a synchronous connector, which cannot defer scheduled jobs.
@@ -8,6 +9,7 @@ web processes defer with has a synchronous connector, which cannot defer schedul
 
 import procrastinate
 
+from app.events import worker as webhooks
 from app.tokens import tickets
 
 QUEUE = "maintenance"
@@ -21,7 +23,7 @@ def prune_expired_tickets(context: procrastinate.JobContext, timestamp: int) -> 
 
 
 def schedule(worker_jobs: procrastinate.App) -> list[str]:
-    """Register the housekeeping tasks on ``worker_jobs``; the queues they run on."""
+    """Register the scheduled tasks on ``worker_jobs``; the queues they run on."""
     task = worker_jobs.task(name="prune_expired_tickets", queue=QUEUE, pass_context=True)
     worker_jobs.periodic(cron=PRUNE_EVERY)(task(prune_expired_tickets))
-    return [QUEUE]
+    return [QUEUE, *webhooks.schedule(worker_jobs)]

@@ -5,13 +5,15 @@ Some of them a stranger can cause again and again: a registration with a taken a
 address offered to another account, a lockout, a password reset sent to an address. Those are
 ``unsolicited``, and at most ``NOTICE_LIMIT`` of them go to one address (per window, counted
 where the per-address limits are: ``RATELIMIT_STORAGE_URI``); past it they are dropped, and
-logged without the address. The others report what the account's holder (or an admin) did."""
+logged without the address. The others report what the account's holder (or an admin) did;
+``tell_admins`` reports to the admins what the service did on its own."""
 
 from flask import current_app
 from flask_mailman import EmailMessage
 from limits import parse as parse_limit
+from sqlalchemy import select
 
-from app.extensions import limiter
+from app.extensions import db, limiter
 from app.identity import canonical
 from app.models import User
 
@@ -46,3 +48,13 @@ def send_security_notice(
         message.send()
     except Exception as error:  # (any transport failure: the notice is best effort)
         current_app.logger.error("security notice not sent: %s", type(error).__name__)
+
+
+def tell_admins(subject: str, text: str) -> None:
+    """E-mail ``text`` to every active admin (what the service did on its own, that someone
+    must look at)."""
+    admins = db.session.scalars(
+        select(User).where(User.is_active, User.has_role("admin")).order_by(User.user_id)
+    ).all()
+    for admin in admins:
+        send_security_notice(admin, subject, text)

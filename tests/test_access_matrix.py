@@ -6,7 +6,8 @@ The matrix was recorded before roles and permissions became data, so it proves t
 built-in roles kept exactly their access. Requests carry an empty JSON body where the operation
 takes one and ids that name nothing, so no request changes what the next one sees: an allowed
 caller gets 404 or 422 (or 200), a refused one 401 or 403. Each request gets a new session
-token (a route may end the session it is called with).
+token (a route may end the session it is called with), and an account that deleted itself is
+made again.
 
 A new operation is not in the matrix: the test fails and names it. Record it with
 ``ACCESS_MATRIX=add`` (new operations are added; a recorded one is never rewritten), and review
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from app.extensions import db
-from app.models import PersonalToken
+from app.models import PersonalToken, User
 from app.models.columns import utcnow
 from app.tokens import personal
 
@@ -80,6 +81,11 @@ def callers(app, make_user, token_for):
             return {}
         if caller in secrets:
             return {"Authorization": f"Bearer {secrets[caller]}"}
+        with app.app_context():
+            deleted = db.session.get(User, accounts[caller].id) is None
+        if deleted:
+            # DELETE /users/me deleted it: the next request gets an account like it.
+            accounts[caller] = make_user(f"matrix-{caller}", roles=(caller,))
         return {"Authorization": f"Bearer {token_for(accounts[caller])}"}
 
     return headers
@@ -91,6 +97,8 @@ def observed(client, callers, method: str, path: str, takes_body: bool) -> dict[
         body = {"json": {}} if takes_body else {}
         response = client.open(concrete(path), method=method, headers=callers(caller), **body)
         row[caller] = response.status_code
+        # Ends a streamed answer now, as a server does once it is sent (GET /users/me/export).
+        response.close()
     return row
 
 

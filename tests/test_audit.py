@@ -14,6 +14,7 @@ EVENT_FIELDS = {
     "actor_id",
     "action",
     "target_id",
+    "organization_id",
     "changes",
     "request_id",
     "server_request_id",
@@ -133,7 +134,12 @@ def test_deletion(app, client, admin, member, auth) -> None:
     assert response.get_data() == b""
     event = _only_event(app, "user.deleted")
     assert (event.actor_id, event.target_id) == (admin.id, member.id)
-    assert event.changes == {"username": ["member", None]}
+    # Contract v4: the trail keeps the id of a deleted account, none of its personal data.
+    assert event.changes == {}
+    creation = _only_event(app, "user.created", member.id)
+    assert creation.target_id == member.id
+    assert creation.changes["username"] == [None, None]
+    assert creation.changes["email"] == [None, None]
 
 
 def test_password_change_and_reset_never_record_the_password(app, client, member, auth) -> None:

@@ -126,6 +126,9 @@ def test_exactly_the_fresh_routes_say_so_in_the_document(client) -> None:
         ("POST", "/users/me/mfa/recovery-codes"),
         ("POST", "/users/me/mfa/disable"),
         ("DELETE", "/orgs/{org_id}"),
+        ("GET", "/users/me/export"),
+        ("DELETE", "/users/me"),
+        ("POST", "/webhooks/{endpoint_id}/rotate-secret"),
     }
     assert "204" in spec["paths"]["/reauthenticate"]["post"]["responses"]
 
@@ -207,10 +210,11 @@ FRESH_BODIES = {
 
 
 def test_every_route_the_document_calls_fresh_enforces_it(
-    make_app, member, token_for, age_sessions
+    make_app, make_user, token_for, age_sessions
 ) -> None:
     """Not only documented: each operation whose 401 names reauthentication_required refuses a
-    stale session's token with it."""
+    stale session's token with it (an admin's: freshness is checked after the permission)."""
+    member = make_user("keeper", roles=("admin",))
     provider = {
         "name": "test",
         "issuer": f"http://127.0.0.1:{free_port()}",
@@ -232,7 +236,9 @@ def test_every_route_the_document_calls_fresh_enforces_it(
             description = operation.get("responses", {}).get("401", {}).get("description", "")
             if "reauthentication_required" not in description:
                 continue
-            url = path.format(passkey_id=1, identity_id=1, provider="test", org_id=org_id)
+            url = path.format(
+                passkey_id=1, identity_id=1, provider="test", org_id=org_id, endpoint_id=1
+            )
             body = FRESH_BODIES.get((method.upper(), path))
 
             response = client.open(url, method=method.upper(), json=body, headers=headers)
@@ -241,4 +247,4 @@ def test_every_route_the_document_calls_fresh_enforces_it(
             assert response.get_json()["error"] == "reauthentication_required", (method, path)
             checked += 1
 
-    assert checked == 10
+    assert checked == 13

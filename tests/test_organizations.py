@@ -639,6 +639,26 @@ def test_the_last_owner_of_a_shared_organization_is_not_deleted(
         assert db.session.get(Organization, org["id"]).member_count == 1
 
 
+def test_the_last_owner_does_not_delete_their_own_account_and_their_export_lists_memberships(
+    app, client, owner, owner_headers, org, make_user, auth
+) -> None:
+    joined(app, client, owner_headers, org, make_user("mia"), auth)
+
+    exported = client.get("/users/me/export", headers=owner_headers)
+    refused = client.delete("/users/me", headers=owner_headers)
+    still_there = client.get(f"/orgs/{org['id']}", headers=owner_headers)
+
+    assert exported.status_code == 200
+    assert [
+        (membership["organization_id"], membership["roles"])
+        for membership in exported.get_json()["memberships"]
+    ] == [(org["id"], ["owner"])]
+    assert refused.status_code == 409
+    assert refused.get_json()["error"] == "conflict"
+    assert "last owner of the organization acme-corp" in refused.get_json()["message"]
+    assert still_there.status_code == 200
+
+
 def test_permission_checks_in_an_organization(
     app, client, owner, owner_headers, org, make_user, auth
 ) -> None:

@@ -199,6 +199,7 @@ def test_root_links_to_every_top_level_resource(client) -> None:
         "permissions": 401,
         "authz_check": 405,
         "orgs": 401,
+        "webhooks": 401,
     }
     assert set(links) == set(expected)
     for name, path in links.items():

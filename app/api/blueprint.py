@@ -140,11 +140,22 @@ class Blueprint(flask_smorest.Blueprint):
         permission: str | None = None,
         *,
         session: bool = False,
+        fresh: bool = False,
         unauthorized: str = NO_USABLE_BEARER,
     ):
         """A signed-in caller whose token may use ``permission`` (any signed-in caller without
-        one), and with ``session`` a session's token (never a personal one). ``unauthorized``
-        describes its 401 answers when the view gives more of them than a bad token."""
+        one), and with ``session`` a session's token (never a personal one); with ``fresh``, a
+        session's token whose password check is at most ``REAUTH_WINDOW`` seconds old, checked
+        after the permission. ``unauthorized`` describes its 401 answers when the view gives
+        more of them than a bad token."""
+        if fresh:
+            return lambda view: self._access(
+                flask_praetorian.auth_required,
+                freshness_checked(view),
+                permission,
+                True,
+                STALE_SESSION,
+            )
         return lambda view: self._access(
             flask_praetorian.auth_required, view, permission, session, unauthorized
         )
@@ -153,13 +164,7 @@ class Blueprint(flask_smorest.Blueprint):
         """Any signed-in user whose session checked their password in the last
         ``REAUTH_WINDOW`` seconds may call the view, with a session's token (sensitive
         changes: ASVS 7.5)."""
-
-        @wraps(view)
-        def fresh(*args, **kwargs):
-            require_fresh_authentication()
-            return view(*args, **kwargs)
-
-        return self._access(flask_praetorian.auth_required, fresh, SESSION, False, STALE_SESSION)
+        return self.auth_required(fresh=True)(view)
 
     def org_access(self, permission: str | None = None, *, fresh: bool = False):
         """A signed-in member of the organization the URL names (``org_id``), or platform
@@ -261,6 +266,17 @@ class Blueprint(flask_smorest.Blueprint):
                 "403": error_response_doc(refused),
             },
         )(praetorian_check(permitted))
+
+
+def freshness_checked(view):
+    """``view``, called once the session's last password check is recent enough."""
+
+    @wraps(view)
+    def fresh(*args, **kwargs):
+        require_fresh_authentication()
+        return view(*args, **kwargs)
+
+    return fresh
 
 
 def signed_in_user_key() -> str:

@@ -21,6 +21,7 @@ from app.access.permissions import (
 from app.access.safeguards import one_change_at_a_time, protect_admins
 from app.access.sessions import end_sessions
 from app.accounts import personal_tokens
+from app.accounts.deletion import delete_account
 from app.accounts.email_change import change_email, request_email_change
 from app.api.blueprint import Blueprint
 from app.api.docs import one_of_response
@@ -30,7 +31,6 @@ from app.extensions import db, guard
 from app.guard import current_user
 from app.models import User
 from app.models.user_list import listing
-from app.orgs import members
 from app.pagination import paginate
 from app.schemas.common import ErrorSchema
 from app.schemas.user import (
@@ -137,6 +137,21 @@ class Me(MethodView):
         db.session.commit()
         return user
 
+    @blp.fresh_auth_required
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="conflict: an admin does not delete themself; nor does an organization's "
+        "last owner while it has other members.",
+    )
+    @blp.response(204)
+    def delete(self):
+        """Delete your account and everything it holds: every token stops at once, a notice
+        is e-mailed, and what the audit trail keeps of you is your id alone."""
+        user = current_user()
+        delete_account(user, actor=user)
+        db.session.commit()
+
 
 @blp.route("/admin-only")
 @blp.auth_required(USERS_INSPECT)
@@ -202,14 +217,15 @@ class UserById(MethodView):
 
     @blp.auth_required(USERS_WRITE)
     @blp.alt_response(404, **NO_SUCH_USER)
-    @blp.alt_response(409, schema=ErrorSchema, description=f"conflict: {LOCKOUT}.")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description=f"conflict: {LOCKOUT}; or an organization's last owner, while it has other "
+        "members.",
+    )
     @blp.response(204)
     def delete(self, user_id: int):
-        """Delete an account and everything it owns; its sessions end with it."""
-        one_change_at_a_time()
-        user = user_or_404(user_id)
-        roles.refuse_escalation(roles.grants(user.rolenames))
-        protect_admins(current_user(), user, deleting=True)
-        members.leave_all_for_deletion(user.user_id)
-        db.session.delete(user)
+        """Delete an account and everything it owns; its tokens stop at once, a notice is
+        e-mailed, and what the audit trail keeps of it is its id alone."""
+        delete_account(user_or_404(user_id), actor=current_user())
         db.session.commit()

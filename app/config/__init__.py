@@ -117,6 +117,11 @@ class ProductionConfig(Config):
                     f"REFRESH_COOKIE sends credentials: {', '.join(loose)} would let other sites "
                     "use the refresh cookie"
                 )
+        if self.WEBHOOK_ALLOWED_ORIGINS:
+            raise ConfigError(
+                "WEBHOOK_ALLOWED_ORIGINS is set: it lets webhooks reach http:// and loopback "
+                "origins, for development and tests only; production refuses it"
+            )
         # On Heroku (its dynos set DYNO) one router stands in front: without this, every limit
         # would count the router's address, and one client's failures would lock out everyone.
         if "TRUSTED_PROXY_HOPS" not in os.environ and os.environ.get("DYNO"):

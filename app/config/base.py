@@ -15,7 +15,7 @@ from app.config.env import (
     mail_settings_from_env,
     normalize_database_url,
 )
-from app.config.providers import LOOPBACK_ADDRESSES, providers_from_env
+from app.config.providers import LOOPBACK_ADDRESSES, normalized_origin, providers_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 EMAIL_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
@@ -53,6 +53,7 @@ class Config:
         self.accounts_and_mail()
         self.passkeys()
         self.providers()
+        self.webhooks()
 
     def database(self) -> None:
         # Heroku's connection pooling (PgBouncer), attached as DATABASE_CONNECTION_POOL, sets
@@ -252,3 +253,21 @@ class Config:
         self.OIDC_REDIRECT_ALLOWLIST = env_list("OIDC_REDIRECT_ALLOWLIST") or [
             f"{self.PUBLIC_BASE_URL}/account"
         ]
+
+    def webhooks(self) -> None:
+        # Seconds one delivery attempt may take, from the look-up to the answer's last byte.
+        self.WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
+        # An endpoint whose deliveries have failed for this long (seconds) is disabled.
+        self.WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 5 * 24 * 3600)
+        # Seconds a delivery attempt is kept (listed) after it was made.
+        self.WEBHOOK_RETENTION = env_int("WEBHOOK_RETENTION", 30 * 24 * 3600)
+        # Development and tests only (production refuses it): origins (scheme://host:port)
+        # webhooks may reach over http and on loopback addresses.
+        try:
+            self.WEBHOOK_ALLOWED_ORIGINS = [
+                normalized_origin(origin) for origin in env_list("WEBHOOK_ALLOWED_ORIGINS")
+            ]
+        except ValueError as error:
+            raise ConfigError(f"WEBHOOK_ALLOWED_ORIGINS: {error}") from None
+        # Jobs the worker runs at once (webhook deliveries to different endpoints, e-mail).
+        self.WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 4)

@@ -54,3 +54,26 @@ def providers_from_env() -> list[dict]:
 EXACT_ORIGIN = re.compile(
     r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?"
 )
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def written_origin(scheme: str, host: str, port: int) -> str:
+    """An origin as webhooks compare them: ``scheme://host:port``, lower case, the port written
+    out, an IPv6 host in brackets."""
+    host = host.lower()
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def normalized_origin(origin: str) -> str:
+    """``scheme://host[:port]`` as ``written_origin`` writes it (WEBHOOK_ALLOWED_ORIGINS)."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        port, parts = None, None
+    if parts is None or parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"{origin!r} is not an origin (scheme://host:port)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{origin!r} is not an origin (scheme://host:port)")
+    return written_origin(parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme])

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,6 +29,12 @@ class AuditEvent(db.Model):
     server_request_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # The organization the event belongs to (its own audit log), when it does.
     organization_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The transaction that wrote it (PostgreSQL's xid8): webhooks read the trail in the order
+    # (transaction_id, id), in which no event can appear behind one already read
+    # (app/events/dispatch.py).
+    transaction_id: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("(pg_current_xact_id())::text::bigint")
+    )
 
 
 Index("ix_audit_events_actor_id", AuditEvent.actor_id, AuditEvent.id)
@@ -40,3 +46,4 @@ Index(
     AuditEvent.id,
     postgresql_where=AuditEvent.organization_id.is_not(None),
 )
+Index("ix_audit_events_transaction", AuditEvent.transaction_id, AuditEvent.id)

@@ -40,6 +40,12 @@ AUDIT_ACTIONS = (
     "invitation.revoked",
     "invitation.accepted",
     "invitation.declined",
+    "webhook.created",
+    "webhook.updated",
+    "webhook.deleted",
+    "webhook.secret_rotated",
+    "webhook.disabled",
+    "webhook.test",
 )
 
 
@@ -51,6 +57,11 @@ class AuditEventSchema(Schema):
     actor_id = fields.Integer(dump_only=True, allow_none=True)
     action = fields.String(dump_only=True, metadata={"enum": list(AUDIT_ACTIONS)})
     target_id = fields.Integer(dump_only=True, allow_none=True)
+    organization_id = fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The organization whose log holds it, if any."},
+    )
     changes = fields.Dict(
         keys=fields.String(), values=fields.List(fields.Raw(allow_none=True)), dump_only=True
     )
