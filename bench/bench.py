@@ -38,6 +38,7 @@ right after each login round, and the fastest round's mean is used.
 
 import argparse
 import contextlib
+import json
 import logging
 import re
 import select
@@ -64,7 +65,7 @@ from bench.harness import (
     read_answer,
     trickling,
 )
-from bench.seed import default_argon2, seed_users
+from bench.seed import default_argon2, seed_organizations, seed_users
 
 PASSWORD = "bench-password-1"
 # The server the Procfile runs (docs/performance.md, "Choosing the server").
@@ -350,6 +351,63 @@ def million_user_rows(wrk, base_url: str, options) -> list[tuple[str, dict]]:
         flooded = flood(wrk, base_url, token, path, options.seconds)
         rows.append((f"GET /users/me, 6 others asking {label}", flooded | {"vs_first": 0}))
     return rows
+
+
+def post_json_script(path: Path, body) -> str:
+    """A wrk script that POSTs ``body`` as JSON; its path."""
+    path.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = [[{json.dumps(body)}]]\n"
+    )
+    return str(path)
+
+
+def organization_rows(wrk, base_url: str, options, scratch: Path, largest: int) -> list:
+    """Organizations at scale (``seed_organizations``: 100,000 of them, about 1,500,000
+    memberships, the largest with 100,000 members, bench1 in 1,001), one client at a time, and
+    ``POST /authz/check`` on 1,000,000 users: each scenario's best of ``--rounds`` runs."""
+    token = sign_in(base_url, "bench1")["access_token"]
+
+    def best_of(path: str, body=None) -> dict:
+        script = None if body is None else post_json_script(scratch / "post.lua", body)
+        runs = [
+            run_wrk(wrk, base_url + path, options.seconds, token, script, connections=1)
+            for _ in range(options.rounds)
+        ]
+        return best(runs)
+
+    def link(path: str, name: str) -> str:
+        status, _, body = call(base_url, "GET", path, token=token)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status} {body}")
+        return body["_links"][name]
+
+    members = f"/orgs/{largest}/members?per_page=20"
+    middle_page = call(base_url, "GET", members, token=token)[2]["_meta"]["total_pages"] // 2
+    middle = f"{members}&page={middle_page}"
+    listed = call(base_url, "GET", "/users?per_page=100&sort=-created_at", token=token)[2]
+    user_ids = [row["id"] for row in listed["items"]]
+    checks = [
+        {"permission": "bucketlists:write", "organization_id": largest, "user_id": user_id}
+        for user_id in user_ids[:50]
+    ] + [{"permission": "users:read", "user_id": user_id} for user_id in user_ids[:50]]
+    scenarios = [
+        ("GET /orgs (bench1 in 1,001 organizations)", "/orgs?per_page=20", None),
+        ("GET /orgs, its next link", link("/orgs?per_page=20", "next"), None),
+        ("members of the largest (100,000), first page", members, None),
+        (f"members, page={middle_page} (the middle)", middle, None),
+        (f"members, the next link from page {middle_page}", link(middle, "next"), None),
+        ("members, q=many12345", f"{members}&q=many12345", None),
+        ("GET /orgs/<id>/bucketlists (1,000)", f"/orgs/{largest}/bucketlists?per_page=20", None),
+        (
+            "POST /authz/check, 1 organization permission",
+            "/authz/check",
+            {"checks": [{"permission": "members:invite", "organization_id": largest}]},
+        ),
+        ("POST /authz/check, 100 checks (half in it)", "/authz/check", {"checks": checks}),
+    ]
+    return [(label, best_of(path, body)) for label, path, body in scenarios]
 
 
 def seed_million(database_url: str) -> None:
@@ -749,7 +807,7 @@ def main() -> int:
     wrk = ensure_wrk()
     if options.ablation:
         return ablation(options, wrk)
-    million = []
+    million, organizations = [], []
     with tempfile.TemporaryDirectory(prefix="gatehouse-bench-") as scratch:
         scratch = Path(scratch)
         database, env = bench_database(scratch)
@@ -830,6 +888,11 @@ def main() -> int:
             if not options.without_million:
                 seed_million(database.url)
                 million = million_user_rows(wrk, stacks[0].gatehouse.base_url, options)
+                largest = seed_organizations(database.url)
+                vacuum_analyze(database.url)
+                organizations = organization_rows(
+                    wrk, stacks[0].gatehouse.base_url, options, scratch, largest
+                )
         except BaseException:
             for stack in stacks:  # what was measured before the failure
                 with contextlib.suppress(Exception):
@@ -857,6 +920,12 @@ def main() -> int:
                 f"  while {label.split('asking ')[1]}: {flood_run['rps']:.0f} req/s, "
                 f"p50 {flood_run['p50']:.1f} ms, errors {flood_run['errors']}"
             )
+    print()
+    print_table(
+        f"100,000 organizations, 1,500,000 memberships, 1 client (wrk -c1), {stacks[0].kind}",
+        organizations,
+        TIME_ROWS,
+    )
     return 0
 
 

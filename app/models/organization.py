@@ -72,7 +72,7 @@ class Invitation(db.Model):
 
 
 # "My organizations" and "the members of", in their keyset orders; a role among members.
-Index("ix_memberships_user", Membership.user_id, Membership.organization_id)
+Index("ix_memberships_user", Membership.user_id, Membership.id)
 Index("ix_memberships_organization", Membership.organization_id, Membership.id)
 Index("ix_memberships_roles", Membership.roles, postgresql_using="gin")
 Index("ix_invitations_organization", Invitation.organization_id, Invitation.id)

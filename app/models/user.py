@@ -316,3 +316,10 @@ Index(
     postgresql_using="gin",
     postgresql_ops={"lowered": "gin_trgm_ops"},
 )
+# An organization's ``q`` on members also matches e-mail addresses, for its member managers.
+Index(
+    "ix_users_email_trigrams",
+    func.lower(User.email).label("lowered"),
+    postgresql_using="gin",
+    postgresql_ops={"lowered": "gin_trgm_ops"},
+)

@@ -12,6 +12,7 @@ leaving. An organization always keeps an owner.
 """
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import lazyload
 
 from app.access import permissions
 from app.access.org_permissions import BUILT_IN, OWNER, OrgAccess, of_roles
@@ -29,7 +30,11 @@ def listing(organization: Organization, filters: dict, with_email: bool):
     """SQL: the organization's members (``role``: holding it; ``q``: part of the username, or of
     the e-mail for who may see addresses, ignoring case, ``%`` and ``_`` as they are); and the
     total, read from the organization when the list is not filtered."""
-    statement = select(Membership).where(Membership.organization_id == organization.id)
+    statement = (
+        select(Membership)
+        .where(Membership.organization_id == organization.id)
+        .options(lazyload(Membership.organization))
+    )
     if "role" in filters:
         statement = statement.where(Membership.roles.contains([filters["role"]]))
     if "q" in filters:

@@ -12,6 +12,7 @@ import secrets
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import lazyload
 
 from app.access import permissions
 from app.access.org_permissions import OWNER
@@ -80,7 +81,9 @@ def create(user: User, name: str, slug: str | None) -> tuple[Organization, Membe
 def mine(user_id: int):
     """SQL: the memberships of ``user_id``, each read with its organization (for the list of
     one's organizations)."""
-    return select(Membership).where(Membership.user_id == user_id)
+    return (
+        select(Membership).where(Membership.user_id == user_id).options(lazyload(Membership.user))
+    )
 
 
 def view(organization: Organization, roles) -> dict:

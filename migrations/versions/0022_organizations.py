@@ -30,6 +30,13 @@ PERMISSIONS = {
 
 
 def upgrade():
+    # Members' ``q`` matches e-mail addresses too (for their organization's member managers).
+    op.create_index(
+        "ix_users_email_trigrams",
+        "users",
+        [sa.literal_column("lower(email) gin_trgm_ops")],
+        postgresql_using="gin",
+    )
     op.create_table(
         "organizations",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -60,7 +67,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("organization_id", "user_id", name="uq_memberships"),
     )
-    op.create_index("ix_memberships_user", "memberships", ["user_id", "organization_id"])
+    op.create_index("ix_memberships_user", "memberships", ["user_id", "id"])
     op.create_index("ix_memberships_organization", "memberships", ["organization_id", "id"])
     op.create_index("ix_memberships_roles", "memberships", ["roles"], postgresql_using="gin")
     op.create_table(
@@ -147,6 +154,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index("ix_users_email_trigrams", table_name="users")
     names = ", ".join(f"'{name}'" for name in PERMISSIONS)
     op.execute(f"DELETE FROM permissions WHERE name IN ({names})")
     op.drop_column("personal_tokens", "organization_id")
