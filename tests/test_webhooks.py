@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text, update
 
-from app.events import catalog, delivery, destination, dispatch
+from app.events import catalog, delivery, dispatch, sending
 from app.extensions import db
 from app.models import AuditEvent, User
 from app.models.columns import utcnow
@@ -825,7 +825,7 @@ def test_the_connection_goes_to_the_address_that_was_checked() -> None:
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
     try:
-        outcome = destination.post(
+        outcome = sending.post(
             f"http://rebind.test:{first.port}/hook",
             b"{}",
             {},
@@ -848,7 +848,7 @@ def test_a_name_that_also_resolves_to_a_refused_address_is_refused_whole() -> No
             (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port)),
         ]
 
-    outcome = destination.post("https://split.test/hook", b"{}", {}, resolver=split)
+    outcome = sending.post("https://split.test/hook", b"{}", {}, resolver=split)
 
     assert outcome.status_code is None
     assert outcome.error == "Refused: split.test resolves to 10.0.0.7, a private address."
@@ -888,7 +888,7 @@ def test_the_whole_attempt_has_its_time_even_against_a_trickle() -> None:
 
     threading.Thread(target=trickle, daemon=True).start()
     try:
-        outcome = destination.post(
+        outcome = sending.post(
             f"http://127.0.0.1:{port}/",
             b"{}",
             {},
@@ -907,7 +907,7 @@ def test_the_whole_attempt_has_its_time_even_against_a_trickle() -> None:
 def test_at_most_64_kib_of_an_answer_is_read_and_1_kib_kept() -> None:
     with receiving(status=500) as big:
         big.answer_body = b"x" * (1024 * 1024)
-        outcome = destination.post(big.url, b"{}", {}, allowed_origins=[big.origin])
+        outcome = sending.post(big.url, b"{}", {}, allowed_origins=[big.origin])
 
     assert outcome.status_code == 500
     assert outcome.body == b"x" * 1024

@@ -16,13 +16,9 @@ cannot say "admin" of a view anyone may call:
 A permission is granted by roles, which are data (``GET /roles``); ``roles_required`` and
 ``roles_accepted`` remain for rules about a role by name.
 
-Its JSON body parser is stricter than webargs' own: an operation that takes a body refuses a
-request without one (422), instead of reading it as an empty object (a PATCH with no body is a
-mistake, not a no-op), and nesting too deep for Python's parser, or an integer longer than it
-reads (4,300 digits), is malformed JSON (400), not an internal error.
+Its JSON body parser is ``app.api.parsing``'s, stricter than webargs' own.
 """
 
-import json
 import math
 import time
 from functools import wraps
@@ -31,21 +27,19 @@ import flask_praetorian
 import flask_smorest
 from flask import current_app, g
 from limits import parse as parse_limit
-from webargs import core
-from webargs.flaskparser import FlaskParser, abort
 
 from app.access import org_permissions
 from app.access.permissions import SESSION, require
 from app.access.sessions import require_fresh_authentication
 from app.addresses import request_client_key
 from app.api.docs import BEARER_SCHEME
+from app.api.parsing import ArgumentsParser
 from app.errors import ApiError, error_response_doc
 from app.extensions import limiter
 from app.pagination import cursor as cursors
 from app.pagination import walk
 from app.schemas.common import ErrorSchema
 
-BODY_REQUIRED = "A JSON body is required."
 NO_USABLE_BEARER = "No usable token: missing_token, invalid_token, token_expired or token_revoked."
 RETRY_AFTER = {
     "description": "Seconds to wait before trying again.",
@@ -55,22 +49,6 @@ STALE_SESSION = (
     NO_USABLE_BEARER + " Or reauthentication_required: the session's last password check is older"
     " than REAUTH_WINDOW seconds (POST /reauthenticate, then try again)."
 )
-
-
-class ArgumentsParser(FlaskParser):
-    def _raw_load_json(self, req):
-        try:
-            data = super()._raw_load_json(req)
-        except RecursionError:
-            error = json.JSONDecodeError("JSON nested too deeply", "", 0)
-            return self._handle_invalid_json_error(error, req)
-        except ValueError as too_long:
-            # An integer past Python's 4,300-digit limit: unreadable, like malformed JSON.
-            error = json.JSONDecodeError(str(too_long), "", 0)
-            return self._handle_invalid_json_error(error, req)
-        if data is core.missing and not req.get_data(cache=True):
-            abort(422, messages={"json": {"_schema": [BODY_REQUIRED]}})
-        return data
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from app.audit import record_event
-from app.events import destination, signing
+from app.events import sending, signing
 from app.events.catalog import body_of, event_id
 from app.events.dispatch import LEASE
 from app.events.endpoints import disable, origin_of
@@ -105,13 +105,13 @@ def next_attempt(endpoint_id: int, lease: str) -> Attempt | None:
     )
 
 
-def send(attempt: Attempt, at: datetime) -> destination.Outcome:
+def send(attempt: Attempt, at: datetime) -> sending.Outcome:
     """Make the attempt at ``at`` (no transaction is open meanwhile)."""
     if attempt.body is None:
-        return destination.Outcome(None, b"", "The event no longer exists.", 0)
+        return sending.Outcome(None, b"", "The event no longer exists.", 0)
     config = current_app.config
     message_id = event_id(attempt.event_id)
-    return destination.post(
+    return sending.post(
         attempt.url,
         attempt.body.encode(),
         signing.headers(message_id, attempt.body, at, attempt.secrets),
@@ -120,15 +120,15 @@ def send(attempt: Attempt, at: datetime) -> destination.Outcome:
     )
 
 
-def error_text(outcome: destination.Outcome) -> str | None:
+def error_text(outcome: sending.Outcome) -> str | None:
     """What is kept of a failure: why, and the start of the answer (1 KiB in all)."""
     if outcome.error is None:
         return None
     excerpt = outcome.body.decode("utf-8", errors="replace")
-    return (outcome.error + (f": {excerpt}" if excerpt else ""))[: destination.KEPT_AT_MOST]
+    return (outcome.error + (f": {excerpt}" if excerpt else ""))[: sending.KEPT_AT_MOST]
 
 
-def record(attempt: Attempt, at: datetime, outcome: destination.Outcome) -> None:
+def record(attempt: Attempt, at: datetime, outcome: sending.Outcome) -> None:
     """Write what the attempt got; plan the retry, or disable the endpoint."""
     delivery = db.session.get(WebhookDelivery, attempt.delivery_id, with_for_update=True)
     endpoint = db.session.get(WebhookEndpoint, attempt.endpoint_id)

@@ -1,14 +1,15 @@
-"""Where a webhook may be sent, and sending it there: the guard against server-side request
-forgery.
+"""Where a webhook may be sent: the guard against server-side request forgery (the attempt
+itself, ``app.events.sending``).
 
 - **At creation** (``url_problems``): an absolute ``https://`` URL (``http://`` only for an
   origin of ``WEBHOOK_ALLOWED_ORIGINS``), without credentials or fragment, whose host, if it is
   a literal address in any spelling the system's resolver reads (``127.1``, ``2130706433``,
   ``0x7f000001``, ``[::ffff:127.0.0.1]``...), is not in a refused range.
-- **At delivery** (``post``): the host is resolved once; every address it resolves to must be
-  outside the refused ranges, and the connection goes to the address that was checked (a second
-  look-up, which a hostile DNS server could answer differently, is never made), with the URL's
-  host in the ``Host`` header and in TLS's server name. Redirects are not followed, the whole
+- **At delivery** (``vetted_addresses``, for ``app.events.sending.post``): the host is
+  resolved once; every address it resolves to must be outside the refused ranges, and the
+  connection goes to the address that was checked (a second look-up, which a hostile DNS server
+  could answer differently, is never made), with the URL's host in the ``Host`` header and in
+  TLS's server name. Redirects are not followed, the whole
   attempt (look-up, connection, request, answer) has ``WEBHOOK_TIMEOUT`` seconds, and at most
   64 KiB of the answer's body is read.
 
@@ -20,13 +21,8 @@ refuses to start with it) lets exactly those origins be reached over ``http`` an
 addresses; for every other origin the guard holds in every configuration.
 """
 
-import contextlib
-import http.client
 import ipaddress
 import socket
-import ssl
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as LookUpTimeout
 from dataclasses import dataclass
@@ -35,9 +31,6 @@ from urllib.parse import urlsplit
 from app.config.providers import DEFAULT_PORTS, written_origin
 
 MAX_URL_LENGTH = 2048
-READ_AT_MOST = 64 * 1024
-KEPT_AT_MOST = 1024
-USER_AGENT = "Gatehouse-Webhooks/1.0 (Standard Webhooks)"
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # Look-ups run here so that one that hangs cannot hold an attempt past its time.
 _resolvers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
@@ -145,17 +138,6 @@ def url_problems(url: str, allowed_origins) -> list[str]:
     return []
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What one attempt got: the answer's status (None when there was none), the start of its
-    body (at most 1 KiB), why it failed (None when it did not), and how long it took."""
-
-    status_code: int | None
-    body: bytes
-    error: str | None
-    duration_ms: int
-
-
 def _resolve(target: Target, resolver, seconds: float) -> list[Address]:
     """Every address ``target``'s host resolves to, looked up once (within ``seconds``)."""
     literal = literal_address(target.host)
@@ -190,119 +172,3 @@ def vetted_addresses(target: Target, allowed_origins, resolver, seconds: float) 
                 f"{target.host} resolves to {address}, a {refused_range(address)} address."
             )
     return addresses
-
-
-class PinnedHTTPConnection(http.client.HTTPConnection):
-    """An HTTP connection to the address that was checked, whatever the host's name resolves
-    to by now (``Host`` still names the URL's host)."""
-
-    def __init__(self, target: Target, address: Address, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout)
-        self.address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((str(self.address), self.port), self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class PinnedHTTPSConnection(PinnedHTTPConnection):
-    """The same over TLS: the certificate is checked for the URL's host (also the server
-    name sent), the connection made to the checked address."""
-
-    default_port = http.client.HTTPS_PORT
-
-    def __init__(self, target: Target, address: Address, timeout: float) -> None:
-        super().__init__(target, address, timeout)
-        self.tls = ssl.create_default_context()
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock = self.tls.wrap_socket(self.sock, server_hostname=self.host)
-
-
-class Deadline:
-    """The time left of an attempt; past it, the connection is shut (a server trickling its
-    answer a byte at a time never holds an attempt longer)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.ends = time.monotonic() + seconds
-        self.connection: http.client.HTTPConnection | None = None
-        self.expired = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def left(self) -> float:
-        left = self.ends - time.monotonic()
-        if left <= 0:
-            raise TimeoutError
-        return left
-
-    def _expire(self) -> None:
-        self.expired = True
-        sock = self.connection.sock if self.connection is not None else None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
-def post(
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-    *,
-    allowed_origins=(),
-    seconds: float = 10.0,
-    resolver=socket.getaddrinfo,
-) -> Outcome:
-    """POST ``body`` to ``url`` within the guard (see the module); never raises."""
-    started = time.monotonic()
-    deadline = Deadline(seconds)
-
-    def outcome(status=None, read=b"", error=None) -> Outcome:
-        elapsed = int((time.monotonic() - started) * 1000)
-        return Outcome(status, read[:KEPT_AT_MOST], error, elapsed)
-
-    connection = None
-    try:
-        target = target_of(url)
-        addresses = vetted_addresses(target, allowed_origins, resolver, deadline.left())
-        kind = PinnedHTTPSConnection if target.scheme == "https" else PinnedHTTPConnection
-        connection = kind(target, addresses[0], deadline.left())
-        deadline.connection = connection
-        connection.request(
-            "POST",
-            target.path,
-            body=body,
-            headers={
-                **headers,
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-                "Connection": "close",
-            },
-        )
-        connection.sock.settimeout(deadline.left())
-        response = connection.getresponse()
-        try:
-            read = response.read(READ_AT_MOST)
-        finally:
-            response.close()
-        if deadline.expired:
-            raise TimeoutError
-        error = None if 200 <= response.status < 300 else f"HTTP {response.status}"
-        return outcome(response.status, read, error)
-    except Refused as refused:
-        return outcome(error=f"Refused: {refused}")
-    except TimeoutError:
-        return outcome(error=f"No complete answer within {seconds:g} s.")
-    except (OSError, http.client.HTTPException, ssl.SSLError) as failure:
-        if deadline.expired:
-            return outcome(error=f"No complete answer within {seconds:g} s.")
-        return outcome(error=f"{type(failure).__name__}: {failure}"[:KEPT_AT_MOST])
-    finally:
-        deadline.cancel()
-        if connection is not None:
-            connection.close()

@@ -6,7 +6,6 @@ from typing import NamedTuple
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Index,
     LargeBinary,
     ScalarSelect,
     String,
@@ -143,7 +142,7 @@ class User(db.Model):
     @classmethod
     def has_role(cls, role: str) -> ColumnElement[bool]:
         """SQL: the user has ``role`` (served by a GIN index on the split roles)."""
-        return _role_array(cls.roles).contains(array([role]))
+        return role_array(cls.roles).contains(array([role]))
 
     @classmethod
     def taken_fields(
@@ -268,58 +267,6 @@ def split_roles(roles: str | None) -> list[str]:
     return [role for role in (roles or "").split(",") if role]
 
 
-def _role_array(roles) -> ColumnElement:
+def role_array(roles) -> ColumnElement:
+    """SQL: the comma-separated ``roles`` as an array (what the roles index holds)."""
     return func.string_to_array(roles, ",", type_=ARRAY(Text))
-
-
-# The list orders' indexes include what the filters read, so that a page deep in a list,
-# filtered by role or status, is found in the index alone (migration 0006).
-LIST_FILTER_COLUMNS = ["username", "roles", "is_active"]
-Index(
-    "uq_users_username_lower",
-    func.lower(User.username),
-    unique=True,
-    postgresql_include=["user_id", *LIST_FILTER_COLUMNS],
-)
-# An address is unique among the accounts that confirmed it; unconfirmed accounts (with
-# EMAIL_CONFIRMATION) may share one until one of them confirms it (app/registration.py).
-Index(
-    "uq_users_email_lower",
-    func.lower(User.email),
-    unique=True,
-    postgresql_where=User.email_confirmed,
-)
-Index(
-    "ix_users_email_unconfirmed",
-    func.lower(User.email),
-    postgresql_where=~User.email_confirmed,
-)
-Index("ix_users_roles", _role_array(User.roles), postgresql_using="gin")
-Index(
-    "ix_users_created",
-    User.created_datetime,
-    User.user_id,
-    postgresql_include=LIST_FILTER_COLUMNS,
-)
-# The few inactive users (app/api/users.py reads a list of them through it).
-Index("ix_users_inactive", User.user_id, postgresql_where=~User.is_active)
-# ``q`` of 1 or 2 characters, a prefix: text_pattern_ops serves LIKE 'ab%' in any collation.
-Index(
-    "ix_users_username_prefix",
-    func.lower(User.username).label("lowered"),
-    postgresql_ops={"lowered": "text_pattern_ops"},
-)
-# ``q``, the substring filter (pg_trgm).
-Index(
-    "ix_users_username_trigrams",
-    func.lower(User.username).label("lowered"),
-    postgresql_using="gin",
-    postgresql_ops={"lowered": "gin_trgm_ops"},
-)
-# An organization's ``q`` on members also matches e-mail addresses, for its member managers.
-Index(
-    "ix_users_email_trigrams",
-    func.lower(User.email).label("lowered"),
-    postgresql_using="gin",
-    postgresql_ops={"lowered": "gin_trgm_ops"},
-)
