@@ -154,6 +154,28 @@ def test(c, args="", fast=False):
     c.run(f"{sys.executable} -m pytest --cov --cov-report=term-missing {args}", pty=False)
 
 
+@task(
+    help={
+        "modules": "Comma-separated modules under app/ to mutate, all over again, e.g. "
+        "tokens.access,access.bearer (default: all of [tool.mutmut]'s, keeping the results of "
+        "unchanged functions).",
+        "children": "Mutants tested at once (default 2).",
+    }
+)
+def mutate(c, modules="", children=2):
+    """Mutation testing of the security core with mutmut (slow: not part of CI)."""
+    from app.embedded_db import start_embedded_postgres
+
+    # One server for the whole run, on which each test run makes its own database
+    # (tests/conftest.py); it stops when this task ends.
+    server = start_embedded_postgres(os.path.join(ROOT, "build", "mutation-db"))
+    env = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
+    env["TEST_DATABASE_SERVER_URL"] = server.url()
+    names = " ".join(f"'app.{name.strip()}.*'" for name in modules.split(",") if name.strip())
+    c.run(f"mutmut run --max-children {children} {names}", env=env, replace_env=True, pty=False)
+    c.run("mutmut results", pty=False)
+
+
 @task
 def lint(c):
     """Check style and common bugs with ruff, and the layers with import-linter."""
