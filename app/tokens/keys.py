@@ -174,7 +174,7 @@ def add_stored_key(connection, key: PrivateKey, signs_from: datetime) -> Signing
     return stored
 
 
-def rotate(stage_seconds: int, algorithm: str = "EdDSA") -> SigningKey:
+def rotate(stage_seconds: int, algorithm: str) -> SigningKey:
     """Add a database-kept key that is published now and signs ``stage_seconds`` from now."""
     source = current_app.extensions[EXTENSION]
     if not isinstance(source, StoredKeys):
