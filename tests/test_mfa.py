@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.accounts import mfa
 from app.extensions import db
-from app.models import AuditEvent, RecoveryCode, User
+from app.models import AuditEvent, RecoveryCode, User, UserSession
 from app.tokens import tickets
 from tests.support.mail import outbox
 from tests.support.signin import bearer, login
@@ -160,6 +160,26 @@ def test_a_recovery_code_signs_in_once(client, member, enrolled) -> None:
     assert first.get_json()["token_type"] == "Bearer"
     assert again.status_code == 401
     assert again.get_json()["error"] == "invalid_credentials"
+
+
+def test_a_session_records_the_second_factor_that_started_it(app, client, member, enrolled) -> None:
+    _, authenticator, codes = enrolled
+    by_code = client.post(
+        "/login/mfa",
+        json={"mfa_token": login(client, member)["mfa_token"], "code": authenticator.code()},
+    )
+    by_recovery_code = client.post(
+        "/login/mfa",
+        json={"mfa_token": login(client, member)["mfa_token"], "recovery_code": codes[0]},
+    )
+
+    for signed_in in (by_code, by_recovery_code):
+        assert signed_in.status_code == 200
+        assert signed_in.get_json()["token_type"] == "Bearer"
+    with app.app_context():
+        methods = db.session.scalars(select(UserSession.method).order_by(UserSession.id)).all()
+    # (The first session is the one the enrolment was made in.)
+    assert methods == ["password", "totp", "recovery_code"]
 
 
 def test_wrong_codes_count_towards_the_lockout(client, member, enrolled) -> None:
