@@ -187,6 +187,27 @@ def test_rotation_signs_with_the_new_key_and_keeps_the_old_tokens_working(
     assert _me(client, new_token).status_code == 200
 
 
+def test_a_key_another_worker_added_verifies_at_once(app, make_app, client, member) -> None:
+    """A token naming a key this worker has not read makes it read the keys again (at most
+    once a second), not only every RELOAD_SECONDS."""
+    with app.app_context():
+        known_kid = keys.signing_key_now().kid
+        # This worker read its keys two seconds ago (when the test began, in fact).
+        app.extensions[keys.EXTENSION]._loaded_at -= 2
+    other_worker = make_app()
+    with other_worker.app_context():
+        keys.rotate(0, "EdDSA")
+    signed_in = other_worker.test_client().post(
+        "/login", json={"username": member.username, "password": member.password}
+    )
+    token = signed_in.get_json()["access_token"]
+
+    me = _me(client, token)
+
+    assert jwt.get_unverified_header(token)["kid"] != known_kid
+    assert (me.status_code, me.get_json()["username"]) == (200, member.username)
+
+
 def test_a_staged_key_is_published_before_it_signs(app, client, runner, member, token_for) -> None:
     current_kid = jwt.get_unverified_header(token_for(member))["kid"]
 
