@@ -154,6 +154,41 @@ def test(c, args="", fast=False):
     c.run(f"{sys.executable} -m pytest --cov --cov-report=term-missing {args}", pty=False)
 
 
+@task(
+    help={
+        "modules": "Comma-separated modules under app/ whose mutants are all tested again, e.g. "
+        "tokens.access,access.bearer (default: mutmut's own choice, the mutants of new or "
+        "changed functions).",
+        "pending": "Only the mutants no test has killed yet (survivors, and any not run), of "
+        "--modules if given.",
+        "children": "Mutants tested at once (default 2).",
+    }
+)
+def mutate(c, modules="", pending=False, children=2):
+    """Mutation testing of the security core with mutmut (slow: not part of CI)."""
+    from app.embedded_db import start_embedded_postgres
+
+    prefixes = tuple(f"app.{name.strip()}." for name in modules.split(",") if name.strip())
+    if pending:
+        # `mutmut results` lists every mutant not killed, one "    name: status" a line.
+        listed = c.run("mutmut results", hide=True, warn=True).stdout.splitlines()
+        names = [line.split(":")[0].strip() for line in listed if line.startswith("    ")]
+        names = [name for name in names if not prefixes or name.startswith(prefixes)]
+        if not names:
+            print("No mutant is left to test: every one was killed.")
+            return
+    else:
+        names = [f"{prefix}*" for prefix in prefixes]
+    # One server for the whole run, on which each test run makes its own database
+    # (tests/conftest.py); it stops when this task ends.
+    server = start_embedded_postgres(os.path.join(ROOT, "build", "mutation-db"))
+    env = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
+    env["TEST_DATABASE_SERVER_URL"] = server.url()
+    quoted = " ".join(f"'{name}'" for name in names)
+    c.run(f"mutmut run --max-children {children} {quoted}", env=env, replace_env=True, pty=False)
+    c.run("mutmut results", pty=False)
+
+
 @task
 def lint(c):
     """Check style and common bugs with ruff, and the layers with import-linter."""

@@ -7,7 +7,7 @@ Markers (registered in pyproject.toml): ``e2e`` for tests that start real server
 import copy
 import os
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -24,6 +24,7 @@ from app.extensions import db, guard, limiter
 from app.models import User, UserSession
 from app.models.columns import utcnow
 from app.tokens import access, emailed, keys
+from tests.support.database import database_of_this_process
 from tests.support.processes import ROOT, Server, production_env
 
 EMAILED_KINDS = {"reset": emailed.RESET, "registration": emailed.REGISTRATION}
@@ -81,18 +82,31 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
-    """TEST_DATABASE_URL when given (its tables are dropped!), else a throwaway embedded server."""
+    """TEST_DATABASE_URL when given (its tables are dropped!); else a database of this run's own
+    on the server TEST_DATABASE_SERVER_URL names (``invoke mutate`` runs the tests once per
+    mutant, two at a time: a server of their own would take longer than most of those runs);
+    else a throwaway embedded server.
+
+    The URL goes into the environment for the apps the tests build, and out again after the
+    session: mutmut runs pytest several times in one process, and a later run must not find
+    the URL of a database that is gone."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
         return
-    server = start_embedded_postgres(
-        tmp_path_factory.mktemp("postgres") / "data", delete_on_exit=True
-    )
-    url = server.url()
-    os.environ["TEST_DATABASE_URL"] = url
-    yield url
-    server.cleanup()
+    server_url = os.environ.get("TEST_DATABASE_SERVER_URL")
+    with ExitStack() as stack:
+        if server_url:
+            url = stack.enter_context(database_of_this_process(server_url))
+        else:
+            server = start_embedded_postgres(
+                tmp_path_factory.mktemp("postgres") / "data", delete_on_exit=True
+            )
+            stack.callback(server.cleanup)
+            url = server.url()
+        os.environ["TEST_DATABASE_URL"] = url
+        stack.callback(os.environ.pop, "TEST_DATABASE_URL", None)
+        yield url
 
 
 @pytest.fixture(scope="session")

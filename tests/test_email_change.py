@@ -3,6 +3,7 @@ security notices: each finding of the security review pinned."""
 
 import re
 
+import jwt
 import pytest
 from sqlalchemy import select
 
@@ -82,6 +83,8 @@ def test_with_confirmation_the_change_waits_for_the_new_address(
     assert pending.get_json() == {"pending_email": "moved@example.com"}
     assert unchanged == member.email
     assert link.to == ["moved@example.com"]
+    assert link.subject == "Confirm your new e-mail address"
+    assert f"POST {confirming.config['PUBLIC_BASE_URL']}/users/me/email/confirm" in link.body
     assert notice.to == [member.email]
     assert "moved@example.com" in notice.body
     assert_no_secret(notice)
@@ -90,6 +93,7 @@ def test_with_confirmation_the_change_waits_for_the_new_address(
     assert confirmed.get_json()["email_confirmed"] is True
     assert again.status_code == 401
     assert again.get_json()["error"] == "token_revoked"
+    assert again.get_json()["message"] == "The token was used already, or replaced."
 
 
 def test_with_confirmation_a_taken_address_gets_the_same_answer(
@@ -123,9 +127,11 @@ def test_the_two_kinds_of_emailed_token_are_not_interchangeable(
     as_change = client.post("/users/me/email/confirm", json={"token": registration_token})
     as_access = client.get("/users/me", headers={"Authorization": f"Bearer {change_token}"})
 
-    for response in (as_registration, as_change, as_access):
+    for response in (as_registration, as_change):
         assert response.status_code == 401
-        assert response.get_json()["error"] in {"invalid_token", "token_revoked"}
+        assert response.get_json()["error"] == "invalid_token"
+        assert response.get_json()["message"] == "This token is for another purpose."
+    assert (as_access.status_code, as_access.get_json()["error"]) == (401, "invalid_token")
 
 
 def test_with_confirmation_registering_a_taken_address_reveals_nothing(
@@ -247,6 +253,24 @@ def test_an_unconfirmed_registration_does_not_keep_the_address_from_its_owner(
     assert login.status_code == 200
     with confirming.app_context():
         assert db.session.scalar(select(User).where(User.username == "squatter")) is None
+
+
+def test_a_reset_token_lasts_the_reset_lifespan_and_a_confirmation_its_own(
+    confirming, client, member
+) -> None:
+    reset = reset_token(confirming, client, member.email)
+    registered = _register(client, "newcomer", "newcomer@example.com")
+    confirmation = token_in(outbox(confirming)[-1])
+
+    def lifespan(token: str) -> int:
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return claims["exp"] - claims["iat"]
+
+    assert registered.status_code == 202
+    assert lifespan(reset) == confirming.config["PRAETORIAN_RESET_LIFESPAN"]["seconds"] == 1800
+    assert (
+        lifespan(confirmation) == confirming.config["PRAETORIAN_CONFIRMATION_LIFESPAN"]["seconds"]
+    )
 
 
 def test_a_reset_reaches_the_confirmed_owner_not_an_unconfirmed_twin(

@@ -6,7 +6,7 @@ from passlib.hash import argon2 as passlib_argon2
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import LoginFailure, User
+from app.models import LoginFailure, User, UserSession
 from tests.support.signin import bearer, login
 
 
@@ -38,6 +38,15 @@ def test_login_records_the_time_of_the_last_login(app, client, member) -> None:
         assert db.session.get(User, member.id).last_login_at is not None
     me = client.get("/users/me", headers=bearer(login(client, member)["access_token"]))
     assert me.get_json()["last_login_at"].endswith("+00:00")
+
+
+def test_a_password_login_records_its_session_as_signed_in_by_password(app, client, member) -> None:
+    signed_in = client.post("/login", json={"username": "member", "password": member.password})
+
+    assert signed_in.status_code == 200
+    assert signed_in.get_json()["token_type"] == "Bearer"
+    with app.app_context():
+        assert db.session.scalars(select(UserSession.method)).all() == ["password"]
 
 
 @pytest.mark.parametrize(

@@ -4,15 +4,19 @@ encryption of secrets at rest."""
 
 import hashlib
 import re
+from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from app.accounts import mfa
+from app.errors import ApiError
 from app.extensions import db
-from app.models import AuditEvent, RecoveryCode, User
+from app.models import AuditEvent, RecoveryCode, Ticket, User, UserSession
+from app.models.columns import utcnow
 from app.tokens import tickets
+from app.tokens.opaque import digest
 from tests.support.mail import outbox
 from tests.support.signin import bearer, login
 from tests.support.totp import Authenticator, current_step, enrol
@@ -160,6 +164,26 @@ def test_a_recovery_code_signs_in_once(client, member, enrolled) -> None:
     assert first.get_json()["token_type"] == "Bearer"
     assert again.status_code == 401
     assert again.get_json()["error"] == "invalid_credentials"
+
+
+def test_a_session_records_the_second_factor_that_started_it(app, client, member, enrolled) -> None:
+    _, authenticator, codes = enrolled
+    by_code = client.post(
+        "/login/mfa",
+        json={"mfa_token": login(client, member)["mfa_token"], "code": authenticator.code()},
+    )
+    by_recovery_code = client.post(
+        "/login/mfa",
+        json={"mfa_token": login(client, member)["mfa_token"], "recovery_code": codes[0]},
+    )
+
+    for signed_in in (by_code, by_recovery_code):
+        assert signed_in.status_code == 200
+        assert signed_in.get_json()["token_type"] == "Bearer"
+    with app.app_context():
+        methods = db.session.scalars(select(UserSession.method).order_by(UserSession.id)).all()
+    # (The first session is the one the enrolment was made in.)
+    assert methods == ["password", "totp", "recovery_code"]
 
 
 def test_wrong_codes_count_towards_the_lockout(client, member, enrolled) -> None:
@@ -560,3 +584,37 @@ def test_an_mfa_token_issued_before_a_password_change_gives_nothing(
     assert second.status_code == 401
     assert second.get_json()["error"] == "token_revoked"
     assert "access_token" not in second.get_json()
+
+
+def test_a_second_step_ticket_is_used_up_once(app, member) -> None:
+    with app.test_request_context(method="POST"):
+        user = db.session.get(User, member.id)
+        secret = tickets.second_step(user)
+        db.session.commit()
+
+        tickets.use_up(tickets.MFA, secret)
+        with pytest.raises(ApiError) as again:
+            tickets.use_up(tickets.MFA, secret)
+
+    assert (again.value.status, again.value.error) == (401, "invalid_token")
+    assert again.value.message == "The token was used already."
+
+
+def test_pruning_deletes_the_expired_second_step_tickets_only(app, member) -> None:
+    with app.test_request_context(method="POST"):
+        user = db.session.get(User, member.id)
+        expired = tickets.issue(tickets.MFA, 300, user)
+        live = tickets.issue(tickets.MFA, 300, user)
+        db.session.commit()
+        db.session.execute(
+            Ticket.__table__.update()
+            .where(Ticket.digest == digest(expired))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+
+        pruned = tickets.prune()
+
+        assert pruned == 1
+        assert tickets.read(tickets.MFA, expired) is None
+        assert tickets.read(tickets.MFA, live) is not None

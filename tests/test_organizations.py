@@ -541,6 +541,31 @@ def test_an_organization_token_is_refused_once_its_holder_leaves(
     assert other_token.status_code == 200
 
 
+def test_a_personal_token_is_refused_once_its_holder_leaves_its_organization(
+    app, client, owner_headers, org, make_user, auth
+) -> None:
+    """Membership of the token's organization counts, not of any other."""
+    member, headers = joined(app, client, owner_headers, org, make_user("mia"), auth)
+    other = make_org(client, owner_headers, name="Elsewhere")
+    join(app, client, owner_headers, other["id"], member, headers)
+    made = client.post(
+        "/users/me/tokens",
+        json={"name": "ci", "scopes": ["profile"], "organization_id": org["id"]},
+        headers=headers,
+    )
+    token = bearer(made.get_json()["token"])
+
+    before = client.get("/users/me", headers=token)
+    left = client.delete(f"/orgs/{org['id']}/members/{member.id}", headers=headers)
+    after = client.get("/users/me", headers=token)
+
+    assert made.status_code == 201
+    assert (before.status_code, before.get_json()["username"]) == (200, "mia")
+    assert left.status_code == 204
+    assert (after.status_code, after.get_json()["error"]) == (401, "token_revoked")
+    assert after.get_json()["message"] == "The token's organization is gone, or you left it."
+
+
 def test_a_refresh_for_an_organization_of_someone_else_is_404_and_rotates_nothing(
     client, org, make_user
 ) -> None:

