@@ -25,7 +25,7 @@ from app.mail import init_mail
 from app.models import User
 from app.observability import register_observability
 from app.request_hooks import register_request_hooks
-from app.tokens import keys
+from app.tokens import access, keys
 from app.tokens.transport import CSRF_HEADER, bearer_token
 
 
@@ -88,6 +88,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     guard.init_app(app, User, bearer_reader=bearer.authenticate, header_reader=bearer_token)
     keys.init_app(app)
+    access.init_app(app)
     if app.config["CORS_ORIGINS"]:
         CORS(
             app,

@@ -1,10 +1,11 @@
 """What a bearer token proves, asked on every protected request.
 
-An access token is verified by PyJWT (``app.tokens.access``); then its user and the state of
-the session it names are read in one statement, and it is refused if the user is gone (401
-``token_revoked``), the session ended (``token_revoked``) or expired (``token_expired``), the
-session's password changed since the token was minted (its generation moved on:
-``token_revoked``), or the account may not sign in (403 ``account_disabled``). Nothing is
+An access token is verified by PyJWT (``app.tokens.access``; a worker keeps what it verified
+until the token's ``exp``, ``app.tokens.verified``); then its user and the state of the session
+it names are read in one statement, on every request, and it is refused if the user is gone
+(401 ``token_revoked``), the session ended (``token_revoked``) or expired (``token_expired``),
+the session's password changed since the token was minted (its generation moved on:
+``token_revoked``), or the account may not sign in (403 ``account_disabled``). None of this is
 cached: every worker and instance refuses an ended session on the very next request.
 
 A personal access token (``gh_pat_...``, ``app.accounts.personal_tokens``) is read with its user in

@@ -29,7 +29,7 @@ ONE_MEBIBYTE = 1024 * 1024
 ARGON2_MEMORY_COST_KIB = 7 * 1024
 ARGON2_TIME_COST = 5
 ARGON2_PARALLELISM = 1
-FAST_PATHS = ("autocommit_reads", "sql_dump")
+FAST_PATHS = ("autocommit_reads", "sql_dump", "token_cache", "header_kid")
 
 
 class Config:
@@ -81,8 +81,8 @@ class Config:
         }
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
         self.EMBEDDED_DATABASE_DIR = None
-        # The measured fast paths of the data path (bench/README.md), all on; the benchmark's
-        # ablation builds apps with one off (bench/ablation.py).
+        # The measured fast paths (bench/README.md), all on; the benchmark's ablation builds apps
+        # with one off (bench/ablation.py).
         self.FAST_PATHS = set(FAST_PATHS)
 
     def tokens_and_sessions(self) -> None:
@@ -100,6 +100,9 @@ class Config:
         # ... and ends after this long without a refresh.
         self.SESSION_IDLE_LIFESPAN = env_int("SESSION_IDLE_LIFESPAN", 7 * 24 * 3600)
         self.SESSIONS_PER_USER = env_int("SESSIONS_PER_USER", 10)
+        # Access tokens each worker keeps verified (app/tokens/verified.py): the least recently
+        # used goes past this many.
+        self.ACCESS_TOKEN_CACHE_SIZE = env_int("ACCESS_TOKEN_CACHE_SIZE", 2048)
         # Seconds in which a retired refresh token is a client's retry, not a theft.
         self.REFRESH_REUSE_GRACE = env_int("REFRESH_REUSE_GRACE", 10)
         # Seconds after a password check in which a token may use the "fresh" routes.

@@ -232,6 +232,11 @@ def verifying_key(kid: str) -> SigningKey | None:
     return current_ring(kid).find(kid, utcnow())
 
 
+def published_kids() -> tuple[str, ...]:
+    """The ids of the keys published now: the keys a token may be verified with."""
+    return tuple(key.kid for key in current_ring().published(utcnow()))
+
+
 def published_keys() -> dict:
     """The JWK Set: the public halves of every published key."""
     return {"keys": [key.public_jwk() for key in current_ring().published(utcnow())]}
