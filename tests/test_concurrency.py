@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import BucketlistItem, User
+from app.models import BucketlistItem, User, UserSession
 from tests.support.processes import call
 from tests.support.signin import tokens_over_http
 
@@ -85,6 +85,26 @@ def test_parallel_admin_writes_are_all_kept(app, make_user, server) -> None:
     with app.app_context():
         emails = dict(db.session.execute(select(User.user_id, User.email)).all())
     assert all(emails[target.id] == f"new{target.id}@example.com" for target in targets)
+
+
+def test_parallel_logins_of_one_account_keep_to_the_session_cap(app, make_user, server) -> None:
+    """SESSIONS_PER_USER (10 here) holds when 24 logins of one account arrive at once: each
+    waits for the one before it to count the live sessions, so exactly 10 stay live."""
+    user = make_user("traveller", password=PASSWORD)
+    base = server.base_url
+    results = _all([(base, "POST", "/login", {"username": "traveller", "password": PASSWORD})] * 24)
+
+    assert {status for status, _, _ in results} == {200}
+    assert all(body["token_type"] == "Bearer" for _, _, body in results)
+    with app.app_context():
+        live = db.session.scalar(
+            select(func.count())
+            .select_from(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        )
+    assert live == 10
+    answers = [call(base, "GET", "/users/me", token=body["access_token"]) for *_, body in results]
+    assert sorted(status for status, _, _ in answers) == [200] * 10 + [401] * 14
 
 
 def test_parallel_item_creation_loses_nothing(app, make_user, server) -> None:

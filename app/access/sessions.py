@@ -60,16 +60,27 @@ def start_session(user: User, method: str) -> tuple[UserSession, str]:
 
 
 def _end_least_recently_used(user_id: int, now: datetime) -> None:
-    """Make room for one more session within ``SESSIONS_PER_USER``."""
+    """Make room for one more session within ``SESSIONS_PER_USER``: the live sessions past the
+    ``SESSIONS_PER_USER - 1`` most recently used end, in one statement. The caller holds the
+    account's row (``sign_in``), so two sign-ins of one account count one after the other."""
     limit = current_app.config["SESSIONS_PER_USER"]
-    live = db.session.scalars(
-        select(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+    beyond = (
+        select(UserSession.id)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.ended_at.is_(None),
+            UserSession.expires_at > now,
+            UserSession.idle_expires_at > now,
+        )
         .order_by(UserSession.last_used_at.desc(), UserSession.id.desc())
-        .with_for_update()
-    ).all()
-    for session in [session for session in live if not session.is_over(now)][limit - 1 :]:
-        end_session(session, "evicted")
+        .offset(limit - 1)
+    )
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id.in_(beyond.scalar_subquery()))
+        .values(ended_at=now, ended_reason="evicted")
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def rotate(presented: str) -> tuple[User, UserSession, str]:

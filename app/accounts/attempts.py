@@ -26,6 +26,7 @@ from typing import NoReturn
 from flask import current_app
 from sqlalchemy import case, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.addresses import request_client_key
 from app.errors import ApiError
@@ -157,26 +158,37 @@ def count_failure(login_name: str, user: User | None, error: ApiError) -> NoRetu
     raise error
 
 
-def clear_failures(user: User) -> None:
+def clear_failures(user: User, **also) -> None:
     """A success: this address's count for the account's name starts again; the account's
-    counters are cleared (left to the caller's commit).
+    counters are cleared, with ``also`` (more columns of the account's row, such as a login's
+    ``last_login_at``) in the same UPDATE.
 
-    The account's row is locked first, as ``count_failure`` locks it before the address's row:
-    a failure being counted at this moment either finished first (its count is cleared here)
-    or waits for this success and counts after it. (Locked the other way round, the two could
-    each hold the row the other waits for: a deadlock.) The lock is the one an UPDATE of the
-    row takes (FOR NO KEY UPDATE): rows that only refer to the account are not held back."""
-    db.session.execute(
-        select(User.user_id).where(User.user_id == user.user_id).with_for_update(key_share=True)
-    )
+    That UPDATE comes first and locks the account's row (FOR NO KEY UPDATE, the lock of an
+    UPDATE that changes no key: rows that only refer to the account are not held back), as
+    ``count_failure`` locks it before the address's row: a failure being counted at this moment
+    either finished first (its count is cleared here) or waits for this success and counts after
+    it. (Locked the other way round, the two could each hold the row the other waits for: a
+    deadlock.) The lock is held until the caller's commit, so two sign-ins of one account
+    start their sessions one after the other (``app.access.sessions``)."""
+    users = User.__table__
+    changed = bool(also or user.failed_login_count or user.locked_until)
+    values = {
+        "failed_login_count": 0,
+        "locked_until": None,
+        # (updated_at moves only when something did: given as itself, it is not set anew)
+        "updated_at": utcnow() if changed else users.c.updated_at,
+        **also,
+    }
+    db.session.execute(update(users).where(users.c.user_id == user.user_id).values(**values))
+    for name, value in values.items():
+        if name != "updated_at" or changed:
+            set_committed_value(user, name, value)
     failures = LoginFailure.__table__
     db.session.execute(
         failures.delete().where(
             failures.c.login_name == login_name_of(user), failures.c.address == client_address()
         )
     )
-    user.failed_login_count = 0
-    user.locked_until = None
 
 
 def prune_login_failures() -> int:

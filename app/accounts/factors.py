@@ -92,9 +92,10 @@ def check(user: User, *factors: Factor) -> None:
             count_failure(login_name, user, factor.refusal())
 
 
-def passed(user: User) -> None:
-    """Every factor of the step passed: the account's failures from this address are cleared."""
-    clear_failures(user)
+def passed(user: User, **also) -> None:
+    """Every factor of the step passed: the account's failures from this address are cleared
+    (``also``: more columns of the account's row to write with them, ``clear_failures``)."""
+    clear_failures(user, **also)
 
 
 def prove(user: User, *factors: Factor) -> None:

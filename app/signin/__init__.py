@@ -30,8 +30,8 @@ from app.tokens.transport import session_answer
 def sign_in(user: User, method: str, **extra) -> dict:
     """A new session for ``user``, who passed every factor ``method`` needs, and the answer
     with its tokens (and ``extra`` fields)."""
-    factors.passed(user)
-    user.last_login_at = utcnow()
+    # (the account's row is written, and locked, first: see clear_failures)
+    factors.passed(user, last_login_at=utcnow())
     session, refresh_token = start_session(user, method)
     return session_answer(user, session, refresh_token, **extra)
 
