@@ -3,7 +3,7 @@ the benchmark's, not a setting of any deployment): the fast paths named by the e
 ABLATED_FAST_PATH (comma-separated) are off, every other on.
 
     ABLATED_FAST_PATH=sql_dump gunicorn "bench.ablation:create_app()"
-    ABLATED_FAST_PATH=token_cache,header_kid gunicorn "bench.ablation:create_app()"
+    ABLATED_FAST_PATH=token_cache,sql_dump gunicorn "bench.ablation:create_app()"
 """
 
 import os

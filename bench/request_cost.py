@@ -7,6 +7,11 @@ call over ``--calls`` calls, after a warm-up; the database is an embedded Postgr
 unix socket, and the access log goes to /dev/null.
 
     python bench/request_cost.py --calls 2000 --rounds 5
+    python bench/request_cost.py --ablation   # each fast path switched off, in CPU per call
+
+CPU time in one process is steadier than a server's req/s on a shared machine (neighbours take
+cores, not this process's CPU time), so ``--ablation`` here sees changes of a few per cent that
+``bench.py --ablation`` cannot tell from noise; it leaves out PostgreSQL's own CPU.
 """
 
 import argparse
@@ -62,6 +67,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ablation", action="store_true", help="Each fast path off in turn.")
     options = parser.parse_args()
     measure = lambda work: cpu_us(work, options.calls, options.rounds)  # noqa: E731
     with tempfile.TemporaryDirectory(prefix="gatehouse-cost-") as scratch:
@@ -85,6 +91,10 @@ def main() -> int:
             )
             token = answer.get_json()["access_token"]
             bearer = {"Authorization": f"Bearer {token}"}
+            if options.ablation:
+                return print_ablation(
+                    create_app, bearer, options.calls, options.rounds, reference_cost
+                )
             rows = [
                 ("one-round-trip app (SELECT 1)", reference_cost),
                 ("Gatehouse GET /health", measure(wsgi_get(app, "/health", {}))),
@@ -119,6 +129,37 @@ def main() -> int:
     print(f"{'CPU per call, one process':56}{'us':>8}{'x ref':>8}")
     for label, cost in rows:
         print(f"{label:56}{cost:>8.0f}{cost / reference_cost:>8.2f}")
+    return 0
+
+
+def print_ablation(create_app, bearer: dict, calls: int, rounds: int, reference_cost) -> int:
+    """CPU per call of GET /users/me and of the list with every fast path on, then each off
+    (and all on again at the end: the noise floor). The variants take turns within each round
+    and the least of the rounds is kept: time taken from this machine by others only ever adds
+    to a figure."""
+    from app.config import FAST_PATHS
+
+    variants = {"all on": ()} | {f"{name} off": (name,) for name in FAST_PATHS}
+    variants["all on, again"] = ()
+    paths = ("/users/me", "/users?per_page=20")
+    works = {}
+    for label, off in variants.items():
+        app = create_app("production", overrides={"FAST_PATHS": set(FAST_PATHS) - set(off)})
+        works[label] = [wsgi_get(app, path, bearer) for path in paths]
+    costs = {label: [float("inf")] * len(paths) for label in variants}
+    for _ in range(rounds):
+        for label, calls_of_paths in works.items():
+            for index, work in enumerate(calls_of_paths):
+                costs[label][index] = min(costs[label][index], cpu_us(work, calls, 1))
+    print(f"{'CPU per call, one process (least of rounds)':50}{'us':>8}{'x ref':>8}{'change':>8}")
+    print(f"{'one-round-trip app (SELECT 1)':50}{reference_cost:>8.0f}{1:>8.2f}")
+    for index, path in enumerate(paths):
+        for label, cost in costs.items():
+            change = cost[index] / costs["all on"][index] - 1
+            print(
+                f"{f'GET {path}, {label}':50}{cost[index]:>8.0f}"
+                f"{cost[index] / reference_cost:>8.2f}{change * 100:>+7.0f}%"
+            )
     return 0
 
 

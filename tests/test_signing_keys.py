@@ -126,8 +126,8 @@ def test_a_token_signed_by_another_key_under_our_kid_is_refused(client, member, 
     [
         ("not-a-key-of-ours", "The token names no key of ours."),
         (None, "The token names no key of ours."),
-        # (a kid that is not a string names no key either)
-        (17, "The token names no key of ours."),
+        # (PyJWT refuses a header whose kid is not a string.)
+        (17, "The token is not a JWT."),
     ],
 )
 def test_a_token_naming_an_unknown_key_is_refused(client, member, token_for, kid, message) -> None:
