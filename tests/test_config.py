@@ -96,6 +96,7 @@ def test_unknown_app_config_is_refused(monkeypatch) -> None:
     [
         ("JWT_ACCESS_LIFESPAN", "15min", "JWT_ACCESS_LIFESPAN must be an integer, got '15min'"),
         ("ARGON2_TIME_COST", "two", "ARGON2_TIME_COST must be an integer, got 'two'"),
+        ("SESSIONS_PER_USER", "0", "SESSIONS_PER_USER must be at least 1, got 0"),
         (
             "MFA_REQUIRED_ROLES",
             "admin, Root!",

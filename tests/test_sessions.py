@@ -5,12 +5,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from app.extensions import db
 from app.models import AuditEvent, RefreshToken, UserSession
 from app.models.columns import utcnow
 from app.tokens.opaque import digest as hash_token
+from tests.support.database import wait_until_a_statement_waits_for_a_lock
 from tests.support.mail import outbox
 from tests.support.signin import bearer
 from tests.support.signin import login as sign_in
@@ -217,6 +218,52 @@ def test_past_sessions_per_user_a_login_ends_the_least_recently_used(make_app, m
     listed = client.get("/users/me/sessions", headers=bearer(newest["access_token"]))
     assert listed.status_code == 200
     assert listed.get_json()["_meta"]["total_items"] == 2
+
+
+def test_a_login_holds_the_accounts_row_before_it_touches_a_session(app, client, member) -> None:
+    """The session cap counts live sessions only once the login holds the account's row: while
+    another transaction holds that row, a login waits at its UPDATE of the account, holding no
+    lock on sessions, and signs in once the row is free. (So two logins of one account count
+    one after the other: tests/test_concurrency.py.)"""
+    with app.app_context():
+        engine = db.engine
+    holder = engine.connect()
+    holder.execute(
+        text("SELECT user_id FROM users WHERE user_id = :id FOR NO KEY UPDATE"), {"id": member.id}
+    )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        login = pool.submit(
+            client.post, "/login", json={"username": member.username, "password": member.password}
+        )
+        try:
+            wait_until_a_statement_waits_for_a_lock(engine)
+            with engine.connect() as observer:
+                waiting = observer.execute(
+                    text(
+                        "SELECT pid, query FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                ).one()
+                on_sessions = observer.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks"
+                        " WHERE pid = :pid AND relation = 'sessions'::regclass"
+                    ),
+                    {"pid": waiting.pid},
+                ).scalar_one()
+            assert not login.done()
+        finally:
+            # (released whatever happened: the login waits for it)
+            holder.rollback()
+            holder.close()
+        response = login.result(timeout=10)
+
+    assert waiting.query.startswith("UPDATE users SET")
+    assert on_sessions == 0
+    assert response.status_code == 200
+    me = client.get("/users/me", headers=bearer(response.get_json()["access_token"]))
+    assert me.status_code == 200
+    assert me.get_json()["username"] == member.username
 
 
 def test_my_sessions_list_marks_the_current_one(client, member, login) -> None:

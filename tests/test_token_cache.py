@@ -181,11 +181,14 @@ def test_odd_tokens_are_refused_alike_with_the_cache_on_or_off(make_app, member,
     uncached = make_app(FAST_PATHS=ALL_ON - {"token_cache"}).test_client()
     tokens = _odd_tokens(token_for(member))
 
-    answers = {name: _answer(cached, token) for name, token in tokens.items()}
-    plain = {name: _answer(uncached, token) for name, token in tokens.items()}
+    # (each twice: the second answer of the cached app comes from its cache, if anything does)
+    answers = {
+        name: (_answer(cached, token), _answer(cached, token)) for name, token in tokens.items()
+    }
+    plain = {name: (_answer(uncached, token),) * 2 for name, token in tokens.items()}
 
     assert answers == plain
-    assert answers["genuine"] == (200, "member")
+    assert answers["genuine"] == ((200, "member"),) * 2
     assert {answer for name, answer in answers.items() if name != "genuine"} == {
-        (401, "invalid_token")
+        ((401, "invalid_token"),) * 2
     }

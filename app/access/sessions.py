@@ -77,7 +77,8 @@ def _end_least_recently_used(user_id: int, now: datetime) -> None:
     )
     db.session.execute(
         update(UserSession)
-        .where(UserSession.id.in_(beyond.scalar_subquery()))
+        # (ended_at again: a session another request ended meanwhile keeps its reason)
+        .where(UserSession.id.in_(beyond.scalar_subquery()), UserSession.ended_at.is_(None))
         .values(ended_at=now, ended_reason="evicted")
         .execution_options(synchronize_session="fetch")
     )

@@ -100,6 +100,8 @@ class Config:
         # ... and ends after this long without a refresh.
         self.SESSION_IDLE_LIFESPAN = env_int("SESSION_IDLE_LIFESPAN", 7 * 24 * 3600)
         self.SESSIONS_PER_USER = env_int("SESSIONS_PER_USER", 10)
+        if self.SESSIONS_PER_USER < 1:
+            raise ConfigError(f"SESSIONS_PER_USER must be at least 1, got {self.SESSIONS_PER_USER}")
         # Access tokens each worker keeps verified (app/tokens/verified.py): the least recently
         # used goes past this many.
         self.ACCESS_TOKEN_CACHE_SIZE = env_int("ACCESS_TOKEN_CACHE_SIZE", 2048)
