@@ -78,6 +78,14 @@ class RefreshToken(db.Model):
 
 
 Index("ix_sessions_user", UserSession.user_id, UserSession.last_used_at)
+# A user's live sessions, in the order the session cap reads them, without walking the ended
+# ones (an account that signs in often has thousands).
+Index(
+    "ix_sessions_live",
+    UserSession.user_id,
+    UserSession.last_used_at,
+    postgresql_where=text("ended_at IS NULL"),
+)
 Index("ix_refresh_tokens_session", RefreshToken.session_id)
 # At most one live token per session: two refreshes at once never leave two live children.
 Index(

@@ -3,7 +3,7 @@ webhook endpoints and their delivery attempts, how far the trail has been read, 
 permission that manages webhooks.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-07 10:00:00.000000
 
 """
