@@ -60,6 +60,7 @@ def authenticate(token: str) -> dict:
     g.authenticated_token_id = data[claims.TOKEN_ID]
     g.authenticated_at = session.authenticated_at if made_or_after_check(session, data) else None
     g.token_organization_id = organization_id
+    g.authorization_version = version
     held = permissions.of_roles(user.rolenames, version) | {SESSION}
     g.authenticated_role_permissions = held
     g.authenticated_permissions = held
@@ -83,6 +84,7 @@ def authenticate_personal(token: str) -> dict:
     g.authenticated_user = user
     g.authenticated_user_id = user.user_id
     g.authenticated_personal_token_id = held.id
+    g.authorization_version = version
     by_roles = permissions.of_roles(user.rolenames, version)
     usable = permissions.within_scopes(held.scopes) & by_roles
     if held.organization_id is not None:

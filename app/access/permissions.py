@@ -151,6 +151,13 @@ def current_version() -> int:
     return db.session.scalar(select(AuthorizationVersion.version))
 
 
+def request_version() -> int:
+    """The authorization version the request's token statement read (what its own permissions
+    were resolved at), or the version now for a request without one."""
+    version = g.get("authorization_version")
+    return current_version() if version is None else version
+
+
 def of_account(user) -> frozenset[str]:
     """What ``user``'s roles grant now; nothing for an account that may not sign in."""
     if not user.may_sign_in:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ScalarSelect,
     String,
     Text,
+    and_,
     bindparam,
     func,
     or_,
@@ -83,12 +84,17 @@ class User(db.Model):
     def mfa_enabled(self) -> bool:
         return self.mfa_enabled_at is not None
 
-    @property
+    @hybrid_property
     def may_sign_in(self) -> bool:
         """Two separate facts: an admin has not deactivated the account (``is_active``), and
         its e-mail address is confirmed when confirmation is required (``email_confirmed``).
-        Confirming an address never undoes a deactivation."""
+        Confirming an address never undoes a deactivation. (In SQL too: ``User.may_sign_in``.)"""
         return self.is_active and self.email_confirmed
+
+    @may_sign_in.inplace.expression
+    @classmethod
+    def _may_sign_in_expression(cls):
+        return and_(cls.is_active, cls.email_confirmed)
 
     @property
     def rolenames(self) -> list[str]:
