@@ -248,6 +248,8 @@ def statements_per_request(database_url: str, token: str) -> dict[str, int]:
     counts = {}
     with app.app_context():
         engine = db.engine
+    # (a warm worker: its first request also reads what roles grant, once per process)
+    client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
     for label, path in [
         ("GET /users/me", "/users/me"),
         ("GET /users?per_page=20", "/users?per_page=20"),
