@@ -184,6 +184,11 @@ def mutate(c, modules="", pending=False, children=2):
     server = start_embedded_postgres(os.path.join(ROOT, "build", "mutation-db"))
     env = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
     env["TEST_DATABASE_SERVER_URL"] = server.url()
+    # The migrations run once, here, with the code as it is (no mutant): each test run for a
+    # mutant copies this database instead of migrating one of its own.
+    env["TEST_DATABASE_TEMPLATE"] = "mutation_template"
+    build = "from tests.support.database import build_template; build_template()"
+    c.run(f"{sys.executable} -c '{build}'", env=env, replace_env=True)
     quoted = " ".join(f"'{name}'" for name in names)
     c.run(f"mutmut run --max-children {children} {quoted}", env=env, replace_env=True, pty=False)
     c.run("mutmut results", pty=False)

@@ -81,11 +81,21 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+def database_template():
+    """The migrated database ``invoke mutate`` builds once, with the code as it is, on the server
+    TEST_DATABASE_SERVER_URL names (TEST_DATABASE_TEMPLATE): each run of the tests for a mutant
+    starts from a copy of it instead of migrating again. None otherwise."""
+    if os.environ.get("TEST_DATABASE_URL") or not os.environ.get("TEST_DATABASE_SERVER_URL"):
+        return None
+    return os.environ.get("TEST_DATABASE_TEMPLATE") or None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory, database_template):
     """TEST_DATABASE_URL when given (its tables are dropped!); else a database of this run's own
     on the server TEST_DATABASE_SERVER_URL names (``invoke mutate`` runs the tests once per
-    mutant, two at a time: a server of their own would take longer than most of those runs);
-    else a throwaway embedded server.
+    mutant, two at a time: a server of their own would take longer than most of those runs),
+    copied from ``database_template`` when there is one; else a throwaway embedded server.
 
     The URL goes into the environment for the apps the tests build, and out again after the
     session: mutmut runs pytest several times in one process, and a later run must not find
@@ -97,7 +107,7 @@ def database_url(tmp_path_factory):
     server_url = os.environ.get("TEST_DATABASE_SERVER_URL")
     with ExitStack() as stack:
         if server_url:
-            url = stack.enter_context(database_of_this_process(server_url))
+            url = stack.enter_context(database_of_this_process(server_url, database_template))
         else:
             server = start_embedded_postgres(
                 tmp_path_factory.mktemp("postgres") / "data", delete_on_exit=True
@@ -110,11 +120,13 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def migrated_database(database_url):
-    """The schema built by the project's migrations, from nothing."""
+def migrated_database(database_url, database_template):
+    """The schema built by the project's migrations, from nothing (or copied from a template
+    they built: ``database_template``)."""
     app = create_app("testing")
     with app.app_context():
-        init_db(drop=True)
+        if database_template is None:
+            init_db(drop=True)
         MIGRATED_ROWS.update(
             {
                 table: [
