@@ -257,8 +257,10 @@ def bench(
     only="",
     out="",
     peer_hash="configured",
+    at_scale_only=False,
 ):
-    """Benchmark against the one-round-trip app served the same way (wrk; prints the tables)."""
+    """Benchmark against the one-round-trip app served the same way (wrk; prints the tables);
+    --at-scale-only: only the rows at 1,000,000 users and 100,000 organizations."""
     command = f"{sys.executable} bench/bench.py --seconds {seconds}"
     if rounds:
         command += f" --rounds {rounds}"
@@ -268,4 +270,5 @@ def bench(
         command += f" --out {out}" if out else ""
     else:
         command += f" --server {server}{' --ablation' if ablation else ''}"
+        command += " --at-scale-only" if at_scale_only else ""
     c.run(command)

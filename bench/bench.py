@@ -794,6 +794,11 @@ def main() -> int:
         "--without-million", action="store_true", help="Skip the 1,000,000-user rows."
     )
     parser.add_argument(
+        "--at-scale-only",
+        action="store_true",
+        help="Only the 1,000,000-user and organization rows (the seeding takes most of the run).",
+    )
+    parser.add_argument(
         "--peers",
         action="store_true",
         help="Measure against the peers instead (bench/peers/run.py, bench/README.md).",
@@ -812,6 +817,8 @@ def main() -> int:
 
         return peers(peer_arguments(options))
     options.rounds = options.rounds or 2
+    if options.at_scale_only and options.without_million:
+        parser.error("--at-scale-only measures only the rows --without-million skips")
     wrk = ensure_wrk()
     if options.ablation:
         return ablation(options, wrk)
@@ -821,6 +828,8 @@ def main() -> int:
         database, env = bench_database(scratch)
         workers = int(env["WEB_CONCURRENCY"])
         stacks = [Stack(kind, env, scratch, index) for index, kind in enumerate(options.servers)]
+        # The stacks whose throughput is measured (--at-scale-only: none, only the rows at scale).
+        measured = [] if options.at_scale_only else stacks
         login_script = scratch / "login.lua"
         login_script.write_text(LOGIN_SCRIPT)
         refresh_script = scratch / "refresh.lua"
@@ -835,7 +844,7 @@ def main() -> int:
                     for number in range(1, REFRESH_SESSIONS + 1)
                 ]
 
-            for stack in stacks:
+            for stack in measured:
                 # The reference for slow moments: one run of the yardstick before any scenario.
                 reference = stack.servers["reference"].base_url + "/"
                 stack.reference_runs.append(run_wrk(wrk, reference, options.seconds))
@@ -881,7 +890,7 @@ def main() -> int:
                 )
             seed_users(database.url, 99_000, PASSWORD, prefix="more")
             vacuum_analyze(database.url)
-            for stack in stacks:
+            for stack in measured:
                 measure(
                     stack,
                     wrk,
@@ -902,7 +911,7 @@ def main() -> int:
                     wrk, stacks[0].gatehouse.base_url, options, scratch, largest
                 )
         except BaseException:
-            for stack in stacks:  # what was measured before the failure
+            for stack in measured:  # what was measured before the failure
                 with contextlib.suppress(Exception):
                     print_stack(stack, workers)
             raise
@@ -911,7 +920,7 @@ def main() -> int:
                 stack.stop()
             database.cleanup()
 
-    for stack in stacks:
+    for stack in measured:
         print_stack(stack, workers)
     for label, count in statements.items():
         print(f"SQL statements per request, {label}: {count}")

@@ -46,6 +46,14 @@ def _user_count(app) -> int:
         ("POST", "/bucketlists", {"name": LONE_SURROGATE}, "name"),
         ("PATCH", "/users/me", {"email": f"a{LONE_SURROGATE}@example.com"}, "email"),
         ("POST", "/bucketlists", {"name": "ok", NUL: 1}, "_schema"),
+        # (in a nested object: the body's outermost schema walks it, nested keys included)
+        (
+            "POST",
+            "/authz/check",
+            {"checks": [{"permission": "users:read"}, {"permission": NUL}]},
+            "checks",
+        ),
+        ("POST", "/authz/check", {"checks": [{"permission": "users:read", NUL: 1}]}, "checks"),
     ],
 )
 def test_unstorable_characters_are_422_not_500(
@@ -57,6 +65,17 @@ def test_unstorable_characters_are_422_not_500(
     payload = response.get_json()
     assert payload["error"] == "validation_error"
     assert field in payload["details"]
+
+
+def test_a_nested_object_of_many_unknown_fields_gets_one_short_answer(client, admin, auth) -> None:
+    check = {"permission": "users:read"} | {f"k{number}": 1 for number in range(1_000)}
+
+    response = client.post("/authz/check", json={"checks": [check]}, headers=auth(admin))
+
+    assert response.status_code == 422
+    assert response.get_json()["details"] == {
+        "checks": {"0": {"_schema": ["Too many fields: this request takes 4."]}}
+    }
 
 
 @pytest.mark.parametrize("query", ["q=a%00b", "sort=%00"])
