@@ -88,21 +88,16 @@ def rotate(presented: str) -> tuple[User, UserSession, str]:
     """The session ``presented`` refreshes, its user, and the refresh token that replaces it;
     401 for an unknown, retired (after the grace) or expired token, 403 for a disabled account.
     A reuse is committed (the session ends) before the 401."""
-    found = refresh.find(presented)
+    found = refresh.locked_session_of(presented)
     if found is None:
         raise ApiError(401, "invalid_token", "The refresh token is not one of ours.")
-    session = lock_session(found.session_id)
+    session, token_id = found
     now = utcnow()
     if session.ended_at is not None:
         raise ApiError(401, "token_revoked", "The session has ended.")
     if session.is_over(now):
         raise ApiError(401, "token_expired", "The session has expired: sign in again.")
-    token = db.session.get(RefreshToken, found.id, populate_existing=True)
-    live = db.session.scalars(
-        select(RefreshToken).where(
-            RefreshToken.session_id == session.id, RefreshToken.used_at.is_(None)
-        )
-    ).one_or_none()
+    token, live = refresh.presented_and_live(session.id, token_id)
     grace = timedelta(seconds=current_app.config["REFRESH_REUSE_GRACE"])
     if token.renewed:
         raise ApiError(

@@ -2,7 +2,7 @@
 stored, with the session it renews and the token it replaced. How they rotate, and what a
 reuse means, is ``app.access.sessions``."""
 
-from sqlalchemy import Row, select
+from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.models import RefreshToken, UserSession
@@ -18,10 +18,34 @@ def mint(session: UserSession, predecessor_id: int | None = None) -> str:
     return token
 
 
-def find(presented: str) -> Row | None:
-    """The id and session of the refresh token ``presented`` is (retired or not), or None."""
-    return db.session.execute(
-        select(RefreshToken.id, RefreshToken.session_id).where(
-            RefreshToken.token_hash == digest(presented)
-        )
+def locked_session_of(presented: str) -> tuple[UserSession, int] | None:
+    """The session the refresh token ``presented`` (retired or not) renews, its row locked until
+    the transaction ends, and the token's id; None for a token that is not one of ours (or whose
+    session is gone). One statement: the lock is taken on the session's row only (a token's
+    hash and session never change, so what the join read before a wait for the lock holds)."""
+    row = db.session.execute(
+        select(UserSession, RefreshToken.id)
+        .join(RefreshToken, RefreshToken.session_id == UserSession.id)
+        .where(RefreshToken.token_hash == digest(presented))
+        .with_for_update(of=UserSession)
+        .execution_options(populate_existing=True)
     ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def presented_and_live(session_id: int, token_id: int) -> tuple[RefreshToken, RefreshToken | None]:
+    """The refresh token ``token_id`` of the session and the session's live one (None when
+    none is; the presented one when it is live), as they are now: read after the session's
+    lock (``locked_session_of``), in one statement."""
+    tokens = db.session.scalars(
+        select(RefreshToken)
+        .where(
+            RefreshToken.session_id == session_id,
+            or_(RefreshToken.id == token_id, RefreshToken.used_at.is_(None)),
+        )
+        .execution_options(populate_existing=True)
+    ).all()
+    (presented,) = [token for token in tokens if token.id == token_id]
+    # (Never two live: each rotation retires the live one in the transaction that adds the next.)
+    (live,) = [token for token in tokens if token.used_at is None] or [None]
+    return presented, live
