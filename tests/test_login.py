@@ -1,12 +1,17 @@
 """POST /login: credentials in, token out; failures say nothing about which part was wrong."""
 
+from datetime import timedelta
+
 import argon2.low_level
 import pytest
 from passlib.hash import argon2 as passlib_argon2
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import LoginFailure, User, UserSession
+from app.models import LoginFailure, Ticket, User, UserSession
+from app.models.columns import utcnow
+from app.tokens import tickets
+from app.tokens.opaque import digest
 from tests.support.signin import bearer, login
 
 
@@ -234,3 +239,46 @@ def test_a_login_writes_its_bookkeeping(app, client, member, admin, auth) -> Non
     assert [session["current"] for session in sessions.get_json()["items"]] == [True]
     refreshed = client.post("/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert (refreshed.status_code, refreshed.get_json()["token_type"]) == (200, "Bearer")
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "other_kind", "body"),
+    [
+        ("/login/mfa", tickets.MFA, tickets.ENROLMENT, {"code": "123456"}),
+        ("/login/mfa/enroll", tickets.ENROLMENT, tickets.MFA, {}),
+    ],
+)
+def test_a_later_step_of_a_login_with_a_foreign_or_expired_ticket_says_which_and_what_to_do(
+    app, client, member, path, kind, other_kind, body
+) -> None:
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        foreign = tickets.issue(other_kind, 300, user, token_version=user.token_version)
+        late = tickets.issue(kind, 300, user, token_version=user.token_version)
+        db.session.execute(
+            update(Ticket)
+            .where(Ticket.digest == digest(late))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+    field = "mfa_token" if kind == tickets.MFA else "enrollment_token"
+
+    refused = client.post(path, json={field: foreign, **body})
+    expired = client.post(path, json={field: late, **body})
+
+    assert refused.status_code == 401
+    assert without_request_id(refused.get_json()) == {
+        "error": "invalid_token",
+        "message": "The token is not valid here (or used already).",
+        "status": 401,
+    }
+    assert expired.status_code == 401
+    assert without_request_id(expired.get_json()) == {
+        "error": "token_expired",
+        "message": "The token has expired: sign in again.",
+        "status": 401,
+    }
+
+
+def without_request_id(body: dict) -> dict:
+    return {name: value for name, value in body.items() if name != "request_id"}

@@ -11,6 +11,8 @@ METHODS = {"code": "totp", "recovery_code": "recovery_code", "credential": "pass
 
 def with_password(username: str, password: str) -> dict:
     """``/login``: the tokens of a new session, or the ticket of a second step."""
+    # (equivalent mutant: None; the ORM leaves a None out of the INSERT, and the sessions.method
+    # column's default is "password".)
     return after_first_factor(factors.password_login(username, password), "password")
 
 

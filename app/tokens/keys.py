@@ -70,7 +70,7 @@ class KeyRing:
         successors = [key.signs_from for key in self.keys[1:]] + [NEVER]
         return [
             key
-            # (equivalent mutant: strict=False or no strict; both lists have one item per key.)
+            # (equivalent mutant: strict=False, None or left out; both lists have one item per key.)
             for key, successor in zip(self.keys, successors, strict=True)
             # (equivalent mutant: >= differs only for a successor that began signing exactly
             # retire_after ago, to the microsecond.)
