@@ -237,6 +237,27 @@ def test_prune_tokens_deletes_failure_records_that_no_longer_count(app, client, 
     assert sorted(kept) == ["fresh-name", "locked-name"]
 
 
+def test_prune_tokens_deletes_failure_records_whose_lock_has_lapsed(app, client, runner) -> None:
+    assert _fail(client, "lapsed-name", 5) == [401] * 5
+    _fail(client, "fresh-name", 1)
+    with app.app_context():
+        long_ago = utcnow() - timedelta(hours=1)
+        db.session.execute(
+            update(LoginFailure)
+            .where(LoginFailure.login_name == "lapsed-name")
+            .values(last_failed_at=long_ago, locked_until=long_ago + timedelta(minutes=15))
+        )
+        db.session.commit()
+
+    result = runner.invoke(args=["prune-tokens"])
+
+    assert result.exit_code == 0
+    assert "Pruned 1 failed-login record(s) that no longer count." in result.output
+    with app.app_context():
+        kept = db.session.scalars(db.select(LoginFailure.login_name)).all()
+    assert kept == ["fresh-name"]
+
+
 @pytest.mark.parametrize(
     ("path", "body", "setting"),
     [

@@ -13,11 +13,12 @@ from sqlalchemy import select
 from app.accounts import mfa
 from app.errors import ApiError
 from app.extensions import db
-from app.models import AuditEvent, RecoveryCode, Ticket, User, UserSession
+from app.models import AuditEvent, Passkey, RecoveryCode, Ticket, User, UserSession
 from app.models.columns import utcnow
 from app.tokens import tickets
 from app.tokens.opaque import digest
 from tests.support.mail import outbox
+from tests.support.passkey_device import Device
 from tests.support.signin import bearer, login
 from tests.support.totp import Authenticator, current_step, enrol
 
@@ -29,6 +30,29 @@ def actions(app, user_id: int) -> list[str]:
         return db.session.scalars(
             select(AuditEvent.action).where(AuditEvent.target_id == user_id)
         ).all()
+
+
+def audit_trail(app, user_id: int, action: str) -> list[tuple]:
+    """The (actor, changes) of each ``action`` event about the user, oldest first."""
+    with app.app_context():
+        return [
+            tuple(row)
+            for row in db.session.execute(
+                select(AuditEvent.actor_id, AuditEvent.changes)
+                .where(AuditEvent.target_id == user_id, AuditEvent.action == action)
+                .order_by(AuditEvent.id)
+            )
+        ]
+
+
+def turn_on_mfa(client, headers) -> tuple[Authenticator, list[str]]:
+    """MFA turned on through the API: the authenticator app and the recovery codes."""
+    authenticator = enrol(client, headers)
+    confirmed = client.post(
+        "/users/me/mfa/totp/confirm", json={"code": authenticator.code()}, headers=headers
+    )
+    assert confirmed.status_code == 200, confirmed.get_json()
+    return authenticator, confirmed.get_json()["recovery_codes"]
 
 
 @pytest.fixture
@@ -618,3 +642,110 @@ def test_pruning_deletes_the_expired_second_step_tickets_only(app, member) -> No
         assert pruned == 1
         assert tickets.read(tickets.MFA, expired) is None
         assert tickets.read(tickets.MFA, live) is not None
+
+
+def test_another_accounts_recovery_code_is_no_second_factor(
+    client, member, make_user, auth, enrolled
+) -> None:
+    other = make_user("other")
+    _, other_codes = turn_on_mfa(client, auth(other))
+
+    foreign = client.post(
+        "/login/mfa",
+        json={"mfa_token": login(client, member)["mfa_token"], "recovery_code": other_codes[0]},
+    )
+    own = client.post(
+        "/login/mfa",
+        json={"mfa_token": login(client, other)["mfa_token"], "recovery_code": other_codes[0]},
+    )
+
+    assert foreign.status_code == 401
+    assert foreign.get_json()["error"] == "invalid_credentials"
+    # Not spent by the refused attempt: it still signs its own account in.
+    assert own.status_code == 200
+    assert own.get_json()["token_type"] == "Bearer"
+
+
+def test_turning_mfa_off_deletes_that_accounts_recovery_codes_only(
+    app, client, member, make_user, auth, enrolled
+) -> None:
+    headers, authenticator, _ = enrolled
+    other = make_user("other")
+    _, other_codes = turn_on_mfa(client, auth(other))
+
+    turned_off = client.post(
+        "/users/me/mfa/disable", json={"code": authenticator.code()}, headers=headers
+    )
+    with app.app_context():
+        kept = db.session.scalars(select(RecoveryCode.user_id)).all()
+    by_other = client.post(
+        "/login/mfa",
+        json={"mfa_token": login(client, other)["mfa_token"], "recovery_code": other_codes[0]},
+    )
+
+    assert turned_off.status_code == 204
+    assert turned_off.get_data() == b""
+    assert kept == [other.id] * 10
+    assert by_other.status_code == 200
+    assert by_other.get_json()["token_type"] == "Bearer"
+
+
+def test_turning_mfa_off_is_audited_and_told_to_the_holder(app, client, member, enrolled) -> None:
+    headers, authenticator, _ = enrolled
+
+    response = client.post(
+        "/users/me/mfa/disable", json={"code": authenticator.code()}, headers=headers
+    )
+
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert audit_trail(app, member.id, "user.mfa_disabled") == [
+        (member.id, {"mfa_enabled": [True, False]})
+    ]
+    notice = outbox(app)[-1]
+    assert (notice.subject, notice.to) == ("Two-step sign-in is off", [member.email])
+    assert (
+        "Your account no longer asks for a code at sign-in. If this was not you, reset your "
+        "password and contact an administrator." in notice.body
+    )
+
+
+def test_an_admin_mfa_reset_ends_every_session_with_its_reason_audited_and_told(
+    app, client, admin, member, enrolled, auth
+) -> None:
+    headers, _, _ = enrolled
+    options = client.post("/users/me/passkeys/options", headers=headers)
+    added = client.post(
+        "/users/me/passkeys",
+        json={"name": "laptop", "credential": Device().register(options.get_json())},
+        headers=headers,
+    )
+    assert added.status_code == 201, added.get_json()
+    auth(member)  # a second session of the member's
+
+    response = client.delete(f"/users/{member.id}/mfa", headers=auth(admin))
+
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    with app.app_context():
+        ended_reasons = db.session.scalars(
+            select(UserSession.ended_reason).where(UserSession.user_id == member.id)
+        ).all()
+        passkeys_left = db.session.scalars(select(Passkey.id)).all()
+    assert ended_reasons == ["mfa_reset", "mfa_reset"]
+    assert passkeys_left == []
+    assert audit_trail(app, member.id, "passkey.removed") == [
+        (admin.id, {"passkey": ["laptop", None]})
+    ]
+    assert audit_trail(app, member.id, "user.mfa_reset") == [
+        (admin.id, {"mfa_enabled": [True, False]})
+    ]
+    notice = outbox(app)[-1]
+    assert (notice.subject, notice.to) == (
+        "Two-step sign-in was reset by an administrator",
+        [member.email],
+    )
+    assert (
+        "An administrator turned two-step sign-in off for your account and ended its "
+        "sessions. Sign in again, and turn it back on from your profile." in notice.body
+    )

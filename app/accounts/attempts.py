@@ -194,9 +194,12 @@ def clear_failures(user: User, **also) -> None:
 def prune_login_failures() -> int:
     """Delete failure records that no longer count or lock anything; return how many."""
     now = utcnow()
+    # (equivalent mutant: < differs only for a failure exactly LOGIN_LOCKOUT old, to the
+    # microsecond.)
     stale = LoginFailure.last_failed_at <= now - timedelta(
         seconds=current_app.config["LOGIN_LOCKOUT"]
     )
+    # (equivalent mutant: < differs only for a lock that lapses at this very microsecond.)
     unlocked = or_(LoginFailure.locked_until.is_(None), LoginFailure.locked_until <= now)
     result = db.session.execute(LoginFailure.__table__.delete().where(stale, unlocked))
     db.session.commit()

@@ -134,6 +134,8 @@ def accept_recovery_code(user: User, code: str) -> bool:
             RecoveryCode.used_at.is_(None),
         )
         .values(used_at=utcnow())
+        # (equivalent mutant: returning(None); a row of NULL is returned all the same, and
+        # only whether there is one counts.)
         .returning(RecoveryCode.id)
     ).first()
     return used is not None
