@@ -3,8 +3,10 @@ password check to be at most REAUTH_WINDOW seconds old; /reauthenticate renews i
 
 import time
 
+from tests.support.errors import without_request_id
 from tests.support.processes import free_port
 from tests.support.signin import bearer, login
+from tests.support.totp import enrol
 
 CHALLENGE = (
     'Bearer error="insufficient_user_authentication", '
@@ -248,3 +250,47 @@ def test_every_route_the_document_calls_fresh_enforces_it(
             checked += 1
 
     assert checked == 13
+
+
+def test_with_mfa_on_reauthenticating_needs_a_second_factor_and_takes_a_recovery_code_as_code(
+    client, member, auth
+) -> None:
+    headers = auth(member)
+    authenticator = enrol(client, headers)
+    confirmed = client.post(
+        "/users/me/mfa/totp/confirm", json={"code": authenticator.code()}, headers=headers
+    )
+    recovery_code = confirmed.get_json()["recovery_codes"][0]
+
+    without = client.post("/reauthenticate", json={"password": member.password}, headers=headers)
+    with_recovery_code = client.post(
+        "/reauthenticate",
+        json={"password": member.password, "code": recovery_code},
+        headers=headers,
+    )
+    again = client.post(
+        "/reauthenticate",
+        json={"password": member.password, "code": recovery_code},
+        headers=headers,
+    )
+
+    assert confirmed.status_code == 200
+    assert without.status_code == 422
+    assert without_request_id(without.get_json()) == {
+        "error": "validation_error",
+        "message": "The request failed validation.",
+        "status": 422,
+        "details": {
+            "code": ["A second factor is required: a code, or a passkey's answer (credential)."]
+        },
+    }
+    assert with_recovery_code.status_code == 204
+    assert with_recovery_code.get_data() == b""
+    # Used up by the reauthentication it made.
+    assert again.status_code == 401
+    assert without_request_id(again.get_json()) == {
+        "error": "invalid_credentials",
+        "message": "The code is incorrect.",
+        "status": 401,
+        "details": {"code": ["The code is incorrect."]},
+    }

@@ -12,7 +12,9 @@ from app.models import LoginFailure, Ticket, User, UserSession
 from app.models.columns import utcnow
 from app.tokens import tickets
 from app.tokens.opaque import digest
+from tests.support.errors import without_request_id
 from tests.support.signin import bearer, login
+from tests.support.totp import enrol
 
 
 def test_login_returns_a_bearer_token_that_opens_protected_routes(client, member) -> None:
@@ -280,5 +282,51 @@ def test_a_later_step_of_a_login_with_a_foreign_or_expired_ticket_says_which_and
     }
 
 
-def without_request_id(body: dict) -> dict:
-    return {name: value for name, value in body.items() if name != "request_id"}
+@pytest.mark.parametrize(
+    ("path", "kind", "body"),
+    [("/login/mfa", tickets.MFA, {"code": "123456"}), ("/login/mfa/enroll", tickets.ENROLMENT, {})],
+)
+def test_a_later_step_of_a_login_with_a_ticket_from_before_a_password_change_says_revoked(
+    app, client, member, auth, path, kind, body
+) -> None:
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        ticket = tickets.issue(kind, 300, user, token_version=user.token_version)
+        db.session.commit()
+    changed = client.put(
+        "/users/me/password",
+        json={"current_password": member.password, "new_password": "a-brand-new-passphrase"},
+        headers=auth(member),
+    )
+    field = "mfa_token" if kind == tickets.MFA else "enrollment_token"
+
+    refused = client.post(path, json={field: ticket, **body})
+
+    assert changed.status_code == 200
+    assert refused.status_code == 401
+    assert without_request_id(refused.get_json()) == {
+        "error": "token_revoked",
+        "message": "The token was revoked: sign in again.",
+        "status": 401,
+    }
+
+
+def test_a_wrong_recovery_code_at_the_second_step_names_its_field_and_the_code(
+    client, member, auth
+) -> None:
+    authenticator = enrol(client, auth(member))
+    confirmed = client.post(
+        "/users/me/mfa/totp/confirm", json={"code": authenticator.code()}, headers=auth(member)
+    )
+    token = login(client, member)["mfa_token"]
+
+    refused = client.post("/login/mfa", json={"mfa_token": token, "recovery_code": "abcd-efgh"})
+
+    assert confirmed.status_code == 200
+    assert refused.status_code == 401
+    assert without_request_id(refused.get_json()) == {
+        "error": "invalid_credentials",
+        "message": "The code is incorrect.",
+        "status": 401,
+        "details": {"recovery_code": ["The code is incorrect."]},
+    }
