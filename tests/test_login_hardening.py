@@ -48,6 +48,22 @@ def test_five_failures_lock_that_address_out_even_against_the_right_password(
         assert user.locked_until is not None
 
 
+def test_a_locked_out_address_is_told_why_and_when_to_try_again(client, member) -> None:
+    assert _fail(client, "member", 5) == [401] * 5
+
+    response = login_response(client, "member", member.password, address=ATTACKER)
+
+    assert _answer(response) == (
+        429,
+        {
+            "error": "rate_limited",
+            "message": "Too many failed attempts from this address: try again later.",
+            "status": 429,
+        },
+    )
+    assert 890 <= int(response.headers["Retry-After"]) <= 900
+
+
 def test_a_stranger_cannot_lock_the_owner_out(client, member) -> None:
     _fail(client, "member", 12)
 

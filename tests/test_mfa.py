@@ -749,3 +749,46 @@ def test_an_admin_mfa_reset_ends_every_session_with_its_reason_audited_and_told(
         "An administrator turned two-step sign-in off for your account and ended its "
         "sessions. Sign in again, and turn it back on from your profile." in notice.body
     )
+
+
+def test_turning_mfa_on_is_audited_and_told_to_the_holder(app, client, member, auth) -> None:
+    headers = auth(member)
+    authenticator = enrol(client, headers)
+
+    response = client.post(
+        "/users/me/mfa/totp/confirm", json={"code": authenticator.code()}, headers=headers
+    )
+
+    assert response.status_code == 200
+    assert len(response.get_json()["recovery_codes"]) == 10
+    assert audit_trail(app, member.id, "user.mfa_enabled") == [
+        (member.id, {"mfa_enabled": [False, True]})
+    ]
+    notice = outbox(app)[-1]
+    assert (notice.subject, notice.to) == ("Two-step sign-in is on", [member.email])
+    assert (
+        "Your account now asks for a code from your authenticator app at each sign-in. If this "
+        "was not you, reset your password and contact an administrator." in notice.body
+    )
+
+
+def test_a_step_used_by_one_account_is_still_unused_for_another(
+    client, member, make_user, auth, enrolled
+) -> None:
+    _, authenticator, _ = enrolled
+    other = make_user("other")
+    other_authenticator, _ = turn_on_mfa(client, auth(other))
+
+    def second_step(account, app_: Authenticator, step: int):
+        token = login(client, account)["mfa_token"]
+        return client.post("/login/mfa", json={"mfa_token": token, "code": app_.at_step(step)})
+
+    # The next step: later than either enrolment's, and accepted as one step of drift.
+    step = current_step(margin=8) + 1
+    by_member = second_step(member, authenticator, step)
+    by_other = second_step(other, other_authenticator, step)
+
+    assert by_member.status_code == 200
+    assert by_member.get_json()["token_type"] == "Bearer"
+    assert by_other.status_code == 200
+    assert by_other.get_json()["token_type"] == "Bearer"

@@ -85,6 +85,8 @@ def locked_out(until: datetime, now: datetime) -> ApiError:
         429,
         "rate_limited",
         "Too many failed attempts from this address: try again later.",
+        # (equivalent mutant: the header's name in another case; HTTP field names are
+        # case-insensitive (RFC 9110 5.1), and so are werkzeug's Headers.)
         headers={"Retry-After": str(math.ceil((until - now).total_seconds()))},
     )
 

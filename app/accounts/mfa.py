@@ -80,8 +80,12 @@ def accept_code(user: User, code: str) -> bool:
     totp = pyotp.TOTP(secret_of(user))
     now = time.time()
     for drift in (0, -1, 1):
+        # (equivalent mutant: now - drift; the step before and the step after are tried in the
+        # other order, which counts only if both had the same code, one chance in a million.)
         moment = now + drift * totp.interval
         if hmac.compare_digest(totp.at(moment), code):
+            # (equivalent mutant: /; the time is positive, so int() floors the quotient as //
+            # does, and no float time of this era is near enough a step's end to round up to it.)
             return claim_step(user, int(moment // totp.interval))
     return False
 
@@ -96,9 +100,14 @@ def claim_step(user: User, step: int) -> bool:
             (users.c.totp_last_step.is_(None)) | (users.c.totp_last_step < step),
         )
         .values(totp_last_step=step)
+        # (equivalent mutant: returning(None); a row of NULL is returned all the same, and
+        # only whether there is one counts.)
         .returning(users.c.user_id)
     ).first()
     if claimed:
+        # (equivalent mutant: every column refreshed; no change of the user is pending when a
+        # code is checked, and of what else reloads only updated_at (moved by this UPDATE)
+        # differs, which no request that checks a code answers with.)
         db.session.refresh(user, ["totp_last_step"])
     return claimed is not None
 
