@@ -723,3 +723,120 @@ def test_support_staff_see_every_organization_and_are_audited(
     assert shown.get_json()["my_roles"] == []
     assert log.status_code == 200
     assert actions(app, org["id"]).count("org.staff_access") == 2
+
+
+def test_a_staff_visit_is_logged_with_its_visitor_request_and_request_ids(
+    client, owner_headers, org, make_user, auth
+) -> None:
+    staff = make_user("root", roles=("admin",))
+    admin = auth(staff)
+
+    shown = client.get(f"/orgs/{org['id']}", headers={**admin, "X-Request-ID": "ticket-42"})
+    members = client.get(f"/orgs/{org['id']}/members", headers=admin)
+    log = client.get(
+        f"/orgs/{org['id']}/audit-events?action=org.staff_access", headers=owner_headers
+    )
+
+    assert shown.status_code == members.status_code == log.status_code == 200
+    visits = [
+        {key: event[key] for key in ("actor_id", "target_id", "organization_id", "changes")}
+        for event in log.get_json()["items"]
+    ]
+    assert visits == [
+        {
+            "actor_id": staff.id,
+            "target_id": None,
+            "organization_id": org["id"],
+            "changes": {"request": [None, f"GET /orgs/{org['id']}/members"]},
+        },
+        {
+            "actor_id": staff.id,
+            "target_id": None,
+            "organization_id": org["id"],
+            "changes": {"request": [None, f"GET /orgs/{org['id']}"]},
+        },
+    ]
+    unlabelled, labelled = log.get_json()["items"]
+    # Without an X-Request-ID of the client's, the response's id is the server's own.
+    assert unlabelled["request_id"] == unlabelled["server_request_id"]
+    assert unlabelled["server_request_id"] == members.headers["X-Request-ID"]
+    assert labelled["request_id"] == "ticket-42"
+    assert re.fullmatch(r"[0-9a-f]{32}", labelled["server_request_id"])
+    assert labelled["server_request_id"] != unlabelled["server_request_id"]
+
+
+def test_organization_bucketlists_are_changed_with_bucketlists_write_and_hidden_from_outsiders(
+    app, client, owner_headers, org, make_user, auth
+) -> None:
+    _member, member_headers = joined(app, client, owner_headers, org, make_user("mia"), auth)
+    outsider = auth(make_user("oscar"))
+    made = client.post(
+        "/bucketlists",
+        json={"name": "Offsite", "organization_id": org["id"]},
+        headers=owner_headers,
+    )
+    path = f"/bucketlists/{made.get_json()['id']}"
+
+    renamed = client.patch(path, json={"name": "Retreat"}, headers=owner_headers)
+    by_member = client.patch(path, json={"name": "Mine now"}, headers=member_headers)
+    by_outsider = client.get(path, headers=outsider)
+    outsider_writes = client.patch(path, json={"name": "Mine now"}, headers=outsider)
+
+    assert made.status_code == 201
+    assert renamed.status_code == 200
+    assert (renamed.get_json()["name"], renamed.get_json()["organization_id"]) == (
+        "Retreat",
+        org["id"],
+    )
+    assert by_member.status_code == 403
+    assert (by_member.get_json()["error"], by_member.get_json()["details"]) == (
+        "forbidden",
+        {"permissions": ["bucketlists:write"]},
+    )
+    for refused in (by_outsider, outsider_writes):
+        assert refused.status_code == 404
+        assert refused.get_json() == {
+            "error": "not_found",
+            "message": "No bucketlist has that id.",
+            "status": 404,
+            "request_id": refused.headers["X-Request-ID"],
+        }
+    with app.app_context():
+        assert db.session.get(Bucketlist, made.get_json()["id"]).name == "Retreat"
+
+
+def test_a_token_bound_to_an_organization_is_told_to_name_it_for_bucketlists(
+    app, client, owner_headers, org
+) -> None:
+    made = client.post(
+        "/users/me/tokens",
+        json={
+            "name": "ci",
+            "scopes": ["bucketlists:read", "bucketlists:write"],
+            "organization_id": org["id"],
+        },
+        headers=owner_headers,
+    )
+    token = bearer(made.get_json()["token"])
+
+    listed = client.get("/bucketlists", headers=token)
+    created = client.post("/bucketlists", json={"name": "Personal"}, headers=token)
+    in_org = client.post(
+        "/bucketlists", json={"name": "Shared", "organization_id": org["id"]}, headers=token
+    )
+
+    assert made.status_code == 201
+    for refused in (listed, created):
+        assert refused.status_code == 403
+        assert refused.get_json() == {
+            "error": "insufficient_scope",
+            "message": (
+                f"This token reaches its organization only: give organization_id {org['id']}."
+            ),
+            "status": 403,
+            "request_id": refused.headers["X-Request-ID"],
+        }
+    assert in_org.status_code == 201
+    assert in_org.get_json()["organization_id"] == org["id"]
+    with app.app_context():
+        assert db.session.scalars(select(Bucketlist.name)).all() == ["Shared"]

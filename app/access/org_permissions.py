@@ -166,6 +166,7 @@ def record_staff_access(organization_id: int) -> None:
             insert(AuditEvent).values(
                 actor_id=current_user_id(),
                 action="org.staff_access",
+                # (equivalent mutant: target_id left out; the column has no default: NULL too.)
                 target_id=None,
                 organization_id=organization_id,
                 changes={"request": [None, f"{request.method} {request.path}"]},

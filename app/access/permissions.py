@@ -155,6 +155,8 @@ def request_version() -> int:
     """The authorization version the request's token statement read (what its own permissions
     were resolved at), or the version now for a request without one."""
     version = g.get("authorization_version")
+    # (equivalent mutant: "and False"; only /authz/check asks, after app.access.bearer, whose
+    # both paths set the version from the token's statement.)
     return current_version() if version is None else version
 
 
