@@ -132,3 +132,25 @@ def test_without_browser_mode_no_cookie_is_set(client, member) -> None:
     assert response.status_code == 200
     assert "refresh_token" in response.get_json()
     assert response.headers.getlist("Set-Cookie") == []
+
+
+def test_logout_clears_the_cookie_with_the_attributes_it_was_set_with(browser, member) -> None:
+    """Every Set-Cookie of the refresh cookie, its clearing too, is Secure, HttpOnly and
+    SameSite=Strict, on the path it was set for (a scanner flags any that is not)."""
+    access = signed_in(browser, member).get_json()["access_token"]
+
+    response = browser.post("/logout", headers={"Authorization": f"Bearer {access}"} | CSRF)
+
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    cleared = sorted(response.headers.getlist("Set-Cookie"))
+    assert len(cleared) == 2
+    for cookie, path in zip(cleared, ("/logout", "/refresh"), strict=True):
+        assert set(cookie.split("; ")) >= {
+            "gatehouse_refresh=",
+            "Max-Age=0",
+            f"Path={path}",
+            "Secure",
+            "HttpOnly",
+            "SameSite=Strict",
+        }

@@ -17,6 +17,7 @@ from app.models import AuditEvent, Passkey, RecoveryCode, Ticket, User, UserSess
 from app.models.columns import utcnow
 from app.tokens import tickets
 from app.tokens.opaque import digest
+from tests.support.errors import without_request_id
 from tests.support.mail import outbox
 from tests.support.passkey_device import Device
 from tests.support.signin import bearer, login
@@ -566,7 +567,11 @@ def test_confirming_with_nothing_pending_is_409(client, member, auth) -> None:
     me = client.get("/users/me", headers=headers)
 
     assert response.status_code == 409
-    assert response.get_json()["error"] == "conflict"
+    assert without_request_id(response.get_json()) == {
+        "error": "conflict",
+        "message": "Start with POST /users/me/mfa/totp: there is no secret to confirm.",
+        "status": 409,
+    }
     assert (me.status_code, me.get_json()["mfa_enabled"]) == (200, False)
 
 
@@ -792,3 +797,46 @@ def test_a_step_used_by_one_account_is_still_unused_for_another(
     assert by_member.get_json()["token_type"] == "Bearer"
     assert by_other.status_code == 200
     assert by_other.get_json()["token_type"] == "Bearer"
+
+
+WRONG_CODE = {
+    "error": "invalid_credentials",
+    "message": "The code is incorrect.",
+    "status": 401,
+    "details": {"code": ["The code is incorrect."]},
+}
+
+
+def test_a_wrong_code_to_turn_mfa_on_renew_recovery_codes_or_turn_it_off_names_the_code(
+    client, member, auth
+) -> None:
+    headers = auth(member)
+    authenticator = enrol(client, headers)
+
+    turning_on = client.post("/users/me/mfa/totp/confirm", json={"code": "000000"}, headers=headers)
+    turned_on = client.post(
+        "/users/me/mfa/totp/confirm", json={"code": authenticator.code()}, headers=headers
+    )
+    renewing = client.post("/users/me/mfa/recovery-codes", json={"code": "000000"}, headers=headers)
+    turning_off = client.post("/users/me/mfa/disable", json={"code": "000000"}, headers=headers)
+
+    assert turned_on.status_code == 200
+    for refused in (turning_on, renewing, turning_off):
+        assert refused.status_code == 401
+        assert without_request_id(refused.get_json()) == WRONG_CODE
+
+
+def test_new_recovery_codes_need_a_code_from_the_app_not_a_recovery_code(
+    client, member, enrolled
+) -> None:
+    headers, _, codes = enrolled
+
+    refused = client.post("/users/me/mfa/recovery-codes", json={"code": codes[0]}, headers=headers)
+    token = login(client, member)["mfa_token"]
+    unspent = client.post("/login/mfa", json={"mfa_token": token, "recovery_code": codes[0]})
+
+    assert refused.status_code == 401
+    assert without_request_id(refused.get_json()) == WRONG_CODE
+    # Neither spent nor retired by the refusal: it still signs in.
+    assert unspent.status_code == 200
+    assert unspent.get_json()["token_type"] == "Bearer"

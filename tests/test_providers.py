@@ -6,13 +6,16 @@ against a real one in test_oidc.py."""
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Identity, Ticket, User
+from app.models import Identity, Ticket, User, UserSession
 from app.models.columns import utcnow
 from app.tokens import tickets, transport
+from app.tokens.opaque import digest, new_secret
+from tests.support.errors import without_request_id
 from tests.support.processes import free_port
+from tests.support.signin import bearer
 
 CLIENT_PAGE = "https://client.example/signed-in"
 
@@ -162,3 +165,85 @@ def test_a_provider_sign_in_is_bound_to_its_browser_by_a_cookie_of_its_own(app) 
     assert "gatehouse_sign_in=binding-secret" in attributes
     assert {"Max-Age=600", "Path=/login/oidc", "Secure", "HttpOnly", "SameSite=Lax"} <= attributes
     assert (presented, none_presented) == ("binding-secret", None)
+
+
+BINDING = "binding-secret"
+UNKNOWN_CODE = {
+    "error": "invalid_token",
+    "message": "The code is unknown, expired or used.",
+    "status": 401,
+}
+
+
+def _exchange_code(app, client, account) -> str:
+    """The code a provider sign-in of ``account`` sent its client back with, bound to the
+    browser ``client`` is (it holds the sign-in's cookie)."""
+    client.set_cookie(transport.SIGN_IN_COOKIE_NAME, BINDING, path=transport.SIGN_IN_COOKIE_PATH)
+    with app.app_context():
+        code = tickets.exchange_code(db.session.get(User, account.id), digest(BINDING))
+        db.session.commit()
+    return code
+
+
+def test_an_exchange_code_signs_its_account_in_from_the_browser_that_started_it(
+    app, client, member
+) -> None:
+    code = _exchange_code(app, client, member)
+
+    response = client.post("/login/oidc/exchange", json={"code": code})
+    me = client.get("/users/me", headers=bearer(response.get_json()["access_token"]))
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["token_type"] == "Bearer"
+    assert response.get_json()["refresh_token"]
+    assert (me.status_code, me.get_json()["username"]) == (200, "member")
+    with app.app_context():
+        assert db.session.scalars(select(UserSession.method)).all() == ["oidc"]
+        assert db.session.scalars(select(Ticket)).all() == []
+
+
+def test_an_unknown_exchange_code_is_refused_and_uses_up_no_other(app, client, member) -> None:
+    code = _exchange_code(app, client, member)
+
+    refused = client.post("/login/oidc/exchange", json={"code": new_secret()})
+    real = client.post("/login/oidc/exchange", json={"code": code})
+
+    assert refused.status_code == 401
+    assert without_request_id(refused.get_json()) == UNKNOWN_CODE
+    assert real.status_code == 200, real.get_json()
+    assert real.get_json()["token_type"] == "Bearer"
+
+
+def test_an_expired_exchange_code_is_refused(app, client, member) -> None:
+    code = _exchange_code(app, client, member)
+    with app.app_context():
+        db.session.execute(
+            update(Ticket)
+            .where(Ticket.digest == digest(code))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+
+    response = client.post("/login/oidc/exchange", json={"code": code})
+
+    assert response.status_code == 401
+    assert without_request_id(response.get_json()) == UNKNOWN_CODE
+    with app.app_context():
+        assert db.session.scalars(select(UserSession)).all() == []
+
+
+def test_a_ticket_of_another_kind_is_no_exchange_code_and_is_not_used_up(
+    app, client, member
+) -> None:
+    """An ``mfa_token`` presented as an exchange code: refused as unknown, and still good for
+    the second step it was issued for."""
+    with app.app_context():
+        mfa_token = tickets.second_step(db.session.get(User, member.id))
+        db.session.commit()
+
+    response = client.post("/login/oidc/exchange", json={"code": mfa_token})
+
+    assert response.status_code == 401
+    assert without_request_id(response.get_json()) == UNKNOWN_CODE
+    with app.app_context():
+        assert tickets.read(tickets.MFA, mfa_token) is not None

@@ -104,4 +104,6 @@ def read(token: str, kind: AccessType, email_change: bool = False) -> tuple[User
 
 def void_emailed_tokens(user: User) -> None:
     """Refuse every reset and confirmation token sent to ``user`` so far."""
+    # (equivalent mutant: - 1 or + 2; the version never comes back to a value it had, so every
+    # token minted before refuses all the same: only equality with a token's ``tv`` counts.)
     user.token_version = User.token_version + 1

@@ -99,12 +99,17 @@ def redeem(kind: str, secret: str, user: User | None = None) -> Ticket | None:
     that does not verify, an account that may not sign in) rolls back its own writes but cannot
     give the ticket back to be tried again. Callers redeem first, before they write anything."""
     statement = delete(Ticket).where(
-        Ticket.digest == digest(secret), Ticket.kind == kind, Ticket.expires_at > utcnow()
+        Ticket.digest == digest(secret),
+        Ticket.kind == kind,
+        # (equivalent mutant: >=; differs only for a ticket that expires at this very microsecond.)
+        Ticket.expires_at > utcnow(),
     )
     if user is not None:
         statement = statement.where(Ticket.user_id == user.user_id)
     row = db.session.execute(statement.returning(Ticket.user_id, Ticket.data)).first()
     db.session.commit()
+    # (equivalent mutant: kind=None, or left out; no caller reads the kind of the ticket it
+    # redeemed, it asked for that kind.)
     return None if row is None else Ticket(kind=kind, user_id=row.user_id, data=row.data)
 
 
