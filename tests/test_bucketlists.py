@@ -3,8 +3,11 @@
 import pytest
 from sqlalchemy import func, select, text
 
+from app.access.ownership import owned
+from app.api.blueprint import Blueprint
 from app.extensions import db
 from app.models import Bucketlist, BucketlistItem
+from tests.support.errors import without_request_id
 
 
 @pytest.fixture
@@ -321,3 +324,38 @@ def test_lists_cost_the_same_statements_whatever_the_page_size(
         counts.append(len(statements))
 
     assert counts[0] == counts[1]
+
+
+def test_a_new_view_under_owned_gets_the_owners_bucketlist_and_hides_it_from_others(
+    make_app, owner, owned_list, make_user, auth
+) -> None:
+    """``@owned`` as a new resource uses it (its own app: a route added to the shared one would
+    outlive the test): the view is given the object; anyone else reads the 404 of its model."""
+    blp = Blueprint("owned_probe", __name__, url_prefix="/owned-probe")
+
+    @blp.route("/<int:bucketlist_id>")
+    @blp.auth_required("bucketlists:read")
+    @owned(Bucketlist, "bucketlist_id", "bucketlist")
+    @blp.response(200)
+    def probe(bucketlist):
+        """The bucketlist's name."""
+        return {"name": bucketlist.name, "owner_id": bucketlist.owner_id}
+
+    app = make_app()
+    app.register_blueprint(blp)
+    client = app.test_client()
+    list_id, _item_id = owned_list
+
+    by_owner = client.get(f"/owned-probe/{list_id}", headers=auth(owner))
+    by_other = client.get(f"/owned-probe/{list_id}", headers=auth(make_user("other")))
+    missing = client.get("/owned-probe/999999", headers=auth(owner))
+
+    assert by_owner.status_code == 200
+    assert by_owner.get_json() == {"name": "Travel", "owner_id": owner.id}
+    for refused in (by_other, missing):
+        assert refused.status_code == 404
+        assert without_request_id(refused.get_json()) == {
+            "error": "not_found",
+            "message": "No bucketlist has that id.",
+            "status": 404,
+        }

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.models import AuditEvent, Bucketlist, Invitation, Membership, Organization
 from app.models.columns import utcnow
+from tests.support.errors import without_request_id
 from tests.support.mail import outbox
 from tests.support.signin import bearer
 
@@ -840,3 +841,144 @@ def test_a_token_bound_to_an_organization_is_told_to_name_it_for_bucketlists(
     assert in_org.get_json()["organization_id"] == org["id"]
     with app.app_context():
         assert db.session.scalars(select(Bucketlist.name)).all() == ["Shared"]
+
+
+def test_an_organization_nobody_may_see_answers_one_404_whoever_asks(
+    client, owner_headers, org, make_user, auth
+) -> None:
+    """An outsider, a missing id and a token bound to another organization read the same
+    answer: nothing tells an organization that exists from one that does not."""
+    outsider = auth(make_user("oscar"))
+    other = make_org(client, owner_headers, name="Elsewhere")
+    made = client.post(
+        "/users/me/tokens",
+        json={"name": "ci", "scopes": ["bucketlists:read"], "organization_id": other["id"]},
+        headers=owner_headers,
+    )
+    bound_elsewhere = bearer(made.get_json()["token"])
+
+    hidden = client.get(f"/orgs/{org['id']}", headers=outsider)
+    nowhere = client.get("/orgs/999999", headers=outsider)
+    other_organization = client.get(f"/orgs/{org['id']}/bucketlists", headers=bound_elsewhere)
+
+    assert made.status_code == 201
+    for refused in (hidden, nowhere, other_organization):
+        assert refused.status_code == 404
+        assert without_request_id(refused.get_json()) == {
+            "error": "not_found",
+            "message": "No organization of yours has that id.",
+            "status": 404,
+        }
+
+
+def test_a_role_a_pending_invitation_offers_is_not_deleted(
+    app, client, owner_headers, org, make_user
+) -> None:
+    """Else the invitation would keep a name the organization no longer has, and a role made
+    later under that name would grant itself to whoever accepts."""
+    base = f"/orgs/{org['id']}/roles"
+    made = client.post(
+        base,
+        json={"name": "auditor", "description": "Reads the log.", "permissions": ["audit:read"]},
+        headers=owner_headers,
+    )
+    invited = invite(client, owner_headers, org["id"], make_user("ivy").email, ["auditor"])
+
+    refused = client.delete(f"{base}/auditor", headers=owner_headers)
+    revoked = client.delete(
+        f"/orgs/{org['id']}/invitations/{invited.get_json()['id']}", headers=owner_headers
+    )
+    deleted = client.delete(f"{base}/auditor", headers=owner_headers)
+
+    assert (made.status_code, invited.status_code) == (201, 201)
+    assert refused.status_code == 409
+    assert without_request_id(refused.get_json()) == {
+        "error": "conflict",
+        "message": "Pending invitations offer this role: revoke them first.",
+        "status": 409,
+    }
+    assert (revoked.status_code, deleted.status_code) == (204, 204)
+    assert client.get(f"{base}/auditor", headers=owner_headers).status_code == 404
+
+
+def test_a_renamed_role_is_renamed_in_pending_invitations(
+    app, client, owner_headers, org, make_user, auth
+) -> None:
+    invitee = make_user("ivy")
+    headers = auth(invitee)
+    base = f"/orgs/{org['id']}/roles"
+    client.post(
+        base,
+        json={"name": "auditor", "description": "Reads the log.", "permissions": ["audit:read"]},
+        headers=owner_headers,
+    )
+    assert invite(client, owner_headers, org["id"], invitee.email, ["auditor"]).status_code == 201
+
+    renamed = client.patch(f"{base}/auditor", json={"name": "reviewer"}, headers=owner_headers)
+    pending = client.get(f"/orgs/{org['id']}/invitations", headers=owner_headers)
+    accepted = client.post(
+        "/invitations/accept", json={"token": mailed_token(app)}, headers=headers
+    )
+    log = client.get(f"/orgs/{org['id']}/audit-events", headers=headers)
+
+    assert (renamed.status_code, renamed.get_json()["name"]) == (200, "reviewer")
+    assert pending.status_code == 200
+    assert [item["roles"] for item in pending.get_json()["items"]] == [["reviewer"]]
+    assert (accepted.status_code, accepted.get_json()["roles"]) == (200, ["reviewer"])
+    # (audit:read, which the renamed role grants)
+    assert log.status_code == 200
+    assert {item["action"] for item in log.get_json()["items"]} >= {
+        "role.updated",
+        "invitation.accepted",
+    }
+
+
+def test_a_role_name_the_organization_no_longer_has_grants_nothing(
+    app, client, owner_headers, org, make_user, auth
+) -> None:
+    """A member may still hold one (a role deleted while an invitation naming it was being
+    accepted): it grants nothing, and breaks nothing."""
+    member, headers = joined(app, client, owner_headers, org, make_user("ivy"), auth)
+    with app.app_context():
+        db.session.execute(
+            update(Membership).where(Membership.user_id == member.id).values(roles=["auditor"])
+        )
+        db.session.commit()
+
+    shown = client.get(f"/orgs/{org['id']}", headers=headers)
+    log = client.get(f"/orgs/{org['id']}/audit-events", headers=headers)
+    mine = client.get("/users/me/permissions", headers=headers)
+
+    assert (shown.status_code, shown.get_json()["my_roles"]) == (200, ["auditor"])
+    assert log.status_code == 403
+    assert without_request_id(log.get_json()) == {
+        "error": "forbidden",
+        "message": "This needs the permission audit:read.",
+        "status": 403,
+        "details": {"permissions": ["audit:read"]},
+    }
+    assert mine.status_code == 200
+    assert mine.get_json()["organizations"] == [
+        {"id": org["id"], "slug": "acme-corp", "roles": ["auditor"], "permissions": []}
+    ]
+
+
+def test_an_owners_permissions_in_the_organization_read_no_role(
+    app, client, owner_headers, org, make_user, auth, counted_statements
+) -> None:
+    """``owner`` grants everything whatever the organization's roles say: an owner's request
+    reads none of them; a member's reads those it holds, in one statement."""
+    _member, member_headers = joined(app, client, owner_headers, org, make_user("mia"), auth)
+    path = f"/orgs/{org['id']}"
+    # (The first request after a change of roles reloads what platform roles grant.)
+    assert client.get(path, headers=owner_headers).status_code == 200
+
+    with counted_statements() as by_owner:
+        as_owner = client.get(path, headers=owner_headers)
+    with counted_statements() as by_member:
+        as_member = client.get(path, headers=member_headers)
+
+    assert (as_owner.status_code, as_owner.get_json()["my_roles"]) == (200, ["owner"])
+    assert (as_member.status_code, as_member.get_json()["my_roles"]) == (200, ["member"])
+    assert [statement for statement in by_owner if "FROM roles" in statement] == []
+    assert len([statement for statement in by_member if "FROM roles" in statement]) == 1

@@ -75,6 +75,29 @@ def test_a_permission_declared_but_not_migrated_stops_the_start(app) -> None:
     assert "declared in code but not in the database: reports:read" in str(refused.value)
 
 
+def test_a_permission_declared_again_alike_is_the_same_and_differently_is_refused() -> None:
+    """Two modules may declare the permission they both guard with: the same name, description
+    and ``within``. Anything else is a mistake, refused as the second module is imported."""
+    before = dict(permissions.CATALOG)
+    declared = before["users:inspect"]
+
+    again = permissions.declare(declared.name, declared.description, within=declared.within)
+    with pytest.raises(RuntimeError) as reworded:
+        permissions.declare("users:inspect", "See every account.", within="users:read")
+    with pytest.raises(RuntimeError) as within_dropped:
+        permissions.declare(declared.name, declared.description)
+
+    assert again == "users:inspect"
+    message = "The permission users:inspect is declared twice, differently."
+    assert str(reworded.value) == str(within_dropped.value) == message
+    assert before == permissions.CATALOG
+    assert permissions.CATALOG["users:inspect"] == permissions.Permission(
+        "users:inspect",
+        "See every account's details: the admin view of users, their sessions and personal tokens.",
+        within="users:read",
+    )
+
+
 def test_a_permission_migrated_but_declared_nowhere_stops_the_start(app) -> None:
     with app.app_context():
         db.session.add(StoredPermission(name="ghost:haunt", description="Nothing."))

@@ -96,7 +96,9 @@ def of_roles(organization_id: int, role_names) -> frozenset[str]:
         stored: dict[str, set[str]] = {}
         for name, permission in db.session.execute(
             select(Role.name, RolePermission.permission)
+            # (equivalent mutant: no ON clause; SQLAlchemy infers it from role_id, the only link.)
             .outerjoin(RolePermission, RolePermission.role_id == Role.id)
+            # (equivalent mutant: no name filter; the other roles are read, then never asked.)
             .where(Role.organization_id == organization_id, Role.name.in_(names))
         ):
             stored.setdefault(name, set()).update({permission} - {None})

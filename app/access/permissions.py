@@ -164,6 +164,8 @@ def of_account(user) -> frozenset[str]:
     """What ``user``'s roles grant now; nothing for an account that may not sign in."""
     if not user.may_sign_in:
         return frozenset()
+    # (equivalent mutant: version None; only the request's own account is asked, after
+    # app.access.bearer loaded the grants of a version, so None differs and they are reloaded.)
     return of_roles(user.rolenames, current_version())
 
 

@@ -7,9 +7,10 @@ taken, and ``owner``'s permissions cannot be changed (409). An organization may 
 row of the organization, which from then on is what the name grants there.
 
 An organization has at most ``MAX_CUSTOM`` roles of its own (the next: 409 naming the limit),
-named like platform roles and unique within it; one still held by a member is not deleted
-(409). Nobody makes, changes or deletes a role granting a permission they
-do not hold in the organization (403 naming it). Each change moves the organization's version on
+named like platform roles and unique within it; one still held by a member, or offered by a
+pending invitation, is not deleted (409), and a renamed one is renamed in both. Nobody makes,
+changes or deletes a role granting a permission they do not hold in the organization (403
+naming it). Each change moves the organization's version on
 and is audited in its log (``role.created``, ``role.updated``, ``role.deleted``).
 """
 
@@ -26,7 +27,8 @@ from app.access.org_permissions import (
 from app.audit import record_event
 from app.errors import ApiError
 from app.extensions import db
-from app.models import Membership, Role
+from app.models import Invitation, Membership, Role
+from app.models.columns import utcnow
 from app.orgs.organizations import touch
 
 MAX_CUSTOM = 50
@@ -145,16 +147,18 @@ def change(access: OrgAccess, role, changes: dict) -> Role:
     role = stored(organization_id, role)
     if "name" in changes and changes["name"] != role.name:
         refuse_taken(organization_id, changes["name"])
-        held = db.session.scalars(
-            select(Membership).where(
-                Membership.organization_id == organization_id,
-                Membership.roles.contains([role.name]),
-            )
-        ).all()
-        for membership in held:
-            membership.roles = sorted(
-                {changes["name"] if name == role.name else name for name in membership.roles}
-            )
+        # Members hold the new name, and pending invitations offer it: none keeps a name the
+        # organization no longer has (a role made later under it would grant itself to them).
+        for model in (Membership, Invitation):
+            holders = db.session.scalars(
+                select(model).where(
+                    model.organization_id == organization_id, model.roles.contains([role.name])
+                )
+            ).all()
+            for holder in holders:
+                holder.roles = sorted(
+                    {changes["name"] if name == role.name else name for name in holder.roles}
+                )
         role.name = changes["name"]
     role.describe_and_grant(changes)
     db.session.flush()
@@ -181,6 +185,14 @@ def delete(access: OrgAccess, role) -> None:
         )
     ):
         raise ApiError(409, "conflict", "Members still have this role: take it from them first.")
+    if db.session.scalar(
+        select(Invitation.id).where(
+            Invitation.organization_id == role.organization_id,
+            Invitation.roles.contains([role.name]),
+            Invitation.expires_at > utcnow(),
+        )
+    ):
+        raise ApiError(409, "conflict", "Pending invitations offer this role: revoke them first.")
     touch(role.organization_id)
     record_event(
         "role.deleted",
