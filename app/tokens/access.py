@@ -98,6 +98,8 @@ def verify(token: str, config) -> dict:
     except jwt.ExpiredSignatureError as error:
         raise ApiError(401, "token_expired") from error
     except jwt.InvalidTokenError as error:
+        # (equivalent mutant: invalid(None); the envelope's message for invalid_token is this
+        # same sentence, app.errors.MESSAGES.)
         raise invalid("The token is invalid.") from error
 
 

