@@ -164,9 +164,15 @@ def test(c, args="", fast=False):
         "children": "Mutants tested at once (default 2).",
     }
 )
-def mutate(c, modules="", pending=False, children=2):
-    """Mutation testing of the security core with mutmut (slow: not part of CI)."""
+def mutate(c, modules="", pending=False, fresh=False, children=2):
+    """Mutation testing of the security core with mutmut (slow: not part of CI). --fresh
+    starts over: mutmut maps each function to the tests that reach it once, and adds only new
+    tests to that map later, so a function that new code calls from more tests keeps its old,
+    shorter list until then."""
     from app.embedded_db import start_embedded_postgres
+
+    if fresh:
+        shutil.rmtree(os.path.join(ROOT, "mutants"), ignore_errors=True)
 
     prefixes = tuple(f"app.{name.strip()}." for name in modules.split(",") if name.strip())
     if pending:
