@@ -13,10 +13,16 @@ from app.extensions import db
 from app.models import LoginFailure, User
 from app.models.columns import utcnow
 from tests.support.database import wait_until_a_statement_waits_for_a_lock
+from tests.support.mail import outbox
 from tests.support.signin import login_response
 
 ATTACKER = "203.0.113.66"
 OWNER = "198.51.100.7"
+REFUSED = {
+    "error": "invalid_credentials",
+    "message": "The username or password is incorrect.",
+    "status": 401,
+}
 
 
 def _fail(client, username: str, times: int, address: str = ATTACKER) -> list[int]:
@@ -152,6 +158,98 @@ def test_the_lock_lapses_and_the_count_starts_afresh(app, client, member) -> Non
         user = db.session.get(User, member.id)
         assert (user.failed_login_count, user.locked_until) == (0, None)
         assert user.last_login_at is not None
+
+
+def test_a_count_gone_stale_starts_again_at_one(app, client, member) -> None:
+    """Failures older than LOGIN_LOCKOUT no longer count: the next one from the address is its
+    first again (the account's own count goes on), and four more do not reach the limit."""
+    assert _fail(client, "member", 4) == [401] * 4
+    with app.app_context():
+        gone_stale = utcnow() - timedelta(seconds=app.config["LOGIN_LOCKOUT"] + 1)
+        db.session.execute(update(LoginFailure).values(last_failed_at=gone_stale))
+        db.session.commit()
+
+    assert _fail(client, "member", 1) == [401]
+    with app.app_context():
+        row = db.session.scalars(select(LoginFailure)).one()
+        assert (row.failures, row.locked_until) == (1, None)
+        assert row.last_failed_at > gone_stale
+        assert db.session.get(User, member.id).failed_login_count == 5
+    assert _fail(client, "member", 3) == [401] * 3
+    response = login_response(client, "member", member.password, address=ATTACKER)
+
+    assert response.status_code == 200
+    assert response.get_json()["token_type"] == "Bearer"
+
+
+def test_a_failure_is_counted_on_the_account_and_moves_its_updated_at(app, client, member) -> None:
+    with app.app_context():
+        long_ago = utcnow() - timedelta(days=1)
+        db.session.execute(
+            update(User).where(User.user_id == member.id).values(updated_at=long_ago)
+        )
+        db.session.commit()
+
+    response = login_response(client, "member", "wrong-password-x", address=ATTACKER)
+
+    assert _answer(response) == (401, REFUSED)
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        row = db.session.scalars(select(LoginFailure)).one()
+        assert (user.failed_login_count, user.locked_until) == (1, None)
+        assert (row.login_name, row.address, row.failures, row.locked_until) == (
+            "member",
+            ATTACKER,
+            1,
+            None,
+        )
+        # One statement, one clock: the account moved when the failure was counted.
+        assert user.updated_at == row.last_failed_at > long_ago
+
+
+def test_with_a_limit_of_one_the_first_failure_locks_the_address_out(app, client, member) -> None:
+    app.config["LOGIN_MAX_FAILURES"] = 1
+
+    failed = login_response(client, "member", "wrong-password-x", address=ATTACKER)
+    right = login_response(client, "member", member.password, address=ATTACKER)
+    unknown = [
+        _answer(login_response(client, "nobody-here", "wrong-password-x", address=ATTACKER))
+        for _ in range(2)
+    ]
+    owner = login_response(client, "member", member.password, address=OWNER)
+
+    assert _answer(failed) == (401, REFUSED)
+    assert _answer(right) == (
+        429,
+        {
+            "error": "rate_limited",
+            "message": "Too many failed attempts from this address: try again later.",
+            "status": 429,
+        },
+    )
+    assert 890 <= int(right.headers["Retry-After"]) <= 900
+    assert [status for status, _ in unknown] == [401, 429]
+    assert unknown[1] == _answer(right)
+    assert owner.status_code == 200
+    assert owner.get_json()["token_type"] == "Bearer"
+    with app.app_context():
+        row = db.session.get(LoginFailure, ("member", ATTACKER))
+        assert row.failures == 1
+        assert row.locked_until == row.last_failed_at + timedelta(
+            seconds=app.config["LOGIN_LOCKOUT"]
+        )
+    [notice] = outbox(app)
+    assert (notice.to, notice.subject) == (
+        [member.email],
+        "Sign-in attempts on your account were blocked",
+    )
+    assert notice.body == (
+        "Hello member,\n\n"
+        "After 1 wrong passwords or codes in a row from the address 203.0.113.66, that address "
+        "may not sign in to your account for 15 minutes. Your password still works from "
+        "anywhere else. If these attempts were not yours, choose a stronger password.\n\n"
+        "Gatehouse"
+    )
 
 
 def test_lockout_of_one_name_leaves_others_alone(client, member, make_user) -> None:

@@ -103,6 +103,9 @@ def count_failure(login_name: str, user: User | None, error: ApiError) -> NoRetu
     now = utcnow()
     lockout = timedelta(seconds=config["LOGIN_LOCKOUT"])
     table = LoginFailure.__table__
+    # (equivalent mutants: < for either <=; they differ only for a lock that lapses, or a count
+    # that goes stale, at this very microsecond, and a lock set here lapses as its failure goes
+    # stale: last_failed_at + LOGIN_LOCKOUT.)
     stale = or_(table.c.locked_until <= now, table.c.last_failed_at <= now - lockout)
     counted = case((stale, 1), else_=table.c.failures + 1)
     first_lock = now + lockout if config["LOGIN_MAX_FAILURES"] <= 1 else None
@@ -112,6 +115,9 @@ def count_failure(login_name: str, user: User | None, error: ApiError) -> NoRetu
         .where(User.lowered_username == login_name)
         # (updated_at by hand: Python-side defaults are not applied inside a CTE)
         .values(failed_login_count=users.c.failed_login_count + 1, updated_at=now)
+        # (equivalent mutants: RETURNING NULL, or the CTE named otherwise or not at all; each
+        # gives the join its one row, nothing reads its columns, and SQLAlchemy names the CTE
+        # and its reference alike.)
         .returning(users.c.user_id)
         .cte("account")
     )
@@ -119,6 +125,9 @@ def count_failure(login_name: str, user: User | None, error: ApiError) -> NoRetu
     # account: an outer join), so the statement locks the account's row before the address's.
     # Two failures at once then lock in one order (in either order they deadlocked).
     counted_row = select(
+        # (equivalent mutants: other labels, or none; INSERT ... SELECT takes the columns by
+        # position. And without type_: psycopg2 (app.config.env) writes the value into the SQL,
+        # a NULL or a timestamptz, and PostgreSQL gives the NULL the column's type.)
         literal(login_name).label("login_name"),
         literal(client_address()).label("address"),
         literal(1).label("failures"),
