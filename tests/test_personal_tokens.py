@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import AuditEvent, PersonalToken
+from app.models import AuditEvent, PersonalToken, User
 from app.models.columns import utcnow
 from app.tokens import personal
 from app.tokens.opaque import digest
+from tests.support.errors import without_request_id
 from tests.support.processes import free_port
 from tests.support.signin import bearer
 
@@ -417,3 +418,112 @@ def test_an_account_deletion_ends_the_users_tokens(
     assert (deleted.status_code, deleted.get_data()) == (204, b"")
     assert after.status_code == 401
     assert after.get_json()["error"] == "invalid_token"
+
+
+def test_a_revoked_token_is_refused_with_the_answer_of_a_token_never_made(
+    client, member, auth, create_token
+) -> None:
+    created = create_token(member)
+    revoked = client.delete(f"/users/me/tokens/{created['id']}", headers=auth(member))
+
+    answers = [
+        client.get("/users/me", headers=bearer(token))
+        for token in (created["token"], personal.mint()[0])
+    ]
+
+    assert revoked.status_code == 204
+    for answer in answers:
+        assert answer.status_code == 401
+        assert without_request_id(answer.get_json()) == {
+            "error": "invalid_token",
+            "message": "The token is not one of ours (or was revoked).",
+            "status": 401,
+        }
+
+
+def test_an_expired_token_is_refused_saying_it_expired(app, client, member, create_token) -> None:
+    created = create_token(member)
+    with app.app_context():
+        db.session.execute(update(PersonalToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+
+    response = client.get("/users/me", headers=bearer(created["token"]))
+
+    assert response.status_code == 401
+    assert without_request_id(response.get_json()) == {
+        "error": "token_expired",
+        "message": "The personal token has expired.",
+        "status": 401,
+    }
+
+
+def test_a_token_of_an_account_that_may_no_longer_sign_in_is_403_account_disabled(
+    app, client, member, create_token
+) -> None:
+    """An account whose address is no longer confirmed keeps its tokens, but may not use them
+    until it is confirmed again."""
+    created = create_token(member)
+    with app.app_context():
+        db.session.execute(
+            update(User).where(User.user_id == member.id).values(email_confirmed=False)
+        )
+        db.session.commit()
+
+    response = client.get("/users/me", headers=bearer(created["token"]))
+
+    assert response.status_code == 403
+    assert without_request_id(response.get_json()) == {
+        "error": "account_disabled",
+        "message": "The account is disabled.",
+        "status": 403,
+    }
+
+
+def test_what_a_token_changes_is_audited_as_done_by_its_holder(
+    app, client, admin, member, create_token
+) -> None:
+    token = create_token(admin, scopes=["users:write"])["token"]
+
+    changed = client.patch(
+        f"/users/{member.id}", json={"roles": ["user", "operator"]}, headers=bearer(token)
+    )
+
+    assert changed.status_code == 200
+    assert changed.get_json()["roles"] == ["operator", "user"]
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "user.roles_changed")
+        ).one()
+        assert (event.actor_id, event.target_id) == (admin.id, member.id)
+        assert event.changes == {"roles": [["user"], ["operator", "user"]]}
+
+
+def test_a_token_bound_to_an_organization_does_there_only_what_its_scopes_give(
+    client, member, auth, create_token
+) -> None:
+    org = client.post("/orgs", json={"name": "Acme Corp"}, headers=auth(member)).get_json()
+    reader = create_token(member, scopes=["profile", "bucketlists:read"], organization_id=org["id"])
+    profile_only = create_token(member, scopes=["profile"], organization_id=org["id"])
+    url = f"/bucketlists?organization_id={org['id']}"
+
+    listed = client.get(url, headers=bearer(reader["token"]))
+    invitations = client.get(f"/orgs/{org['id']}/invitations", headers=bearer(reader["token"]))
+    unlisted = client.get(url, headers=bearer(profile_only["token"]))
+
+    assert (listed.status_code, listed.get_json()["items"]) == (200, [])
+    assert invitations.status_code == 403
+    assert without_request_id(invitations.get_json()) == {
+        "error": "forbidden",
+        "message": "This needs the permission members:invite.",
+        "status": 403,
+        "details": {"permissions": ["members:invite"]},
+    }
+    assert unlisted.status_code == 403
+    assert without_request_id(unlisted.get_json()) == {
+        "error": "insufficient_scope",
+        "message": "This token's scopes do not cover this request: it needs bucketlists:read.",
+        "status": 403,
+    }
+    assert unlisted.headers["WWW-Authenticate"] == (
+        'Bearer error="insufficient_scope", scope="bucketlists:read"'
+    )

@@ -20,6 +20,7 @@ from app.models import (
 )
 from app.models.columns import utcnow
 from app.tokens import personal
+from tests.support.errors import without_request_id
 
 SUPPORT = {
     "name": "support",
@@ -653,3 +654,52 @@ def test_role_decorators_still_check_role_names(make_app, make_user, auth) -> No
     assert refused.get_json()["error"] == "forbidden"
     assert client.get("/role-probe/staff", headers=auth(operator)).status_code == 200
     assert client.get("/role-probe/staff", headers=auth(user)).status_code == 403
+
+
+def test_a_refused_role_names_in_its_message_every_permission_its_maker_lacks(
+    app, client, make_user, auth
+) -> None:
+    manager = make_user("manager")
+    custom_role(app, "role-manager", ["roles:manage", "users:read", "profile"], manager)
+    headers = auth(manager)
+
+    two = make_role(client, headers)
+    one = make_role(client, headers, name="auditor", permissions=["audit:read"])
+
+    assert (two.status_code, one.status_code) == (403, 403)
+    assert without_request_id(two.get_json()) == {
+        "error": "forbidden",
+        "message": "This needs the permissions audit:read, users:inspect.",
+        "status": 403,
+        "details": {"permissions": ["audit:read", "users:inspect"]},
+    }
+    assert without_request_id(one.get_json()) == {
+        "error": "forbidden",
+        "message": "This needs the permission audit:read.",
+        "status": 403,
+        "details": {"permissions": ["audit:read"]},
+    }
+
+
+def test_a_role_granting_read_all_alone_sees_everyones_bucketlists_but_changes_none(
+    app, client, make_user, auth
+) -> None:
+    owner, reader = make_user("owner"), make_user("reader")
+    custom_role(app, "lister", ["bucketlists:read", "bucketlists:read_all"], reader)
+    made = client.post("/bucketlists", json={"name": "Trips"}, headers=auth(owner))
+
+    seen = client.get(f"/bucketlists/{made.get_json()['id']}", headers=auth(reader))
+    renamed = client.patch(
+        f"/bucketlists/{made.get_json()['id']}", json={"name": "Mine"}, headers=auth(reader)
+    )
+
+    assert made.status_code == 201
+    assert seen.status_code == 200
+    assert (seen.get_json()["name"], seen.get_json()["owner_id"]) == ("Trips", owner.id)
+    assert renamed.status_code == 403
+    assert without_request_id(renamed.get_json()) == {
+        "error": "forbidden",
+        "message": "This needs the permission bucketlists:write_all.",
+        "status": 403,
+        "details": {"permissions": ["bucketlists:write_all"]},
+    }

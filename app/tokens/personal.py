@@ -34,6 +34,7 @@ def holder(secret: str) -> tuple[User | None, PersonalToken | None, int | None, 
     None, False: no such token, or revoked)."""
     row = db.session.execute(HOLDER, {"digest": digest(secret)}).first()
     if row is None:
+        # (equivalent mutant: True; the caller refuses a missing token before asking.)
         return None, None, None, False
     return row.User, row.PersonalToken, row.authorization_version, row.membership_id is not None
 
