@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from app.accounts.attempts import SLOWDOWN_STEP, clear_failures, count_failure, login_name_of
 from app.errors import ApiError
 from app.extensions import db
-from app.models import LoginFailure, User
+from app.models import AuditEvent, LoginFailure, User
 from app.models.columns import utcnow
 from tests.support.database import wait_until_a_statement_waits_for_a_lock
 from tests.support.mail import outbox
@@ -327,6 +327,73 @@ def test_wrong_current_passwords_count_like_failed_logins(client, member, auth) 
     assert right.status_code == 429
     assert right.get_json()["error"] == "rate_limited"
     assert login.status_code == 429
+
+
+def test_wrong_current_passwords_that_lock_the_address_out_tell_the_owner(
+    app, client, member, auth
+) -> None:
+    app.config["LOGIN_MAX_FAILURES"] = 2
+
+    wrong = [
+        client.put(
+            "/users/me/password",
+            json={"current_password": "wrong-password-x", "new_password": "amber-quarry-signal"},
+            headers=auth(member),
+            environ_base={"REMOTE_ADDR": ATTACKER},
+        )
+        for _ in range(2)
+    ]
+
+    assert [_answer(response)[0] for response in wrong] == [401, 401]
+    assert wrong[1].get_json()["error"] == "invalid_credentials"
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        row = db.session.get(LoginFailure, ("member", ATTACKER))
+        assert user.failed_login_count == 2
+        assert user.locked_until == row.locked_until is not None
+        [event] = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "user.locked")
+        ).all()
+        assert event.target_id == member.id
+        assert event.changes["locked_until"][0] is None
+    [notice] = outbox(app)
+    assert (notice.to, notice.subject) == (
+        [member.email],
+        "Sign-in attempts on your account were blocked",
+    )
+    assert notice.body.startswith(
+        "Hello member,\n\nAfter 2 wrong passwords or codes in a row from the address "
+        "203.0.113.66, that address may not sign in to your account for 15 minutes."
+    )
+
+
+def test_lockout_notices_to_one_address_are_limited(make_app, member) -> None:
+    """A stranger can lock the owner's address out of the account from one address after
+    another: each lockout is a notice a stranger caused, and at most NOTICE_LIMIT reach the
+    owner."""
+    app = make_app(
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_LOGIN="100 per minute",
+        NOTICE_LIMIT="1 per hour",
+        LOGIN_MAX_FAILURES=1,
+    )
+    client = app.test_client()
+
+    failed = [
+        _answer(login_response(client, "member", "wrong-password-x", address))
+        for address in (ATTACKER, "192.0.2.9")
+    ]
+    locked = [
+        login_response(client, "member", member.password, address).status_code
+        for address in (ATTACKER, "192.0.2.9")
+    ]
+
+    assert failed == [(401, REFUSED)] * 2
+    assert locked == [429, 429]
+    assert [(notice.to, notice.subject) for notice in outbox(app)] == [
+        ([member.email], "Sign-in attempts on your account were blocked")
+    ]
+    assert "from the address 203.0.113.66," in outbox(app)[0].body
 
 
 def test_prune_tokens_deletes_failure_records_that_no_longer_count(app, client, runner) -> None:

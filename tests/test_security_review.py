@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import cbor2
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.addresses import client_key
 from app.config import ConfigError, load_config
@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import AuditEvent, Identity, Passkey, PersonalToken, Ticket, User
 from app.models.columns import utcnow
 from app.tokens import emailed
+from tests.support.errors import without_request_id
 from tests.support.passkey_device import Device, b64url
 
 
@@ -189,6 +190,43 @@ def test_unfinished_ceremonies_are_capped_per_client(make_app) -> None:
     assert other.status_code == 200
     assert other.get_json()["challenge"]
     assert count(app, Ticket, Ticket.issued_to == "2001:db8:5:6::/64") == 3
+
+
+def test_a_client_past_the_ceremony_cap_is_told_why(make_app) -> None:
+    app = make_app(
+        RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="100 per minute", CEREMONIES_PER_CLIENT=2
+    )
+    client = app.test_client()
+
+    started = [client.post("/login/passkey/options") for _ in range(2)]
+    refused = client.post("/login/passkey/options")
+
+    assert [response.status_code for response in started] == [200, 200]
+    assert refused.status_code == 429
+    assert without_request_id(refused.get_json()) == {
+        "error": "rate_limited",
+        "message": "Too many sign-ins started from here and not finished: finish one, or wait.",
+        "status": 429,
+    }
+    assert 290 <= int(refused.headers["Retry-After"]) <= 300
+
+
+def test_expired_ceremonies_no_longer_count_towards_the_cap(make_app) -> None:
+    app = make_app(
+        RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="100 per minute", CEREMONIES_PER_CLIENT=2
+    )
+    client = app.test_client()
+    started = [client.post("/login/passkey/options") for _ in range(2)]
+    with app.app_context():
+        db.session.execute(update(Ticket).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+
+    again = client.post("/login/passkey/options")
+
+    assert [response.status_code for response in started] == [200, 200]
+    assert again.status_code == 200
+    assert again.get_json()["challenge"]
+    assert count(app, Ticket, Ticket.expires_at > utcnow()) == 1
 
 
 def test_signed_in_ceremonies_are_limited_per_account(make_app, make_user, token_for) -> None:

@@ -133,6 +133,8 @@ def count_failure(login_name: str, user: User | None, error: ApiError) -> NoRetu
         literal(1).label("failures"),
         literal(now).label("last_failed_at"),
         literal(first_lock, type_=table.c.locked_until.type).label("locked_until"),
+        # (equivalent mutants: any other one-row select below, with no column, a NULL, a 2 or
+        # another label: it only gives the outer join its one row, and nothing reads it.)
     ).select_from(select(literal(1).label("one")).subquery().outerjoin(account, true()))
     failure = (
         insert(table)
@@ -144,12 +146,15 @@ def count_failure(login_name: str, user: User | None, error: ApiError) -> NoRetu
             set_={
                 "failures": counted,
                 "last_failed_at": now,
+                # (equivalent mutant: without else_=None; a CASE with no ELSE is NULL.)
                 "locked_until": case(
                     (counted >= config["LOGIN_MAX_FAILURES"], now + lockout), else_=None
                 ),
             },
         )
         .returning(table.c.locked_until)
+        # (equivalent mutants: the CTE named otherwise or not at all; SQLAlchemy names it and
+        # its reference below alike.)
         .cte("failure")
     )
     locked_until = db.session.execute(select(failure.c.locked_until)).scalar_one()

@@ -67,7 +67,10 @@ def refuse_past_cap(client: str) -> None:
     now = utcnow()
     live, first_to_expire = db.session.execute(
         select(func.count(), func.min(Ticket.expires_at)).where(
-            Ticket.issued_to == client, Ticket.expires_at > now
+            Ticket.issued_to == client,
+            # (equivalent mutant: >=; differs only for a ticket that expires at this very
+            # microsecond.)
+            Ticket.expires_at > now,
         )
     ).one()
     if live < config["CEREMONIES_PER_CLIENT"]:
@@ -77,6 +80,8 @@ def refuse_past_cap(client: str) -> None:
         429,
         "rate_limited",
         "Too many sign-ins started from here and not finished: finish one, or wait.",
+        # (equivalent mutant: the header's name in another case; HTTP field names are
+        # case-insensitive (RFC 9110 5.1), and so are werkzeug's Headers.)
         headers={"Retry-After": str(wait)},
     )
 
