@@ -30,7 +30,8 @@ NO_SUCH_ROLE = {"schema": ErrorSchema, "description": "not_found: no role of tha
 CONFLICT = {
     "schema": ErrorSchema,
     "description": "conflict: renaming or deleting a built-in role, changing owner's "
-    "permissions, a taken name, the 50 roles' limit, or a role a member has.",
+    "permissions, a taken name, the 50 roles' limit, or a role a member has or a pending "
+    "invitation offers.",
 }
 
 
@@ -89,7 +90,8 @@ class OrganizationRoleByName(MethodView):
     @blp.alt_response(409, **CONFLICT)
     @blp.response(204)
     def delete(self, org_id: int, name: str):
-        """Delete one of the organization's own roles that no member has."""
+        """Delete one of the organization's own roles that no member has and no pending
+        invitation offers."""
         roles.delete(access_to(org_id), roles.named(org_id, name))
         db.session.commit()
 
