@@ -23,6 +23,11 @@ REFUSED = {
     "message": "The username or password is incorrect.",
     "status": 401,
 }
+LOCKED_OUT = {
+    "error": "rate_limited",
+    "message": "Too many failed attempts from this address: try again later.",
+    "status": 429,
+}
 
 
 def _fail(client, username: str, times: int, address: str = ATTACKER) -> list[int]:
@@ -59,14 +64,7 @@ def test_a_locked_out_address_is_told_why_and_when_to_try_again(client, member) 
 
     response = login_response(client, "member", member.password, address=ATTACKER)
 
-    assert _answer(response) == (
-        429,
-        {
-            "error": "rate_limited",
-            "message": "Too many failed attempts from this address: try again later.",
-            "status": 429,
-        },
-    )
+    assert _answer(response) == (429, LOCKED_OUT)
     assert 890 <= int(response.headers["Retry-After"]) <= 900
 
 
@@ -219,14 +217,7 @@ def test_with_a_limit_of_one_the_first_failure_locks_the_address_out(app, client
     owner = login_response(client, "member", member.password, address=OWNER)
 
     assert _answer(failed) == (401, REFUSED)
-    assert _answer(right) == (
-        429,
-        {
-            "error": "rate_limited",
-            "message": "Too many failed attempts from this address: try again later.",
-            "status": 429,
-        },
-    )
+    assert _answer(right) == (429, LOCKED_OUT)
     assert 890 <= int(right.headers["Retry-After"]) <= 900
     assert [status for status, _ in unknown] == [401, 429]
     assert unknown[1] == _answer(right)
