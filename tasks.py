@@ -1,5 +1,6 @@
 """Developer tasks. ``invoke --list`` shows them; the logic lives in the app's Flask commands."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -161,18 +162,26 @@ def test(c, args="", fast=False):
         "changed functions).",
         "pending": "Only the mutants no test has killed yet (survivors, and any not run), of "
         "--modules if given.",
+        "fresh": "Start over: every mutant made and tested again.",
+        "remap": "Map each function to the tests that reach it again, keeping the verdicts.",
         "children": "Mutants tested at once (default 2).",
     }
 )
-def mutate(c, modules="", pending=False, fresh=False, children=2):
-    """Mutation testing of the security core with mutmut (slow: not part of CI). --fresh
-    starts over: mutmut maps each function to the tests that reach it once, and adds only new
-    tests to that map later, so a function that new code calls from more tests keeps its old,
-    shorter list until then."""
+def mutate(c, modules="", pending=False, fresh=False, remap=False, children=2):
+    """Mutation testing of the security core with mutmut (slow: not part of CI). mutmut maps
+    each function to the tests that reach it once, and adds only new tests to that map later,
+    so a function that new code calls from more tests keeps its old, shorter list until then.
+    --fresh starts over; --remap makes the map again but keeps the verdicts (a mutant a test
+    killed stays killed), so with --pending it tests again only what no test has killed."""
     from app.embedded_db import start_embedded_postgres
 
     if fresh:
         shutil.rmtree(os.path.join(ROOT, "mutants"), ignore_errors=True)
+    if remap:
+        # Without its stats file mutmut collects the map again and, having no earlier
+        # settings to compare with, keeps every verdict it has.
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(ROOT, "mutants", "mutmut-stats.json"))
 
     prefixes = tuple(f"app.{name.strip()}." for name in modules.split(",") if name.strip())
     if pending:
