@@ -201,14 +201,19 @@ def test_a_session_records_the_second_factor_that_started_it(app, client, member
         "/login/mfa",
         json={"mfa_token": login(client, member)["mfa_token"], "recovery_code": codes[0]},
     )
+    # (`code` takes a recovery code too: the session still says which factor it was.)
+    by_recovery_code_as_code = client.post(
+        "/login/mfa",
+        json={"mfa_token": login(client, member)["mfa_token"], "code": codes[1]},
+    )
 
-    for signed_in in (by_code, by_recovery_code):
+    for signed_in in (by_code, by_recovery_code, by_recovery_code_as_code):
         assert signed_in.status_code == 200
         assert signed_in.get_json()["token_type"] == "Bearer"
     with app.app_context():
         methods = db.session.scalars(select(UserSession.method).order_by(UserSession.id)).all()
     # (The first session is the one the enrolment was made in.)
-    assert methods == ["password", "totp", "recovery_code"]
+    assert methods == ["password", "totp", "recovery_code", "recovery_code"]
 
 
 def test_wrong_codes_count_towards_the_lockout(client, member, enrolled) -> None:

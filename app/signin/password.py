@@ -2,11 +2,19 @@
 (``POST /login/mfa``: a code from the authenticator app, a recovery code or a passkey)."""
 
 from app.accounts import factors
+from app.accounts.mfa import TOTP_CODE
 from app.signin import after_first_factor, sign_in
 from app.tokens import tickets
 
-# The session's method, by the field of /login/mfa that held the second factor.
-METHODS = {"code": "totp", "recovery_code": "recovery_code", "credential": "passkey"}
+
+def method_of(given: dict) -> str:
+    """The session's method: the second factor ``given`` held. ``code`` takes a recovery code
+    too, told apart from an app's code by its form (as ``mfa.accept_code_or_recovery_code``)."""
+    if "credential" in given:
+        return "passkey"
+    if "recovery_code" in given or not TOTP_CODE.fullmatch(given["code"]):
+        return "recovery_code"
+    return "totp"
 
 
 def with_password(username: str, password: str) -> dict:
@@ -20,7 +28,6 @@ def with_second_factor(ticket: str, given: dict) -> dict:
     """``/login/mfa``: the ticket's user proves a code, a recovery code or a passkey (as
     ``given`` holds one of them) and is signed in."""
     user = tickets.holder(tickets.MFA, ticket)
-    method = next(name for name in METHODS if name in given)
     factors.check(user, factors.second_factor(user, given))
     tickets.use_up(tickets.MFA, ticket)
-    return sign_in(user, METHODS[method])
+    return sign_in(user, method_of(given))
