@@ -9,8 +9,11 @@ the extensions module builds the guard before anything else exists. E-mailed tok
 confirmation) stay praetorian's own, read by praetorian.
 """
 
+import os
 import secrets
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from flask import request
 from flask_praetorian import Praetorian
@@ -29,6 +32,47 @@ def dummy_hash(guard: "GatehouseGuard") -> str:
     if setting not in _DUMMY_HASHES:
         _DUMMY_HASHES[setting] = guard.hash_password(secrets.token_urlsafe(32))
     return _DUMMY_HASHES[setting]
+
+
+class OneHashingThread:
+    """passlib's context, its hashes and verifications run on one thread of this process.
+
+    argon2id takes its 7 MiB buffer from the memory arena of the thread that hashes, and glibc
+    keeps it there once freed (its mmap threshold has risen past it). Hashed on each request's
+    thread, a worker of 8 threads ends up holding 8 buffers after a burst of logins; on one
+    thread it holds one, reused warm (no page faults). A verification already takes a core for
+    its whole length, so with a worker per core this hashes no fewer passwords a second
+    (``bench/README.md`` measures both)."""
+
+    _lock = threading.Lock()
+    _pid: int | None = None
+    _executor: ThreadPoolExecutor | None = None
+
+    def __init__(self, context) -> None:
+        self.context = context
+
+    @classmethod
+    def _run(cls, call, *args):
+        with cls._lock:
+            # (One per process: a thread does not survive a fork, and gunicorn's master builds
+            # the app, and hashes, before it forks the workers.)
+            if cls._pid != os.getpid():
+                cls._executor = ThreadPoolExecutor(1, thread_name_prefix="password-hashing")
+                cls._pid = os.getpid()
+            executor = cls._executor
+        return executor.submit(call, *args).result()
+
+    def hash(self, secret: str) -> str:
+        return self._run(self.context.hash, secret)
+
+    def verify(self, secret: str, hashed: str) -> bool:
+        return self._run(self.context.verify, secret, hashed)
+
+    def verify_and_update(self, secret: str, hashed: str) -> tuple[bool, str | None]:
+        return self._run(self.context.verify_and_update, secret, hashed)
+
+    def __getattr__(self, name: str):
+        return getattr(self.context, name)
 
 
 class TokenRevokedError(BlacklistedError):
@@ -59,6 +103,8 @@ class GatehouseGuard(Praetorian):
             argon2__rounds=app.config["ARGON2_TIME_COST"],
             argon2__parallelism=app.config["ARGON2_PARALLELISM"],
         )
+        if "hashing_thread" in app.config["FAST_PATHS"]:
+            self.pwd_ctx = OneHashingThread(self.pwd_ctx)
         self._dummy_hash = dummy_hash(self)
         self._read_bearer = bearer_reader
         self._read_header = header_reader

@@ -1,5 +1,7 @@
 """POST /login: credentials in, token out; failures say nothing about which part was wrong."""
 
+import multiprocessing
+import threading
 from datetime import timedelta
 
 import argon2.low_level
@@ -7,7 +9,7 @@ import pytest
 from passlib.hash import argon2 as passlib_argon2
 from sqlalchemy import select, update
 
-from app.extensions import db
+from app.extensions import db, guard
 from app.models import LoginFailure, Ticket, User, UserSession
 from app.models.columns import utcnow
 from app.tokens import tickets
@@ -113,6 +115,74 @@ def test_the_first_unknown_user_login_of_a_new_app_makes_no_hash(make_app, monke
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_credentials"
     assert calls == ["verify"]
+
+
+def test_passwords_are_verified_on_one_thread_of_the_process(app, member, monkeypatch) -> None:
+    """Logins served at once by several threads verify on one hashing thread: a thread that
+    hashes keeps argon2id's 7 MiB buffer, so one thread keeps one (app/guard.py)."""
+    verified_on = []
+    real_verify = argon2.low_level.verify_secret
+
+    def recording_verify(*args, **kwargs):
+        verified_on.append(threading.current_thread().name)
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(argon2.low_level, "verify_secret", recording_verify)
+    start = threading.Barrier(3)
+    answers = []
+
+    def log_in() -> None:
+        client = app.test_client()
+        start.wait()
+        answers.append(
+            client.post("/login", json={"username": "member", "password": member.password})
+        )
+
+    threads = [threading.Thread(target=log_in, name=f"request-{n}") for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert {answer.get_json()["token_type"] for answer in answers} == {"Bearer"}
+    assert len(verified_on) == 3
+    assert len(set(verified_on)) == 1
+    assert verified_on[0].startswith("password-hashing")
+
+
+def _verify_in_this_process(password: str, stored: str) -> tuple[bool, str]:
+    # (The hashing thread's name is taken from a verification made on it.)
+    names = []
+    real_verify = argon2.low_level.verify_secret
+    argon2.low_level.verify_secret = lambda *a, **k: (
+        names.append(threading.current_thread().name) or real_verify(*a, **k)
+    )
+    try:
+        return guard.pwd_ctx.verify(password, stored), names[0]
+    finally:
+        argon2.low_level.verify_secret = real_verify
+
+
+def test_a_forked_process_hashes_on_a_thread_of_its_own(app) -> None:
+    """gunicorn's master builds the app, and hashes, before it forks the workers; a thread does
+    not survive a fork, so a worker must start its own hashing thread (not wait for the
+    master's forever)."""
+    with app.app_context():
+        stored = guard.hash_password("a forked worker's password")
+        assert guard.pwd_ctx.verify("a forked worker's password", stored)
+
+    with multiprocessing.get_context("fork").Pool(1) as worker:
+        answer = worker.apply_async(
+            _verify_in_this_process, ("a forked worker's password", stored)
+        ).get(timeout=60)
+        refused = worker.apply_async(_verify_in_this_process, ("another password", stored)).get(
+            timeout=60
+        )
+
+    assert answer[0] is True
+    assert refused[0] is False
+    assert answer[1].startswith("password-hashing")
 
 
 def test_disabled_account_cannot_log_in_even_with_the_right_password(client, make_user) -> None:

@@ -29,7 +29,7 @@ ONE_MEBIBYTE = 1024 * 1024
 ARGON2_MEMORY_COST_KIB = 7 * 1024
 ARGON2_TIME_COST = 5
 ARGON2_PARALLELISM = 1
-FAST_PATHS = ("autocommit_reads", "sql_dump", "token_cache")
+FAST_PATHS = ("autocommit_reads", "sql_dump", "token_cache", "hashing_thread")
 
 
 class Config:
