@@ -699,8 +699,9 @@ def print_stack(stack: Stack, workers: int) -> None:
 
 
 def ablation(options, wrk) -> int:
-    """Every fast path on, then each one off: GET /users/me and the list at 1,000 users,
-    under the first server named by ``--server``."""
+    """Every fast path on, then each one off: GET /users/me, the list at 1,000 users and
+    POST /login (with each worker's memory after it), under the first server named by
+    ``--server``."""
     from app.config import FAST_PATHS
 
     kind = options.servers[0]
@@ -723,8 +724,15 @@ def ablation(options, wrk) -> int:
             for server in servers.values():
                 server.wait_until_up()
             token = sign_in(servers["all on"].base_url, "bench1")["access_token"]
+            login_script = scratch / "login.lua"
+            login_script.write_text(LOGIN_SCRIPT)
             rows = []
-            for path in ("/users/me", "/users?per_page=20"):
+            for label_of_path, path, script in (
+                ("GET /users/me", "/users/me", None),
+                ("GET /users?per_page=20", "/users?per_page=20", None),
+                ("POST /login", "/login", str(login_script)),
+            ):
+                bearer = None if script else token
                 runs = {label: [] for label in ["reference", *servers]}
                 for _ in range(options.rounds):
                     runs["reference"].append(
@@ -732,7 +740,7 @@ def ablation(options, wrk) -> int:
                     )
                     for label, server in servers.items():
                         runs[label].append(
-                            run_wrk(wrk, server.base_url + path, options.seconds, token)
+                            run_wrk(wrk, server.base_url + path, options.seconds, bearer, script)
                         )
                 reference_best = best(runs.pop("reference"))["rps"]
                 base = best(runs["all on"])["rps"]
@@ -740,12 +748,13 @@ def ablation(options, wrk) -> int:
                     result = best(measured)
                     rows.append(
                         (
-                            f"GET {path}, {label}",
+                            f"{label_of_path}, {label}",
                             result
                             | {
                                 "ratio": result["rps"] / reference_best,
                                 "change": result["rps"] / base - 1,
-                            },
+                            }
+                            | memory_per_worker_mb(servers[label]),
                         )
                     )
         finally:
@@ -753,10 +762,12 @@ def ablation(options, wrk) -> int:
                 server.stop()
             database.cleanup()
     print(f"served by {kind}; ratio to the one-round-trip app")
-    print(f"{'scenario':46}" + "".join(f"{name:>9}" for name in (*TIME_ROWS, "ratio", "change")))
+    print("PSS MB: the largest worker's proportional share of memory after the row's rounds")
+    columns = (*TIME_ROWS, "ratio", "PSS MB")
+    print(f"{'scenario':46}" + "".join(f"{name:>9}" for name in (*columns, "change")))
     for label, result in rows:
         change = f"{result['change'] * 100:+.0f}%"
-        print(f"{label:46}" + row_figures(result, (*TIME_ROWS, "ratio")) + f"{change:>9}")
+        print(f"{label:46}" + row_figures(result, columns) + f"{change:>9}")
     return 0
 
 
