@@ -806,6 +806,53 @@ def test_organization_bucketlists_are_changed_with_bucketlists_write_and_hidden_
         assert db.session.get(Bucketlist, made.get_json()["id"]).name == "Retreat"
 
 
+def test_a_token_bound_to_an_organization_reaches_no_object_outside_it(
+    app, client, owner_headers, org
+) -> None:
+    elsewhere = make_org(client, owner_headers, name="Elsewhere")
+    personal = client.post("/bucketlists", json={"name": "Personal"}, headers=owner_headers)
+    other_org = client.post(
+        "/bucketlists",
+        json={"name": "Other", "organization_id": elsewhere["id"]},
+        headers=owner_headers,
+    )
+    in_org = client.post(
+        "/bucketlists", json={"name": "Shared", "organization_id": org["id"]}, headers=owner_headers
+    )
+    made = client.post(
+        "/users/me/tokens",
+        json={
+            "name": "ci",
+            "scopes": ["bucketlists:read", "bucketlists:write"],
+            "organization_id": org["id"],
+        },
+        headers=owner_headers,
+    )
+    token = bearer(made.get_json()["token"])
+
+    # (The token's holder owns the first and may do anything in the other organization.)
+    refused = [
+        client.get(f"/bucketlists/{personal.get_json()['id']}", headers=token),
+        client.get(f"/bucketlists/{other_org.get_json()['id']}", headers=token),
+        client.patch(
+            f"/bucketlists/{personal.get_json()['id']}", json={"name": "Moved"}, headers=token
+        ),
+    ]
+    reached = client.get(f"/bucketlists/{in_org.get_json()['id']}", headers=token)
+
+    for response in refused:
+        assert response.status_code == 404
+        assert without_request_id(response.get_json()) == {
+            "error": "not_found",
+            "message": "No bucketlist has that id.",
+            "status": 404,
+        }
+    assert reached.status_code == 200
+    assert reached.get_json()["name"] == "Shared"
+    with app.app_context():
+        assert db.session.get(Bucketlist, personal.get_json()["id"]).name == "Personal"
+
+
 def test_a_token_bound_to_an_organization_is_told_to_name_it_for_bucketlists(
     app, client, owner_headers, org
 ) -> None:

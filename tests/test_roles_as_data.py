@@ -703,3 +703,24 @@ def test_a_role_granting_read_all_alone_sees_everyones_bucketlists_but_changes_n
         "status": 403,
         "details": {"permissions": ["bucketlists:write_all"]},
     }
+
+
+def test_a_role_granting_write_all_alone_sees_and_changes_everyones_bucketlists(
+    app, client, make_user, auth
+) -> None:
+    owner, editor = make_user("owner"), make_user("editor")
+    custom_role(app, "fixer", ["bucketlists:read", "bucketlists:write_all"], editor)
+    made = client.post("/bucketlists", json={"name": "Trips"}, headers=auth(owner))
+
+    seen = client.get(f"/bucketlists/{made.get_json()['id']}", headers=auth(editor))
+    renamed = client.patch(
+        f"/bucketlists/{made.get_json()['id']}", json={"name": "Fixed"}, headers=auth(editor)
+    )
+
+    assert made.status_code == 201
+    assert seen.status_code == 200
+    assert (seen.get_json()["name"], seen.get_json()["owner_id"]) == ("Trips", owner.id)
+    assert renamed.status_code == 200
+    assert renamed.get_json()["name"] == "Fixed"
+    with app.app_context():
+        assert db.session.get(Bucketlist, made.get_json()["id"]).name == "Fixed"
