@@ -35,6 +35,15 @@ def mailed_token(app) -> str:
     return TOKEN_IN_MAIL.search(outbox(app)[-1].body).group(1)
 
 
+def bound_token(client, headers, org_id: int, scopes: list[str]):
+    """A personal token bound to the organization ``org_id`` (the answer of its creation)."""
+    return client.post(
+        "/users/me/tokens",
+        json={"name": "ci", "scopes": scopes, "organization_id": org_id},
+        headers=headers,
+    )
+
+
 def join(app, client, owner_headers, org_id: int, account, headers, roles=("member",)) -> dict:
     """``account`` invited and accepting: its membership."""
     assert invite(client, owner_headers, org_id, account.email, roles).status_code == 201
@@ -819,15 +828,7 @@ def test_a_token_bound_to_an_organization_reaches_no_object_outside_it(
     in_org = client.post(
         "/bucketlists", json={"name": "Shared", "organization_id": org["id"]}, headers=owner_headers
     )
-    made = client.post(
-        "/users/me/tokens",
-        json={
-            "name": "ci",
-            "scopes": ["bucketlists:read", "bucketlists:write"],
-            "organization_id": org["id"],
-        },
-        headers=owner_headers,
-    )
+    made = bound_token(client, owner_headers, org["id"], ["bucketlists:read", "bucketlists:write"])
     token = bearer(made.get_json()["token"])
 
     # (The token's holder owns the first and may do anything in the other organization.)
@@ -856,15 +857,7 @@ def test_a_token_bound_to_an_organization_reaches_no_object_outside_it(
 def test_a_token_bound_to_an_organization_is_told_to_name_it_for_bucketlists(
     app, client, owner_headers, org
 ) -> None:
-    made = client.post(
-        "/users/me/tokens",
-        json={
-            "name": "ci",
-            "scopes": ["bucketlists:read", "bucketlists:write"],
-            "organization_id": org["id"],
-        },
-        headers=owner_headers,
-    )
+    made = bound_token(client, owner_headers, org["id"], ["bucketlists:read", "bucketlists:write"])
     token = bearer(made.get_json()["token"])
 
     listed = client.get("/bucketlists", headers=token)
