@@ -60,7 +60,13 @@ class OneHashingThread:
                 cls._executor = ThreadPoolExecutor(1, thread_name_prefix="password-hashing")
                 cls._pid = os.getpid()
             executor = cls._executor
-        return executor.submit(call, *args).result()
+        try:
+            future = executor.submit(call, *args)
+        except RuntimeError:
+            # The interpreter is exiting, and its executors take no more work: a worker told to
+            # quit at once (SIGINT, SIGQUIT) exits with requests in flight. They hash here.
+            return call(*args)
+        return future.result()
 
     def hash(self, secret: str) -> str:
         return self._run(self.context.hash, secret)

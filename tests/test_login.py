@@ -1,7 +1,9 @@
 """POST /login: credentials in, token out; failures say nothing about which part was wrong."""
 
+import concurrent.futures.thread
 import multiprocessing
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import argon2.low_level
@@ -117,17 +119,28 @@ def test_the_first_unknown_user_login_of_a_new_app_makes_no_hash(make_app, monke
     assert calls == ["verify"]
 
 
-def test_passwords_are_verified_on_one_thread_of_the_process(app, member, monkeypatch) -> None:
-    """Logins served at once by several threads verify on one hashing thread: a thread that
-    hashes keeps argon2id's 7 MiB buffer, so one thread keeps one (app/guard.py)."""
-    verified_on = []
-    real_verify = argon2.low_level.verify_secret
+def test_passwords_are_hashed_and_verified_on_one_thread_of_the_process(
+    make_app, member, monkeypatch
+) -> None:
+    """Logins served at once by several threads, and a new password's hash, run on one hashing
+    thread: a thread that hashes keeps argon2id's 7 MiB buffer, so one thread keeps one
+    (app/guard.py)."""
+    # (An app of its own: the guard is every app's, and hashes as the last one built says; an
+    # earlier test may have built one without the hashing thread.)
+    app = make_app()
+    ran_on = []
+    real_verify, real_hash = argon2.low_level.verify_secret, argon2.low_level.hash_secret
 
-    def recording_verify(*args, **kwargs):
-        verified_on.append(threading.current_thread().name)
-        return real_verify(*args, **kwargs)
+    def on_this_thread(call):
+        def recording(*args, **kwargs):
+            thread = threading.current_thread()
+            ran_on.append((call.__name__, thread.name, thread.ident))
+            return call(*args, **kwargs)
 
-    monkeypatch.setattr(argon2.low_level, "verify_secret", recording_verify)
+        return recording
+
+    monkeypatch.setattr(argon2.low_level, "verify_secret", on_this_thread(real_verify))
+    monkeypatch.setattr(argon2.low_level, "hash_secret", on_this_thread(real_hash))
     start = threading.Barrier(3)
     answers = []
 
@@ -139,6 +152,7 @@ def test_passwords_are_verified_on_one_thread_of_the_process(app, member, monkey
         )
 
     threads = [threading.Thread(target=log_in, name=f"request-{n}") for n in range(3)]
+    threads.append(threading.Thread(target=guard.hash_password, args=("new-password",)))
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -146,9 +160,9 @@ def test_passwords_are_verified_on_one_thread_of_the_process(app, member, monkey
 
     assert [answer.status_code for answer in answers] == [200, 200, 200]
     assert {answer.get_json()["token_type"] for answer in answers} == {"Bearer"}
-    assert len(verified_on) == 3
-    assert len(set(verified_on)) == 1
-    assert verified_on[0].startswith("password-hashing")
+    assert sorted(call for call, _, _ in ran_on) == ["hash_secret", *["verify_secret"] * 3]
+    assert len({(name, ident) for _, name, ident in ran_on}) == 1
+    assert ran_on[0][1].startswith("password-hashing")
 
 
 def _verify_in_this_process(password: str, stored: str) -> tuple[bool, str]:
@@ -164,10 +178,11 @@ def _verify_in_this_process(password: str, stored: str) -> tuple[bool, str]:
         argon2.low_level.verify_secret = real_verify
 
 
-def test_a_forked_process_hashes_on_a_thread_of_its_own(app) -> None:
+def test_a_forked_process_hashes_on_a_thread_of_its_own(make_app) -> None:
     """gunicorn's master builds the app, and hashes, before it forks the workers; a thread does
     not survive a fork, so a worker must start its own hashing thread (not wait for the
     master's forever)."""
+    app = make_app()  # (its own: see the test above)
     with app.app_context():
         stored = guard.hash_password("a forked worker's password")
         assert guard.pwd_ctx.verify("a forked worker's password", stored)
@@ -183,6 +198,20 @@ def test_a_forked_process_hashes_on_a_thread_of_its_own(app) -> None:
     assert answer[0] is True
     assert refused[0] is False
     assert answer[1].startswith("password-hashing")
+
+
+def test_an_exiting_process_still_verifies_a_password(make_app, monkeypatch) -> None:
+    """A worker told to quit at once (SIGINT, SIGQUIT) exits with requests in flight, and an
+    exiting interpreter's executors take no more work: those requests verify on their own
+    thread, as they did before the hashing thread, instead of failing with a 500."""
+    make_app()
+    stored = guard.pwd_ctx.hash("a password")
+    monkeypatch.setattr(concurrent.futures.thread, "_shutdown", True)
+    with pytest.raises(RuntimeError):  # (what every executor answers once the exit began)
+        ThreadPoolExecutor(1).submit(int)
+
+    assert guard.pwd_ctx.verify("a password", stored) is True
+    assert guard.pwd_ctx.verify("another password", stored) is False
 
 
 def test_disabled_account_cannot_log_in_even_with_the_right_password(client, make_user) -> None:
