@@ -4,6 +4,7 @@ those routes need the custom header; CORS sends credentials to CORS_ORIGINS only
 
 import pytest
 
+from tests.support.errors import without_request_id
 from tests.support.signin import login_response
 
 ORIGIN = "https://app.example"
@@ -54,7 +55,11 @@ def test_refresh_reads_the_cookie_rotates_it_and_needs_the_custom_header(browser
 
     refused = browser.post("/refresh", json={})
     assert refused.status_code == 403
-    assert refused.get_json()["error"] == "forbidden"
+    assert without_request_id(refused.get_json()) == {
+        "error": "forbidden",
+        "message": "Send the X-Requested-With header with this request.",
+        "status": 403,
+    }
 
     refreshed = browser.post("/refresh", json={}, headers=CSRF)
 
@@ -100,7 +105,11 @@ def test_logout_ends_the_session_and_clears_the_cookie(browser, member) -> None:
     assert _cookie(browser, "/refresh") is None
     missing = browser.post("/refresh", json={}, headers=CSRF)
     assert missing.status_code == 401
-    assert missing.get_json()["error"] == "missing_token"
+    assert without_request_id(missing.get_json()) == {
+        "error": "missing_token",
+        "message": "Send the session's refresh token.",
+        "status": 401,
+    }
 
 
 @pytest.mark.parametrize(("origin", "allowed"), [(ORIGIN, True), ("https://evil.example", False)])

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import segno
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
@@ -86,6 +87,19 @@ def test_enrolment_gives_a_secret_a_uri_and_a_qr_code_stored_encrypted(
         stored = db.session.get(User, member.id).totp_secret
         assert body["secret"] not in stored
         assert mfa.secret_of(db.session.get(User, member.id)) == body["secret"]
+
+
+def test_the_qr_code_shows_the_otpauth_uri_at_error_level_m_four_pixels_a_module(
+    client, member, auth
+) -> None:
+    response = client.post("/users/me/mfa/totp", headers=auth(member))
+
+    body = response.get_json()
+    assert response.status_code == 200
+    # member's URI (88 bytes) needs version 6 at level M (version 5 would do at level L): 41
+    # modules and a quiet zone of 4 either side, 4 pixels each.
+    assert body["qr_svg"].startswith('<svg width="196" height="196" class="segno">')
+    assert body["qr_svg"] == segno.make(body["otpauth_uri"], error="m").svg_inline(scale=4)
 
 
 def test_a_first_code_turns_mfa_on_and_returns_ten_recovery_codes_once(
@@ -561,7 +575,11 @@ def test_enrolling_again_while_mfa_is_on_is_409(client, enrolled) -> None:
     me = client.get("/users/me", headers=headers)
 
     assert response.status_code == 409
-    assert response.get_json()["error"] == "conflict"
+    assert without_request_id(response.get_json()) == {
+        "error": "conflict",
+        "message": "MFA is already on: turn it off first to start again.",
+        "status": 409,
+    }
     assert (me.status_code, me.get_json()["mfa_enabled"]) == (200, True)
 
 

@@ -68,6 +68,7 @@ def start_enrolment(user: User) -> dict:
     return {
         "secret": secret,
         "otpauth_uri": uri,
+        # (equivalent mutant: error="M"; segno reads the level's letter in either case.)
         "qr_svg": segno.make(uri, error="m").svg_inline(scale=4),
     }
 
