@@ -8,7 +8,8 @@
 - A permission held in an organization applies to that organization alone.
 - To anyone who is not a member, every route of the organization answers 404, never 403 (no
   existence leak). Platform support staff are the exception: ``orgs:read`` sees every
-  organization (its members, invitations, roles, bucketlists and audit log), ``orgs:manage``
+  organization (its members, bucketlists and audit log; not its invitations or roles, whose
+  routes need a permission that also changes them), ``orgs:manage``
   manages every one as its owners do; each request of theirs to an organization they are not a
   member of is written to that organization's audit log.
 - A token bound to one organization (an access token with ``org_id``, a personal token made for
