@@ -163,3 +163,17 @@ def test_logout_clears_the_cookie_with_the_attributes_it_was_set_with(browser, m
             "HttpOnly",
             "SameSite=Strict",
         }
+
+
+def test_the_refresh_cookie_lasts_as_long_as_the_session(browser, member) -> None:
+    """The cookie is kept for the session's life, the answer's refresh_expires_in (not only
+    until the browser closes), and for no longer."""
+    response = signed_in(browser, member)
+
+    left = response.get_json()["refresh_expires_in"]
+    # (a week at sign-in: SESSION_IDLE_LIFESPAN)
+    assert 7 * 24 * 3600 - 2 <= left <= 7 * 24 * 3600
+    cookies = sorted(response.headers.getlist("Set-Cookie"))
+    assert len(cookies) == 2
+    for cookie, path in zip(cookies, ("/logout", "/refresh"), strict=True):
+        assert set(cookie.split("; ")) >= {f"Max-Age={left}", f"Path={path}"}

@@ -143,6 +143,16 @@ def _let_the_lock_lapse(app) -> None:
         db.session.commit()
 
 
+def _signed_in_and_cleared(app, response, user_id: int) -> User:
+    """The account after ``response``, a sign-in that succeeded: its counters are cleared."""
+    assert response.status_code == 200
+    assert response.get_json()["token_type"] == "Bearer"
+    with app.app_context():
+        user = db.session.get(User, user_id)
+    assert (user.failed_login_count, user.locked_until) == (0, None)
+    return user
+
+
 def test_the_lock_lapses_and_the_count_starts_afresh(app, client, member) -> None:
     assert _fail(client, "member", 5) == [401] * 5
     _let_the_lock_lapse(app)
@@ -150,12 +160,8 @@ def test_the_lock_lapses_and_the_count_starts_afresh(app, client, member) -> Non
     assert _fail(client, "member", 4) == [401] * 4
     response = login_response(client, "member", member.password, address=ATTACKER)
 
-    assert response.status_code == 200
-    assert response.get_json()["token_type"] == "Bearer"
-    with app.app_context():
-        user = db.session.get(User, member.id)
-        assert (user.failed_login_count, user.locked_until) == (0, None)
-        assert user.last_login_at is not None
+    user = _signed_in_and_cleared(app, response, member.id)
+    assert user.last_login_at is not None
 
 
 def test_a_count_gone_stale_starts_again_at_one(app, client, member) -> None:
@@ -203,6 +209,117 @@ def test_a_failure_is_counted_on_the_account_and_moves_its_updated_at(app, clien
         )
         # One statement, one clock: the account moved when the failure was counted.
         assert user.updated_at == row.last_failed_at > long_ago
+
+
+def _updated_long_ago(app, user_id: int):
+    """Move the account's updated_at a day into the past; the time it now holds."""
+    with app.app_context():
+        long_ago = utcnow() - timedelta(days=1)
+        db.session.execute(update(User).where(User.user_id == user_id).values(updated_at=long_ago))
+        db.session.commit()
+    return long_ago
+
+
+def _reauthenticate(client, headers, password: str):
+    return client.post(
+        "/reauthenticate",
+        json={"password": password},
+        headers=headers,
+        environ_base={"REMOTE_ADDR": ATTACKER},
+    )
+
+
+def test_a_sign_in_moves_the_accounts_last_login_and_updated_at(app, client, member) -> None:
+    long_ago = _updated_long_ago(app, member.id)
+
+    response = login_response(client, "member", member.password, address=ATTACKER)
+
+    user = _signed_in_and_cleared(app, response, member.id)
+    assert user.last_login_at > long_ago
+    assert user.updated_at > long_ago
+
+
+def test_a_success_after_a_failure_clears_the_count_and_moves_updated_at(
+    app, client, member, auth
+) -> None:
+    """A success with nothing to write but the cleared count (a reauthentication) still moves
+    the account's updated_at: its failed_login_count changed."""
+    headers = auth(member)
+    wrong = _reauthenticate(client, headers, "wrong-password-x")
+    long_ago = _updated_long_ago(app, member.id)
+
+    right = _reauthenticate(client, headers, member.password)
+
+    assert _answer(wrong) == (
+        401,
+        {
+            "error": "invalid_credentials",
+            "message": "The password is incorrect.",
+            "details": {"password": ["The password is incorrect."]},
+            "status": 401,
+        },
+    )
+    assert (right.status_code, right.get_data()) == (204, b"")
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        assert (user.failed_login_count, user.locked_until) == (0, None)
+        assert user.updated_at > long_ago
+        assert db.session.scalars(select(LoginFailure)).all() == []
+
+
+def test_a_success_with_nothing_to_clear_leaves_updated_at_alone(app, client, member, auth) -> None:
+    headers = auth(member)
+    long_ago = _updated_long_ago(app, member.id)
+
+    right = _reauthenticate(client, headers, member.password)
+
+    assert (right.status_code, right.get_data()) == (204, b"")
+    with app.app_context():
+        user = db.session.get(User, member.id)
+        assert (user.failed_login_count, user.locked_until) == (0, None)
+        assert user.updated_at == long_ago
+
+
+def test_a_success_clears_the_failures_of_its_own_name_only(app, client, member, make_user) -> None:
+    """The member's sign-in from an address leaves that address's failures on another name
+    counting: three more of them lock the address out of that name."""
+    bystander = make_user("bystander")
+    assert _fail(client, "bystander", 2) == [401, 401]
+
+    signed_in = login_response(client, "member", member.password, address=ATTACKER)
+    more = _fail(client, "bystander", 3)
+    locked = login_response(client, "bystander", bystander.password, address=ATTACKER)
+
+    assert signed_in.status_code == 200
+    assert signed_in.get_json()["token_type"] == "Bearer"
+    assert more == [401] * 3
+    assert _answer(locked) == (429, LOCKED_OUT)
+    with app.app_context():
+        rows = db.session.scalars(select(LoginFailure)).all()
+        assert [(row.login_name, row.address, row.failures) for row in rows] == [
+            ("bystander", ATTACKER, 5)
+        ]
+
+
+@pytest.mark.parametrize("failures", [0, 2])
+def test_after_a_success_the_request_holds_the_account_as_its_row_is(
+    app, client, member, failures
+) -> None:
+    """The success writes the account's row in a statement of its own, not through the ORM:
+    whatever the request does next, the account it holds reads what the row now holds, with
+    something cleared (updated_at moved) or nothing (updated_at as it was)."""
+    assert _fail(client, "member", failures) == [401] * failures
+    columns = ("failed_login_count", "locked_until", "last_login_at", "updated_at")
+
+    with app.test_request_context(method="POST", environ_base={"REMOTE_ADDR": ATTACKER}):
+        user = db.session.get(User, member.id)
+        clear_failures(user)
+        row = db.session.execute(
+            select(User.__table__).where(User.__table__.c.user_id == member.id)
+        ).one()
+
+        assert [getattr(user, name) for name in columns] == [getattr(row, name) for name in columns]
+        assert row.failed_login_count == 0
 
 
 def test_with_a_limit_of_one_the_first_failure_locks_the_address_out(app, client, member) -> None:

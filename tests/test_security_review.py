@@ -229,6 +229,37 @@ def test_expired_ceremonies_no_longer_count_towards_the_cap(make_app) -> None:
     assert count(app, Ticket, Ticket.expires_at > utcnow()) == 1
 
 
+def test_a_signed_in_accounts_ceremony_does_not_count_towards_the_cap(
+    make_app, make_user, token_for
+) -> None:
+    """Only ceremonies started without signing in count towards a client's cap: a client at
+    the cap still starts a passkey registration for its account (the account's ticket, counted
+    against no client)."""
+    app = make_app(
+        RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="100 per minute", CEREMONIES_PER_CLIENT=2
+    )
+    client = app.test_client()
+    starter = make_user("starter")
+    started = [client.post("/login/passkey/options") for _ in range(2)]
+
+    registration = client.post("/users/me/passkeys/options", headers=bearer(token_for(starter)))
+
+    assert [response.status_code for response in started] == [200, 200]
+    assert registration.status_code == 200, registration.get_json()
+    assert registration.get_json()["challenge"]
+    assert count(app, Ticket, Ticket.issued_to.is_not(None)) == 2
+    assert (
+        count(
+            app,
+            Ticket,
+            Ticket.kind == "passkey-registration",
+            Ticket.user_id == starter.id,
+            Ticket.issued_to.is_(None),
+        )
+        == 1
+    )
+
+
 def test_signed_in_ceremonies_are_limited_per_account(make_app, make_user, token_for) -> None:
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_CEREMONIES="2 per minute")
     client = app.test_client()

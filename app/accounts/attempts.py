@@ -60,6 +60,8 @@ def hold_back(login_name: str) -> None:
     config = current_app.config
     now = utcnow()
     failures = LoginFailure.__table__.c
+    # (equivalent mutant: >=; differs only for a failure exactly LOGIN_LOCKOUT old, to the
+    # microsecond.)
     recent = failures.last_failed_at > now - timedelta(seconds=config["LOGIN_LOCKOUT"])
     this_address = failures.address == client_address()
     lock, last_failed, total = db.session.execute(
