@@ -418,6 +418,38 @@ def test_a_paced_address_tries_again_once_its_wait_is_over(app, make_app, member
     assert response.get_json()["token_type"] == "Bearer"
 
 
+def test_failures_reaching_the_threshold_pace_the_address_that_failed(app, client, member) -> None:
+    """Pacing starts at LOGIN_SLOWDOWN_AFTER failures on the name, not past them: one step after
+    the address's last failure. One failure short, an address that has just failed is answered
+    at once."""
+    app.config["LOGIN_SLOWDOWN_AFTER"] = 3
+    failed = _fail(client, "member", 1, address="192.0.2.1")
+    # The second of these comes with two failures on the name, one short: it is not paced.
+    failed += _fail(client, "member", 2, address="192.0.2.2")
+
+    paced = login_response(client, "member", member.password, address="192.0.2.2")
+    owner = login_response(client, "member", member.password, address=OWNER)
+
+    assert failed == [401] * 3
+    assert _answer(paced) == (429, LOCKED_OUT)
+    assert paced.headers["Retry-After"] == str(SLOWDOWN_STEP)
+    assert owner.status_code == 200
+    assert owner.get_json()["token_type"] == "Bearer"
+
+
+def test_each_failure_past_the_threshold_adds_a_step_to_the_wait(app, client, member) -> None:
+    app.config["LOGIN_SLOWDOWN_AFTER"] = 1
+    for number in range(5):
+        _fail(client, "member", 1, address=f"192.0.2.{number}")
+
+    paced = login_response(client, "member", member.password, address="192.0.2.4")
+
+    assert _answer(paced) == (429, LOCKED_OUT)
+    # Five failures, four past the threshold: five steps after this address's last failure,
+    # a moment ago.
+    assert 4 * SLOWDOWN_STEP <= int(paced.headers["Retry-After"]) <= 5 * SLOWDOWN_STEP
+
+
 def test_wrong_current_passwords_count_like_failed_logins(client, member, auth) -> None:
     def change(current: str):
         return client.put(

@@ -78,6 +78,8 @@ def hold_back(login_name: str) -> None:
         next_attempt = last_failed + timedelta(
             seconds=min(SLOWDOWN_MAX, SLOWDOWN_STEP * (beyond + 1))
         )
+        # (equivalent mutant: >=; differs only for an attempt at the very microsecond its wait
+        # ends.)
         if next_attempt > now:
             raise locked_out(next_attempt, now)
 
