@@ -162,12 +162,14 @@ def test(c, args="", fast=False):
         "changed functions).",
         "pending": "Only the mutants no test has killed yet (survivors, and any not run), of "
         "--modules if given.",
+        "unrun": "Only the mutants not tested yet (of --modules if given): survivors explained "
+        "as equivalent are not run again.",
         "fresh": "Start over: every mutant made and tested again.",
         "remap": "Map each function to the tests that reach it again, keeping the verdicts.",
         "children": "Mutants tested at once (default 2).",
     }
 )
-def mutate(c, modules="", pending=False, fresh=False, remap=False, children=2):
+def mutate(c, modules="", pending=False, unrun=False, fresh=False, remap=False, children=2):
     """Mutation testing of the security core with mutmut (slow: not part of CI). mutmut maps
     each function to the tests that reach it once, and adds only new tests to that map later,
     so a function that new code calls from more tests keeps its old, shorter list until then.
@@ -184,10 +186,11 @@ def mutate(c, modules="", pending=False, fresh=False, remap=False, children=2):
             os.remove(os.path.join(ROOT, "mutants", "mutmut-stats.json"))
 
     prefixes = tuple(f"app.{name.strip()}." for name in modules.split(",") if name.strip())
-    if pending:
+    if pending or unrun:
         # `mutmut results` lists every mutant not killed, one "    name: status" a line.
         listed = c.run("mutmut results", hide=True, warn=True).stdout.splitlines()
-        names = [line.split(":")[0].strip() for line in listed if line.startswith("    ")]
+        named = [line.strip().split(": ") for line in listed if line.startswith("    ")]
+        names = [name for name, status in named if not unrun or status == "not checked"]
         names = [name for name in names if not prefixes or name.startswith(prefixes)]
         if not names:
             print("No mutant is left to test: every one was killed.")
