@@ -25,9 +25,15 @@ def locked_session_of(presented: str) -> tuple[UserSession, int] | None:
     hash and session never change, so what the join read before a wait for the lock holds)."""
     row = db.session.execute(
         select(UserSession, RefreshToken.id)
+        # (equivalent mutant: no ON clause; SQLAlchemy takes it from the one foreign key.)
         .join(RefreshToken, RefreshToken.session_id == UserSession.id)
         .where(RefreshToken.token_hash == digest(presented))
+        # (equivalent mutant: of=None, locking the token's row too; every change of a session's
+        # tokens locks the session's row first, so nothing waits on the token's.)
         .with_for_update(of=UserSession)
+        # (equivalent mutant: populate_existing off; a /refresh request has loaded no session
+        # before this statement, so there is nothing stale to overwrite. It guards a caller
+        # that has.)
         .execution_options(populate_existing=True)
     ).first()
     return None if row is None else (row[0], row[1])
@@ -41,8 +47,12 @@ def presented_and_live(session_id: int, token_id: int) -> tuple[RefreshToken, Re
         select(RefreshToken)
         .where(
             RefreshToken.session_id == session_id,
+            # (equivalent mutant: without this condition; every token of the session is read,
+            # and the two wanted are picked from them below: the same two, more rows read.)
             or_(RefreshToken.id == token_id, RefreshToken.used_at.is_(None)),
         )
+        # (equivalent mutant: populate_existing off; the lookup before read the token's id,
+        # not the token, so none is loaded yet. It guards a caller that has.)
         .execution_options(populate_existing=True)
     ).all()
     (presented,) = [token for token in tokens if token.id == token_id]
