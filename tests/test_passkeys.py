@@ -270,7 +270,9 @@ def test_an_answer_that_cannot_be_read_is_refused_not_a_500(
     assert added.get_json()["error"] == "invalid_credentials"
 
 
-def test_a_password_login_of_an_account_with_a_passkey_asks_for_it(client, member, device) -> None:
+def test_a_password_login_of_an_account_with_a_passkey_asks_for_it(
+    app, client, member, device
+) -> None:
     first = client.post("/login", json={"username": member.username, "password": member.password})
 
     assert first.status_code == 200
@@ -282,6 +284,12 @@ def test_a_password_login_of_an_account_with_a_passkey_asks_for_it(client, membe
     )
     assert second.status_code == 200
     assert "access_token" in second.get_json()
+    # (The session records the second factor that started it.)
+    with app.app_context():
+        session = db.session.scalars(
+            select(UserSession).order_by(UserSession.id.desc()).limit(1)
+        ).one()
+        assert session.method == "passkey"
 
 
 def test_another_accounts_passkey_is_no_second_factor(app, client, member, make_user, auth) -> None:
