@@ -209,18 +209,6 @@ def test_staff_see_a_users_tokens_and_admins_revoke_them(
     assert (refused.status_code, refused.get_json()["error"]) == (401, "invalid_token")
 
 
-def test_an_expired_token_is_refused(app, client, member, create_token) -> None:
-    created = create_token(member)
-    with app.app_context():
-        db.session.execute(update(PersonalToken).values(expires_at=utcnow() - timedelta(seconds=1)))
-        db.session.commit()
-
-    response = client.get("/users/me", headers=bearer(created["token"]))
-
-    assert response.status_code == 401
-    assert response.get_json()["error"] == "token_expired"
-
-
 def _change_password(client, account, auth):
     return client.put(
         "/users/me/password",
@@ -441,13 +429,19 @@ def test_a_revoked_token_is_refused_with_the_answer_of_a_token_never_made(
         }
 
 
+def _me_after(app, client, token: str, statement):
+    """GET /users/me with ``token`` once ``statement`` is committed."""
+    with app.app_context():
+        db.session.execute(statement)
+        db.session.commit()
+    return client.get("/users/me", headers=bearer(token))
+
+
 def test_an_expired_token_is_refused_saying_it_expired(app, client, member, create_token) -> None:
     created = create_token(member)
-    with app.app_context():
-        db.session.execute(update(PersonalToken).values(expires_at=utcnow() - timedelta(seconds=1)))
-        db.session.commit()
+    expired = update(PersonalToken).values(expires_at=utcnow() - timedelta(seconds=1))
 
-    response = client.get("/users/me", headers=bearer(created["token"]))
+    response = _me_after(app, client, created["token"], expired)
 
     assert response.status_code == 401
     assert without_request_id(response.get_json()) == {
@@ -463,13 +457,9 @@ def test_a_token_of_an_account_that_may_no_longer_sign_in_is_403_account_disable
     """An account whose address is no longer confirmed keeps its tokens, but may not use them
     until it is confirmed again."""
     created = create_token(member)
-    with app.app_context():
-        db.session.execute(
-            update(User).where(User.user_id == member.id).values(email_confirmed=False)
-        )
-        db.session.commit()
+    unconfirmed = update(User).where(User.user_id == member.id).values(email_confirmed=False)
 
-    response = client.get("/users/me", headers=bearer(created["token"]))
+    response = _me_after(app, client, created["token"], unconfirmed)
 
     assert response.status_code == 403
     assert without_request_id(response.get_json()) == {
